@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything dengine needs to build and test, from Debian's packages.
+# Idempotent: when all is installed it only checks and returns in a second.
+set -euo pipefail
+
+packages=(
+  build-essential  # g++ 12 (C++20) and make
+  cmake            # the one build
+  ninja-build      # fast parallel builds
+  pkg-config       # finding libraries; consumers link with it too
+  libgtest-dev     # C++ unit, scenario and simulator tests
+  clang-format     # the code style in .clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all dependencies present"
+fi

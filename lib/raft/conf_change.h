@@ -18,6 +18,8 @@ enum class ConfChangeType : uint8_t {
   kAddLearner = 0,      // a new non-voting member
   kPromoteLearner = 1,  // a caught-up learner becomes a voter
   kRemoveNode = 2,      // a voter or learner leaves
+  // Entry 1 of a new cluster's log: `conf` holds the initial voters.
+  kBootstrap = 3,
 };
 
 const char* to_string(ConfChangeType type);

@@ -19,6 +19,9 @@ class Inflights {
   void add(Index last_index, uint64_t bytes);
   // Forgets every message whose last index is <= index.
   void free_to(Index index);
+  // Forgets the oldest message: a heartbeat answer shows the follower is
+  // alive, so one slot reopens even if appends were lost.
+  void free_first_one();
   void reset();
   bool full() const;
   size_t count() const { return in_flight_.size(); }

@@ -69,6 +69,8 @@ struct Status {
   std::vector<PeerStatus> peers;  // only on a leader
   NodeId transferee = kNoNode;
   bool lease_valid = false;
+  // Messages dropped because they were malformed (bad entry indexes, ...).
+  uint64_t malformed_messages = 0;
 };
 
 class Raft {
@@ -113,18 +115,25 @@ class Raft {
   Raft(const Config& config, Storage* storage);
   bool restore(std::string* error);
 
-  // Roles.
+  // Roles and elections.
   void become_follower(Term term, NodeId leader);
   void become_pre_candidate();
   void become_candidate();
   void become_leader();
   void reset(Term term);
-  void start_election(bool pre_vote, bool transfer);
   void reset_randomized_election_timeout();
+  void start_election(bool pre_vote, bool transfer);
+  bool election_won() const;
+  bool election_lost() const;
   bool promotable() const;
-  bool past_election_timeout() const;
+  bool in_lease() const;
+  size_t quorum() const;
+  void tick_election();
+  void tick_leader();
+  bool quorum_active();
 
   // Message handling by role.
+  void send(Message m);
   void step_leader(const Message& m);
   void step_candidate(const Message& m);
   void step_follower(const Message& m);
@@ -133,33 +142,33 @@ class Raft {
   void handle_heartbeat(const Message& m);
   void handle_install_snapshot(const Message& m);
   void handle_append_response(const Message& m, Progress& pr);
-  void handle_read_index_request(const Message& m);
-  bool should_ignore_higher_term(const Message& m) const;
+  void commit_to(Index index);
 
   // Replication (leader).
-  void send(Message m);
+  Progress* progress(NodeId id);
+  void rebuild_progress();
+  void append_entry(Entry entry);
   bool send_append(NodeId to, bool send_if_empty);
+  bool send_snapshot(NodeId to, Progress& pr);
   void send_heartbeat(NodeId to);
-  void broadcast_append();
+  void replicate_to_all(bool heartbeat_if_idle);
   void broadcast_heartbeat();
   bool maybe_commit();
-  Progress* progress(NodeId id);
-  bool append_entry(Entry entry);
+  void on_leader_commit();
+  Result not_leader() const;
   void send_timeout_now(NodeId to);
   void abort_transfer();
 
   // Membership.
-  void apply_conf(const ConfState& conf);
   void on_entries_appended(const std::vector<Entry>& entries);
-  void on_log_truncated(Index after);
-  void rebuild_progress();
-  size_t quorum() const;
+  void on_log_truncated(Index from);
+  void apply_conf(const ConfState& conf);
+  void prune_conf_history();
 
   // Reads.
   void add_read(std::string context, NodeId requester);
-  void maybe_start_read_round();
+  void start_read_round();
   void release_confirmed_reads();
-  void flush_pending_reads_without_leader();
   bool lease_valid() const;
 
   // Ready bookkeeping.
@@ -178,8 +187,9 @@ class Raft {
   NodeId leader_ = kNoNode;
   bool leader_ready_ = false;
 
-  // Membership: the configuration in force (latest in the log) and the
-  // configuration entries not yet known committed, oldest first.
+  // Membership: the configuration in force (the latest in the log) and the
+  // history it came from: the newest configuration known committed, then
+  // every later one, as (entry index, configuration), oldest first.
   ConfState conf_;
   std::vector<std::pair<Index, ConfState>> conf_history_;
 
@@ -190,6 +200,9 @@ class Raft {
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
   uint64_t now_ = 0;  // ticks since creation; only differences matter
+  // Until this tick a restarted node refuses votes (see in_lease()).
+  uint64_t vote_guard_until_ = 0;
+  uint64_t malformed_messages_ = 0;
   std::mt19937_64 rng_;
 
   NodeId transferee_ = kNoNode;
@@ -220,7 +233,6 @@ class Raft {
   std::vector<ReadState> read_states_;
   SoftState prev_soft_state_;
   HardState prev_hard_state_;
-  bool ready_outstanding_ = false;
 };
 
 }  // namespace dengine::raft

@@ -36,17 +36,21 @@ class RaftLog {
   // Appends entries following index `prev` (whose term matched), truncating
   // only at the first conflict. Returns the index of the first entry actually
   // written (0 if nothing new), so the caller can undo membership past it.
+  // Aborts if entries do not start at prev + 1 or would overwrite a committed
+  // entry: either means the protocol is broken, and stopping beats diverging.
   Index append_after(Index prev, const std::vector<Entry>& entries);
-  // Appends entries at last_index()+1 (the leader's own proposals).
+  // Appends entries at last_index()+1, numbering them (own proposals).
   void append(const std::vector<Entry>& entries);
   // For a rejection hint: the largest index <= index whose term <= term.
   Index find_conflict_by_term(Index index, Term term) const;
 
   Index committed() const { return committed_; }
+  // Raises the commit index; committing past last_index() aborts.
   void commit_to(Index index);
   // Entries committed but not yet handed to the host.
   std::vector<Entry> next_committed(uint64_t max_bytes) const;
   bool has_next_committed() const;
+  // Records what the host applied; past the commit index aborts.
   void applied_to(Index index);
   Index applied() const { return applied_; }
 

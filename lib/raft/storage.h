@@ -59,7 +59,8 @@ class MemoryStorage final : public Storage {
 
   void set_hard_state(const HardState& hard_state);
   // Stores entries, first dropping every held entry from entries.front().index
-  // on. The entries must continue the log (no gap).
+  // on. Entries at or below the snapshot are ignored; a gap after the last
+  // entry is a host bug and aborts.
   void append(const std::vector<Entry>& entries);
   // Replaces the whole log with a snapshot received from a leader. Returns
   // false (and changes nothing) if it is older than the held snapshot.

@@ -33,7 +33,8 @@ struct Config {
   // Upper bound on the entry bytes in one AppendEntries (one entry is always
   // allowed, however large).
   uint64_t max_msg_bytes = 1ull << 20;
-  // A proposal larger than this is refused with kProposalTooLarge (0: no limit).
+  // A proposal larger than this is refused with kProposalTooLarge (0: no
+  // limit).
   uint64_t max_entry_bytes = 64ull << 20;
 
   // Lease reads: the leader's lease lasts election_tick - lease_drift_ticks

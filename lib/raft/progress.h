@@ -40,7 +40,8 @@ class Inflights {
 
 enum class ProgressState : uint8_t {
   kProbe,      // next is a guess: one append at a time until it matches
-  kReplicate,  // next is known: stream appends, pipelined up to the inflight limits
+  kReplicate,  // next is known: stream appends, pipelined up to the inflight
+               // limits
   kSnapshot,   // waiting for the follower to install a snapshot
 };
 

@@ -153,8 +153,8 @@ bool Raft::restore(std::string* error) {
     std::sort(conf.voters.begin(), conf.voters.end());
     ConfChangeRecord record{{ConfChangeType::kBootstrap, kNoNode, {}}, conf};
     term_ = 1;
-    log_.append({Entry{1, 1, EntryType::kConfChange,
-                       encode_conf_change(record)}});
+    log_.append(
+        {Entry{1, 1, EntryType::kConfChange, encode_conf_change(record)}});
     conf_history_.emplace_back(1, conf);
   }
   conf_ = conf_history_.back().second;
@@ -221,13 +221,15 @@ void Raft::become_leader() {
   role_ = Role::kLeader;
   leader_ = id_;
   rebuild_progress();
-  // The no-op commits this term; through it, every earlier entry (thesis 3.6.2).
+  // The no-op commits this term; through it, every earlier entry
+  // (thesis 3.6.2).
   append_entry(Entry{term_, log_.last_index() + 1, EntryType::kNoop, {}});
 }
 
 void Raft::reset_randomized_election_timeout() {
   const auto span = static_cast<uint64_t>(config_.election_tick);
-  randomized_election_timeout_ = config_.election_tick + static_cast<int>(rng_() % span);
+  randomized_election_timeout_ =
+      config_.election_tick + static_cast<int>(rng_() % span);
 }
 
 bool Raft::promotable() const {
@@ -237,8 +239,7 @@ bool Raft::promotable() const {
 bool Raft::in_lease() const {
   if (!config_.check_quorum) return false;
   if (now_ < vote_guard_until_) return true;
-  return leader_ != kNoNode &&
-         election_elapsed_ < config_.election_tick;
+  return leader_ != kNoNode && election_elapsed_ < config_.election_tick;
 }
 
 void Raft::campaign() {
@@ -565,7 +566,8 @@ void Raft::handle_append(const Message& m) {
     if (conflict != 0) {
       on_log_truncated(conflict);
       on_entries_appended(std::vector<Entry>(
-          m.entries.begin() + static_cast<std::ptrdiff_t>(conflict - m.index - 1),
+          m.entries.begin() +
+              static_cast<std::ptrdiff_t>(conflict - m.index - 1),
           m.entries.end()));
     }
     const Index last_new = m.index + m.entries.size();
@@ -668,10 +670,10 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
   const std::optional<Term> prev_term = log_.term(prev);
   std::optional<std::vector<Entry>> entries;
   if (prev_term.has_value()) {
-    entries = pr->next <= log_.last_index()
-                  ? log_.slice(pr->next, log_.last_index() + 1,
-                               config_.max_msg_bytes)
-                  : std::vector<Entry>{};
+    entries =
+        pr->next <= log_.last_index()
+            ? log_.slice(pr->next, log_.last_index() + 1, config_.max_msg_bytes)
+            : std::vector<Entry>{};
   }
   if (!entries.has_value()) return send_snapshot(to, *pr);
   if (entries->empty() && !send_if_empty) return false;
@@ -869,8 +871,7 @@ Result Raft::propose_conf_change(const ConfChange& change) {
       return {Code::kLearnerNotCaughtUp, kNoNode, 0, 0,
               "learner " + std::to_string(change.node) + " has index " +
                   std::to_string(pr == nullptr ? 0 : pr->match) +
-                  ", the commit index is " +
-                  std::to_string(log_.committed())};
+                  ", the commit index is " + std::to_string(log_.committed())};
     }
   }
   append_entry(Entry{term_, 0, EntryType::kConfChange,
@@ -907,7 +908,8 @@ void Raft::apply_conf(const ConfState& conf) {
   conf_ = conf;
   if (role_ == Role::kLeader) {
     rebuild_progress();
-    if (transferee_ != kNoNode && !conf_.is_voter(transferee_)) abort_transfer();
+    if (transferee_ != kNoNode && !conf_.is_voter(transferee_))
+      abort_transfer();
   } else if (role_ != Role::kFollower && !conf_.is_voter(id_)) {
     become_follower(term_, kNoNode);
   }
@@ -1012,8 +1014,9 @@ void Raft::release_confirmed_reads() {
       send(std::move(m));
     }
   }
-  pending_reads_.erase(pending_reads_.begin(),
-                       pending_reads_.begin() + static_cast<std::ptrdiff_t>(done));
+  pending_reads_.erase(
+      pending_reads_.begin(),
+      pending_reads_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 bool Raft::lease_valid() const {
@@ -1021,8 +1024,8 @@ bool Raft::lease_valid() const {
       !config_.check_quorum || transferee_ != kNoNode) {
     return false;
   }
-  const auto length = static_cast<uint64_t>(config_.election_tick -
-                                            config_.lease_drift_ticks);
+  const auto length =
+      static_cast<uint64_t>(config_.election_tick - config_.lease_drift_ticks);
   return now_ < lease_start_ + length;
 }
 
@@ -1112,9 +1115,9 @@ bool Raft::has_ready() const {
   if (role_ == Role::kLeader && (read_round_wanted_ || broadcast_wanted_)) {
     return true;
   }
-  return soft_state() != prev_soft_state_ ||
-         hard_state() != prev_hard_state_ || !msgs_.empty() ||
-         !msgs_after_persist_.empty() || !log_.unstable_entries().empty() ||
+  return soft_state() != prev_soft_state_ || hard_state() != prev_hard_state_ ||
+         !msgs_.empty() || !msgs_after_persist_.empty() ||
+         !log_.unstable_entries().empty() ||
          log_.unstable_snapshot().has_value() || !read_states_.empty() ||
          (!log_.unstable_snapshot().has_value() && log_.has_next_committed());
 }

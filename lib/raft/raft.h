@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "raft/config.h"
 #include "raft/conf_change.h"
+#include "raft/config.h"
 #include "raft/progress.h"
 #include "raft/raft_log.h"
 #include "raft/storage.h"

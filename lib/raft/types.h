@@ -92,8 +92,9 @@ const char* to_string(MessageType type);
 
 // One Raft RPC. Which fields carry meaning depends on `type`:
 //   kPreVote/kVote:      index/log_term = candidate's last entry; transfer
-//   kAppend:             index/log_term = entry before `entries`; commit; read_round
-//   kAppendResponse:     index = last matching index (or rejected index);
+//   kAppend:             index/log_term = entry before `entries`; commit;
+//   read_round kAppendResponse:     index = last matching index (or rejected
+//   index);
 //                        reject, reject_hint, log_term (hint term); read_round
 //   kHeartbeat(Response):commit; read_round
 //   kInstallSnapshot:    snapshot

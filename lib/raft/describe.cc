@@ -123,9 +123,9 @@ std::string describe(const Message& m) {
       }
       break;
     case MessageType::kHeartbeat:
+    case MessageType::kHeartbeatResponse:
       out << " commit=" << m.commit;
       break;
-    case MessageType::kHeartbeatResponse:
     case MessageType::kTimeoutNow:
       break;
     case MessageType::kInstallSnapshot:

@@ -530,14 +530,20 @@ void Raft::step_leader(const Message& m) {
       if (pr == nullptr) return;
       pr->recent_active = true;
       pr->acked_round = std::max(pr->acked_round, m.read_round);
-      if (pr->state == ProgressState::kProbe) pr->probe_sent = false;
-      if (pr->state == ProgressState::kReplicate && pr->inflights.full()) {
-        pr->inflights.free_first_one();
+      if (m.commit > pr->match) {
+        // The follower's durable, committed prefix is ahead of what we knew:
+        // an acknowledgement (or a snapshot's) was lost.
+        handle_append_ack(m.from, *pr, m.commit);
+      } else {
+        if (pr->state == ProgressState::kProbe) pr->probe_sent = false;
+        if (pr->state == ProgressState::kReplicate && pr->inflights.full()) {
+          pr->inflights.free_first_one();
+        }
+        // A lagging follower may have lost appends: an append (empty if
+        // nothing is left to send) either fills the gap or is rejected and
+        // resets the follower to probing.
+        if (pr->match < log_.last_index()) send_append(m.from, true);
       }
-      // A lagging follower may have lost appends: an append (empty if nothing
-      // is left to send) either fills the gap or is rejected and resets the
-      // follower to probing.
-      if (pr->match < log_.last_index()) send_append(m.from, true);
       release_confirmed_reads();
       break;
     case MessageType::kReadIndex:
@@ -591,6 +597,8 @@ void Raft::handle_heartbeat(const Message& m) {
   Message reply;
   reply.type = MessageType::kHeartbeatResponse;
   reply.to = m.from;
+  // Sent only once durable, and committed entries match every later leader's.
+  reply.commit = log_.committed();
   reply.read_round = m.read_round;
   send(std::move(reply));
 }
@@ -742,17 +750,22 @@ void Raft::broadcast_heartbeat() {
 }
 
 void Raft::handle_append_response(const Message& m, Progress& pr) {
-  if (m.reject) {
-    Index probe = m.reject_hint;
-    if (m.log_term > 0) probe = log_.find_conflict_by_term(probe, m.log_term);
-    if (pr.maybe_decrease(m.index, probe + 1)) {
-      if (pr.state == ProgressState::kReplicate) pr.become_probe();
-      send_append(m.from, true);
-    }
+  if (!m.reject) {
+    handle_append_ack(m.from, pr, m.index);
     return;
   }
+  Index probe = m.reject_hint;
+  if (m.log_term > 0) probe = log_.find_conflict_by_term(probe, m.log_term);
+  if (pr.maybe_decrease(m.index, probe + 1)) {
+    if (pr.state == ProgressState::kReplicate) pr.become_probe();
+    send_append(m.from, true);
+  }
+}
+
+// `from` holds our log up to `index`, durably.
+void Raft::handle_append_ack(NodeId from, Progress& pr, Index index) {
   const bool was_paused = pr.paused();
-  const bool updated = pr.maybe_update(m.index);
+  const bool updated = pr.maybe_update(index);
   switch (pr.state) {
     case ProgressState::kProbe:
       // The probe point is confirmed: from here on, stream.
@@ -762,21 +775,21 @@ void Raft::handle_append_response(const Message& m, Progress& pr) {
       if (pr.match >= pr.pending_snapshot) pr.become_replicate();
       break;
     case ProgressState::kReplicate:
-      pr.inflights.free_to(m.index);
+      pr.inflights.free_to(index);
       break;
   }
   if (!updated) {
-    if (was_paused && !pr.paused()) send_append(m.from, false);
+    if (was_paused && !pr.paused()) send_append(from, false);
     return;
   }
   if (maybe_commit()) {
     broadcast_wanted_ = true;
   } else if (was_paused || pr.state == ProgressState::kReplicate) {
-    while (send_append(m.from, false)) {
+    while (send_append(from, false)) {
     }
   }
-  if (m.from == transferee_ && pr.match == log_.last_index()) {
-    send_timeout_now(m.from);
+  if (from == transferee_ && pr.match == log_.last_index()) {
+    send_timeout_now(from);
   }
 }
 

@@ -142,6 +142,7 @@ class Raft {
   void handle_heartbeat(const Message& m);
   void handle_install_snapshot(const Message& m);
   void handle_append_response(const Message& m, Progress& pr);
+  void handle_append_ack(NodeId from, Progress& pr, Index index);
   void commit_to(Index index);
 
   // Replication (leader).

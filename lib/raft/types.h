@@ -96,7 +96,8 @@ const char* to_string(MessageType type);
 //   read_round kAppendResponse:     index = last matching index (or rejected
 //   index);
 //                        reject, reject_hint, log_term (hint term); read_round
-//   kHeartbeat(Response):commit; read_round
+//   kHeartbeat:          commit (capped at the follower's match); read_round
+//   kHeartbeatResponse:  commit (the follower's, durable); read_round
 //   kInstallSnapshot:    snapshot
 //   kReadIndex(Response):context; index (the read index in a response); reject
 struct Message {

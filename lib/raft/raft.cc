@@ -454,20 +454,22 @@ void Raft::handle_vote_request(const Message& m) {
 }
 
 void Raft::step_follower(const Message& m) {
+  const bool from_leader = m.type == MessageType::kAppend ||
+                           m.type == MessageType::kHeartbeat ||
+                           m.type == MessageType::kInstallSnapshot;
+  if (from_leader) {
+    // The leader is alive: no election for another timeout.
+    election_elapsed_ = 0;
+    leader_ = m.from;
+  }
   switch (m.type) {
     case MessageType::kAppend:
-      election_elapsed_ = 0;
-      leader_ = m.from;
       handle_append(m);
       break;
     case MessageType::kHeartbeat:
-      election_elapsed_ = 0;
-      leader_ = m.from;
       handle_heartbeat(m);
       break;
     case MessageType::kInstallSnapshot:
-      election_elapsed_ = 0;
-      leader_ = m.from;
       handle_install_snapshot(m);
       break;
     case MessageType::kTimeoutNow:

@@ -191,6 +191,7 @@ void Raft::reset(Term term) {
   read_round_wanted_ = false;
   round_start_tick_.clear();
   lease_held_ = false;
+  lease_forfeited_ = false;
   broadcast_wanted_ = false;
 }
 
@@ -1036,7 +1037,7 @@ void Raft::release_confirmed_reads() {
 
 bool Raft::lease_valid() const {
   if (role_ != Role::kLeader || !leader_ready_ || !lease_held_ ||
-      !config_.check_quorum || transferee_ != kNoNode) {
+      lease_forfeited_ || !config_.check_quorum || transferee_ != kNoNode) {
     return false;
   }
   const auto length =
@@ -1073,6 +1074,11 @@ Result Raft::transfer_leadership(NodeId to) {
 }
 
 void Raft::send_timeout_now(NodeId to) {
+  // The target may win an election that ignores leases at any time from now
+  // on (a delayed TimeoutNow still counts), so no lease read is safe again in
+  // this term.
+  lease_held_ = false;
+  lease_forfeited_ = true;
   Message m;
   m.type = MessageType::kTimeoutNow;
   m.to = to;

@@ -225,6 +225,8 @@ class Raft {
   std::map<uint64_t, uint64_t> round_start_tick_;
   uint64_t lease_start_ = 0;
   bool lease_held_ = false;
+  // Set once this leader sent TimeoutNow: no more lease reads this term.
+  bool lease_forfeited_ = false;
 
   bool broadcast_wanted_ = false;
 

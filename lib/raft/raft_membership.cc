@@ -47,7 +47,7 @@ Result Raft::propose_conf_change(const ConfChange& change) {
 }
 
 // ---------------------------------------------------------------------------
-// Membership
+// Configurations entering and leaving the log
 
 void Raft::on_entries_appended(const std::vector<Entry>& entries) {
   bool changed = false;

@@ -9,6 +9,9 @@ packages=(
   ninja-build      # fast parallel builds
   pkg-config       # finding libraries; consumers link with it too
   libgtest-dev     # C++ unit, scenario and simulator tests
+  libbenchmark-dev # Google Benchmark: dengine's benchmarks
+  librocksdb-dev   # the RocksDB log store (and later the default KV machine)
+  libssl-dev       # OpenSSL: SHA-256 of snapshots (later TLS)
   clang-format     # the code style in .clang-format
 )
 

@@ -124,8 +124,9 @@ int main(int argc, char** argv) {
   std::printf(
       "%llu seed(s) ok, faults %s, %.1fs; leaders %llu, applied %llu, "
       "acknowledged writes %llu, reads %llu, snapshots %llu/%llu "
-      "(created/installed), crashes %llu (%llu writes lost), membership "
-      "changes %llu, transfers %llu, messages %llu (%llu dropped); slowest "
+      "(created/installed), crashes %llu (%llu in-flight disk writes "
+      "lost), membership changes %llu, transfers %llu, messages %llu (%llu "
+      "dropped); slowest "
       "recovery %.1f ms\n",
       static_cast<unsigned long long>(runs), to_string(options.faults), seconds,
       static_cast<unsigned long long>(totals.leaders_elected),

@@ -1,0 +1,131 @@
+// The hard state in one small file:
+//   [format version 1 byte][term 8][vote 8][commit 8][CRC32C of the above 4]
+// (integers little-endian), replaced atomically on every save.
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "storage/crc32c.h"
+#include "storage/hard_state_store.h"
+
+namespace dengine::storage {
+
+namespace {
+
+constexpr uint8_t kFormat = 1;
+constexpr size_t kBodyBytes = 1 + 3 * 8;
+constexpr size_t kFileBytes = kBodyBytes + 4;
+constexpr char kFileName[] = "HARDSTATE";
+constexpr char kTempName[] = "HARDSTATE.tmp";
+
+void put_le(std::string* out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) {
+    out->push_back(static_cast<char>(value >> (8 * i)));
+  }
+}
+
+uint64_t get_le(std::string_view in, size_t offset, int bytes) {
+  uint64_t value = 0;
+  for (int i = bytes - 1; i >= 0; --i) {
+    value = (value << 8) | static_cast<uint8_t>(in[offset + i]);
+  }
+  return value;
+}
+
+std::string encode(const raft::HardState& state) {
+  std::string out(1, static_cast<char>(kFormat));
+  put_le(&out, state.term, 8);
+  put_le(&out, state.vote, 8);
+  put_le(&out, state.commit, 8);
+  put_le(&out, crc32c(out), 4);
+  return out;
+}
+
+class FileHardStateStore final : public HardStateStore {
+ public:
+  FileHardStateStore(FileSystem* fs, std::string dir)
+      : fs_(fs),
+        dir_(std::move(dir)),
+        path_(dir_ + "/" + kFileName),
+        temp_path_(dir_ + "/" + kTempName) {}
+
+  Status load(raft::HardState* out) override {
+    std::lock_guard lock(mutex_);
+    if (!fs_->exists(path_)) {
+      *out = raft::HardState{};
+      return Status::ok();
+    }
+    std::unique_ptr<File> file;
+    Status s = fs_->open(path_, /*create=*/false, &file);
+    if (!s) return s;
+    std::string data;
+    s = file->read(0, kFileBytes + 1, &data);
+    if (!s) return s;
+    if (data.size() != kFileBytes) {
+      return Status::corruption(
+          "hard state file " + path_ + " has " + std::to_string(data.size()) +
+          " bytes, expected " + std::to_string(kFileBytes));
+    }
+    const std::string_view body(data.data(), kBodyBytes);
+    if (get_le(data, kBodyBytes, 4) != crc32c(body)) {
+      return Status::corruption("bad checksum in hard state file " + path_);
+    }
+    if (static_cast<uint8_t>(data[0]) != kFormat) {
+      return Status::corruption("unknown format version " +
+                                std::to_string(static_cast<uint8_t>(data[0])) +
+                                " in hard state file " + path_);
+    }
+    out->term = get_le(data, 1, 8);
+    out->vote = get_le(data, 9, 8);
+    out->commit = get_le(data, 17, 8);
+    return Status::ok();
+  }
+
+  Status save(const raft::HardState& state) override {
+    std::lock_guard lock(mutex_);
+    {
+      std::unique_ptr<File> file;
+      Status s = fs_->open(temp_path_, /*create=*/true, &file);
+      if (!s) return s;
+      // A leftover from an interrupted save may be longer than the new state.
+      s = file->truncate(0);
+      if (s) s = file->write(0, encode(state));
+      if (s) s = file->sync();
+      if (!s) return s;
+    }
+    Status s = fs_->rename(temp_path_, path_);
+    if (!s) return s;
+    return fs_->sync_dir(dir_);
+  }
+
+ private:
+  FileSystem* fs_;
+  std::string dir_;
+  std::string path_;
+  std::string temp_path_;
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+Status open_file_hard_state_store(FileSystem* fs, const std::string& dir,
+                                  std::unique_ptr<HardStateStore>* out) {
+  if (fs == nullptr || dir.empty()) {
+    return Status::invalid_argument(
+        "file hard-state store needs a file system and a directory");
+  }
+  Status s = fs->create_dirs(dir);
+  if (!s) return s;
+  // The directory entry itself must be durable before the first save counts.
+  std::filesystem::path path(dir);
+  if (!path.has_filename()) path = path.parent_path();  // "a/b/" names "a/b"
+  const std::string parent = path.parent_path().string();
+  s = fs->sync_dir(parent.empty() ? "." : parent);
+  if (!s) return s;
+  *out = std::make_unique<FileHardStateStore>(fs, dir);
+  return Status::ok();
+}
+
+}  // namespace dengine::storage

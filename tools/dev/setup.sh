@@ -12,6 +12,7 @@ packages=(
   libbenchmark-dev # Google Benchmark: dengine's benchmarks
   librocksdb-dev   # the RocksDB log store (and later the default KV machine)
   libssl-dev       # OpenSSL: SHA-256 of snapshots (later TLS)
+  libcmocka-dev    # CMocka: the C API tests, written in plain C
   clang-format     # the code style in .clang-format
 )
 

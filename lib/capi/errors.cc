@@ -1,0 +1,90 @@
+#include "capi/errors.h"
+
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <system_error>
+
+#include "capi/log.h"
+#include "dengine.h"
+
+namespace dengine::capi {
+namespace {
+
+// Valid until the next failure on the same thread, as the header promises.
+thread_local std::string last_error;
+
+}  // namespace
+
+int fail(int code, const std::string& detail) noexcept {
+  try {
+    last_error = std::string(dengine_strerror(code)) + ": " + detail;
+  } catch (...) {
+    // Out of memory for the message itself: the code still tells the story.
+    last_error.clear();
+  }
+  return code;
+}
+
+int fail_with_current_exception(const char* function) noexcept {
+  const std::string where = std::string(function) + ": ";
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    return fail(DENGINE_ERR_INTERNAL, where + "out of memory");
+  } catch (const std::length_error& e) {
+    return fail(DENGINE_ERR_INVALID_ARGUMENT, where + e.what());
+  } catch (const std::system_error& e) {
+    return fail(DENGINE_ERR_IO, where + e.what());
+  } catch (const std::exception& e) {
+    // Anything else escaping the C++ core is a bug: say so in the log too.
+    int code = fail(DENGINE_ERR_INTERNAL, where + e.what());
+    log_line(DENGINE_LOG_ERROR, dengine_last_error());
+    return code;
+  } catch (...) {
+    int code = fail(DENGINE_ERR_INTERNAL, where + "unknown exception");
+    log_line(DENGINE_LOG_ERROR, dengine_last_error());
+    return code;
+  }
+}
+
+}  // namespace dengine::capi
+
+extern "C" {
+
+const char* dengine_strerror(int code) {
+  switch (code) {
+    case DENGINE_OK:
+      return "ok";
+    case DENGINE_ERR_INVALID_ARGUMENT:
+      return "invalid argument";
+    case DENGINE_ERR_NOT_LEADER:
+      return "not leader";
+    case DENGINE_ERR_TIMEOUT:
+      return "timeout";
+    case DENGINE_ERR_SHUTTING_DOWN:
+      return "shutting down";
+    case DENGINE_ERR_CORRUPTION:
+      return "corruption";
+    case DENGINE_ERR_IO:
+      return "i/o error";
+    case DENGINE_ERR_NOT_FOUND:
+      return "not found";
+    case DENGINE_ERR_UNSUPPORTED:
+      return "unsupported";
+    case DENGINE_ERR_BUSY:
+      return "busy";
+    case DENGINE_ERR_STATE_MACHINE:
+      return "state machine error";
+    case DENGINE_ERR_INTERNAL:
+      return "internal error";
+    default:
+      return "unknown error";
+  }
+}
+
+const char* dengine_last_error(void) {
+  return dengine::capi::last_error.c_str();
+}
+
+}  // extern "C"

@@ -1,0 +1,21 @@
+#include "capi/memory.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "dengine.h"
+
+namespace dengine::capi {
+
+char* malloc_string(std::string_view text) {
+  auto* copy = static_cast<char*>(std::malloc(text.size() + 1));
+  if (copy == nullptr) throw std::bad_alloc();
+  std::memcpy(copy, text.data(), text.size());
+  copy[text.size()] = '\0';
+  return copy;
+}
+
+}  // namespace dengine::capi
+
+extern "C" void dengine_free(void* p) { std::free(p); }

@@ -1,0 +1,57 @@
+// A built-in KV machine in C++ terms: what the RocksDB and file-based
+// backends implement and kv_machine.cc adapts to the C vtable. The thread
+// rules are the vtable's (include/dengine.h): apply_chunk, generate_snapshot,
+// install_snapshot, reset and flush on the apply thread, one at a time; read,
+// len and last_applied on any thread, concurrently with them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dengine.h"
+#include "sm/kv_command.h"
+#include "storage/status.h"
+
+namespace dengine::sm {
+
+class KvBackend {
+ public:
+  virtual ~KvBackend() = default;
+
+  // Applies entries[0..count) all-or-nothing. (*results)[i] is the result of
+  // entry i: set for normal entries (kAlreadyApplied for one at or below
+  // last_applied, which is skipped), nullopt for no-op and membership ones.
+  // The effects, the clock, the key count and last_applied are written in
+  // one atomic write, durable once flushed (or at once against a process
+  // crash). Entries must be contiguous, the first at most last_applied + 1.
+  virtual storage::Status apply_chunk(
+      const dengine_entry* entries, size_t count,
+      std::vector<std::optional<KvResult>>* results) = 0;
+
+  // Answers an encoded KvRead from one consistent view of the applied state.
+  virtual storage::Status read(std::string_view query, std::string* answer) = 0;
+
+  virtual uint64_t last_applied() const = 0;
+  // The exact number of live keys.
+  virtual uint64_t len() const = 0;
+
+  // Writes the whole state as of last_applied (which must equal
+  // `last_index`) into the existing empty directory `dir`.
+  virtual storage::Status generate_snapshot(const std::string& dir,
+                                            uint64_t last_index) = 0;
+  // Replaces all state with a snapshot made by generate_snapshot; a crash
+  // meanwhile leaves the old state or the new one. Afterwards
+  // last_applied() == last_index.
+  virtual storage::Status install_snapshot(const std::string& dir,
+                                           uint64_t last_index) = 0;
+  // Makes everything applied durable (against power loss).
+  virtual storage::Status flush() = 0;
+  // Clears all state, crash-safely; last_applied() becomes 0.
+  virtual storage::Status reset() = 0;
+};
+
+}  // namespace dengine::sm

@@ -6,13 +6,16 @@
 #include <mutex>
 #include <vector>
 
-#include "sm/byte_codec.h"
 #include "sm/kv_apply.h"
 #include "sm/kv_command.h"
 #include "sm/kv_read.h"
+#include "storage/byte_codec.h"
 #include "storage/crc32c.h"
 
 namespace dengine::sm {
+
+using storage::ByteReader;
+using storage::ByteWriter;
 
 using storage::Status;
 

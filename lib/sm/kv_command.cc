@@ -1,8 +1,11 @@
 #include "sm/kv_command.h"
 
-#include "sm/byte_codec.h"
+#include "storage/byte_codec.h"
 
 namespace dengine::sm {
+
+using storage::ByteReader;
+using storage::ByteWriter;
 
 using storage::Status;
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "storage/byte_codec.h"
 #include "storage/crc32c.h"
 #include "storage/hard_state_store.h"
 
@@ -20,26 +21,12 @@ constexpr size_t kFileBytes = kBodyBytes + 4;
 constexpr char kFileName[] = "HARDSTATE";
 constexpr char kTempName[] = "HARDSTATE.tmp";
 
-void put_le(std::string* out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) {
-    out->push_back(static_cast<char>(value >> (8 * i)));
-  }
-}
-
-uint64_t get_le(std::string_view in, size_t offset, int bytes) {
-  uint64_t value = 0;
-  for (int i = bytes - 1; i >= 0; --i) {
-    value = (value << 8) | static_cast<uint8_t>(in[offset + i]);
-  }
-  return value;
-}
-
 std::string encode(const raft::HardState& state) {
   std::string out(1, static_cast<char>(kFormat));
-  put_le(&out, state.term, 8);
-  put_le(&out, state.vote, 8);
-  put_le(&out, state.commit, 8);
-  put_le(&out, crc32c(out), 4);
+  append_fixed(&out, state.term, 8);
+  append_fixed(&out, state.vote, 8);
+  append_fixed(&out, state.commit, 8);
+  append_fixed(&out, crc32c(out), 4);
   return out;
 }
 
@@ -69,7 +56,7 @@ class FileHardStateStore final : public HardStateStore {
           " bytes, expected " + std::to_string(kFileBytes));
     }
     const std::string_view body(data.data(), kBodyBytes);
-    if (get_le(data, kBodyBytes, 4) != crc32c(body)) {
+    if (decode_fixed(data.data() + kBodyBytes, 4) != crc32c(body)) {
       return Status::corruption("bad checksum in hard state file " + path_);
     }
     if (static_cast<uint8_t>(data[0]) != kFormat) {
@@ -77,9 +64,9 @@ class FileHardStateStore final : public HardStateStore {
                                 std::to_string(static_cast<uint8_t>(data[0])) +
                                 " in hard state file " + path_);
     }
-    out->term = get_le(data, 1, 8);
-    out->vote = get_le(data, 9, 8);
-    out->commit = get_le(data, 17, 8);
+    out->term = decode_fixed(data.data() + 1, 8);
+    out->vote = decode_fixed(data.data() + 9, 8);
+    out->commit = decode_fixed(data.data() + 17, 8);
     return Status::ok();
   }
 

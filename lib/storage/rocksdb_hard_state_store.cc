@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "storage/byte_codec.h"
 #include "storage/rocksdb_db.h"
 
 namespace dengine::storage {
@@ -14,19 +15,6 @@ namespace {
 constexpr uint8_t kHardStateFormat = 1;
 constexpr char kHardStateKey[] = "hard_state";
 constexpr size_t kHardStateBytes = 1 + 3 * 8;
-
-void put_le64(std::string* out, uint64_t value) {
-  for (int i = 0; i < 8; ++i)
-    out->push_back(static_cast<char>(value >> (8 * i)));
-}
-
-uint64_t get_le64(const char* p) {
-  uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) {
-    value = (value << 8) | static_cast<uint8_t>(p[i]);
-  }
-  return value;
-}
 
 class RocksDbHardStateStore final : public HardStateStore {
  public:
@@ -46,17 +34,17 @@ class RocksDbHardStateStore final : public HardStateStore {
         static_cast<uint8_t>(value[0]) != kHardStateFormat) {
       return Status::corruption("malformed hard state in " + db_->path());
     }
-    out->term = get_le64(value.data() + 1);
-    out->vote = get_le64(value.data() + 9);
-    out->commit = get_le64(value.data() + 17);
+    out->term = decode_fixed(value.data() + 1, 8);
+    out->vote = decode_fixed(value.data() + 9, 8);
+    out->commit = decode_fixed(value.data() + 17, 8);
     return Status::ok();
   }
 
   Status save(const raft::HardState& state) override {
     std::string value(1, static_cast<char>(kHardStateFormat));
-    put_le64(&value, state.term);
-    put_le64(&value, state.vote);
-    put_le64(&value, state.commit);
+    append_fixed(&value, state.term, 8);
+    append_fixed(&value, state.vote, 8);
+    append_fixed(&value, state.commit, 8);
     rocksdb::WriteBatch batch;
     rocksdb::Status s = batch.Put(db_->meta_family(), kHardStateKey, value);
     if (!s.ok()) return db_->convert(s, "hard state batch");

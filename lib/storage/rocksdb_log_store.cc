@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "storage/byte_codec.h"
 #include "storage/rocksdb_db.h"
 
 namespace dengine::storage {
@@ -20,19 +21,6 @@ constexpr uint8_t kPurgePointFormat = 1;
 constexpr char kPurgePointKey[] = "purge_point";
 // version + term + type
 constexpr size_t kEntryHeaderBytes = 1 + 8 + 1;
-
-void put_le64(std::string* out, uint64_t value) {
-  for (int i = 0; i < 8; ++i)
-    out->push_back(static_cast<char>(value >> (8 * i)));
-}
-
-uint64_t get_le64(const char* p) {
-  uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) {
-    value = (value << 8) | static_cast<uint8_t>(p[i]);
-  }
-  return value;
-}
 
 // Big-endian, so that RocksDB's bytewise key order is index order.
 std::string index_key(raft::Index index) {
@@ -55,7 +43,7 @@ std::string encode_entry(const raft::Entry& entry) {
   std::string value;
   value.reserve(kEntryHeaderBytes + entry.data.size());
   value.push_back(static_cast<char>(kEntryFormat));
-  put_le64(&value, entry.term);
+  append_fixed(&value, entry.term, 8);
   value.push_back(static_cast<char>(entry.type));
   value.append(entry.data);
   return value;
@@ -68,7 +56,7 @@ bool decode_entry(raft::Index index, const rocksdb::Slice& value,
   const auto type = static_cast<uint8_t>(value[9]);
   if (type > static_cast<uint8_t>(raft::EntryType::kConfChange)) return false;
   out->index = index;
-  out->term = get_le64(value.data() + 1);
+  out->term = decode_fixed(value.data() + 1, 8);
   out->type = static_cast<raft::EntryType>(type);
   out->data.assign(value.data() + kEntryHeaderBytes,
                    value.size() - kEntryHeaderBytes);
@@ -77,8 +65,8 @@ bool decode_entry(raft::Index index, const rocksdb::Slice& value,
 
 std::string encode_purge_point(raft::Index index, raft::Term term) {
   std::string value(1, static_cast<char>(kPurgePointFormat));
-  put_le64(&value, index);
-  put_le64(&value, term);
+  append_fixed(&value, index, 8);
+  append_fixed(&value, term, 8);
   return value;
 }
 
@@ -86,8 +74,8 @@ bool decode_purge_point(const std::string& value, raft::Index* index,
                         raft::Term* term) {
   if (value.size() != 17) return false;
   if (static_cast<uint8_t>(value[0]) != kPurgePointFormat) return false;
-  *index = get_le64(value.data() + 1);
-  *term = get_le64(value.data() + 9);
+  *index = decode_fixed(value.data() + 1, 8);
+  *term = decode_fixed(value.data() + 9, 8);
   return true;
 }
 

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <utility>
 
+#include "storage/byte_codec.h"
 #include "storage/crc32c.h"
 
 namespace dengine::storage {
@@ -70,63 +71,30 @@ Status fs_error(const std::string& what, const std::string& path,
   return Status::io(what + " " + path + ": " + ec.message());
 }
 
-void put_le(std::string* out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) {
-    out->push_back(static_cast<char>(value >> (8 * i)));
-  }
-}
-
-// Reads little-endian integers from a buffer, failing past its end.
-class Reader {
- public:
-  explicit Reader(std::string_view data) : data_(data) {}
-  bool read(int bytes, uint64_t* out) {
-    if (data_.size() - pos_ < static_cast<size_t>(bytes)) return false;
-    uint64_t value = 0;
-    for (int i = bytes - 1; i >= 0; --i) {
-      value = (value << 8) | static_cast<uint8_t>(data_[pos_ + i]);
-    }
-    pos_ += bytes;
-    *out = value;
-    return true;
-  }
-  bool read_string(size_t n, std::string* out) {
-    if (data_.size() - pos_ < n) return false;
-    out->assign(data_.substr(pos_, n));
-    pos_ += n;
-    return true;
-  }
-  size_t remaining() const { return data_.size() - pos_; }
-
- private:
-  std::string_view data_;
-  size_t pos_ = 0;
-};
-
 void put_ids(std::string* out, const std::vector<raft::NodeId>& ids) {
-  put_le(out, ids.size(), 4);
-  for (raft::NodeId id : ids) put_le(out, id, 8);
+  append_fixed(out, ids.size(), 4);
+  for (raft::NodeId id : ids) append_fixed(out, id, 8);
 }
 
-bool read_ids(Reader* in, std::vector<raft::NodeId>* ids) {
+bool read_ids(ByteReader* in, std::vector<raft::NodeId>* ids) {
   uint64_t count = 0;
-  if (!in->read(4, &count) || count > in->remaining() / 8) return false;
+  if (!in->fixed(4, &count) || count > in->remaining() / 8) return false;
   ids->resize(count);
   for (raft::NodeId& id : *ids) {
-    if (!in->read(8, &id)) return false;
+    if (!in->fixed(8, &id)) return false;
   }
   return true;
 }
 
 std::string encode_meta(const SnapshotInfo& info) {
   std::string out(1, static_cast<char>(kMetaFormat));
-  put_le(&out, info.meta.index, 8);
-  put_le(&out, info.meta.term, 8);
+  append_fixed(&out, info.meta.index, 8);
+  append_fixed(&out, info.meta.term, 8);
   put_ids(&out, info.meta.conf.voters);
   put_ids(&out, info.meta.conf.learners);
-  put_le(&out, info.bytes, 8);
+  append_fixed(&out, info.bytes, 8);
   out.append(info.sha256);
-  put_le(&out, crc32c(out), 4);
+  append_fixed(&out, crc32c(out), 4);
   return out;
 }
 
@@ -134,20 +102,20 @@ std::string encode_meta(const SnapshotInfo& info) {
 std::string decode_meta(std::string_view data, SnapshotInfo* info) {
   if (data.size() < 4) return "META is truncated";
   const std::string_view body = data.substr(0, data.size() - 4);
-  Reader crc_reader(data.substr(body.size()));
+  ByteReader crc_reader(data.substr(body.size()));
   uint64_t crc = 0;
-  if (!crc_reader.read(4, &crc) || crc != crc32c(body)) {
+  if (!crc_reader.fixed(4, &crc) || crc != crc32c(body)) {
     return "bad checksum in META";
   }
-  Reader in(body);
+  ByteReader in(body);
   uint64_t format = 0;
-  if (!in.read(1, &format) || format != kMetaFormat) {
+  if (!in.fixed(1, &format) || format != kMetaFormat) {
     return "unknown META format version " + std::to_string(format);
   }
-  if (!in.read(8, &info->meta.index) || !in.read(8, &info->meta.term) ||
+  if (!in.fixed(8, &info->meta.index) || !in.fixed(8, &info->meta.term) ||
       !read_ids(&in, &info->meta.conf.voters) ||
-      !read_ids(&in, &info->meta.conf.learners) || !in.read(8, &info->bytes) ||
-      !in.read_string(kShaHexBytes, &info->sha256) || in.remaining() != 0) {
+      !read_ids(&in, &info->meta.conf.learners) || !in.fixed(8, &info->bytes) ||
+      !in.raw(kShaHexBytes, &info->sha256) || in.remaining() != 0) {
     return "malformed META";
   }
   return "";
@@ -301,7 +269,7 @@ Status hash_tree(const std::string& dir, std::string* hex, uint64_t* bytes) {
     }
     std::string header = name;
     header.push_back('\0');
-    put_le(&header, size, 8);
+    append_fixed(&header, size, 8);
     sha.update(header);
     uint64_t read_total = 0;
     for (;;) {

@@ -191,7 +191,8 @@ typedef struct dengine_state_machine {
   /* Optional. The highest index whose effects the machine holds durably
    * (persisted atomically with them). dengine replays only later entries
    * after a restart. NULL: 0, every entry since the last snapshot is
-   * replayed, so apply must then rebuild from an empty state (reset). */
+   * replayed, so apply must then rebuild from an empty state (reset).
+   * Any thread, concurrently with apply_chunk. */
   uint64_t (*last_applied)(void* user);
 
   /* Optional. Serves a read of `query` (opaque bytes of the application's
@@ -222,9 +223,10 @@ typedef struct dengine_state_machine {
    * NULL: apply_chunk is durable when it returns. */
   int (*flush)(void* user);
 
-  /* Optional. Starts making everything applied so far durable and returns;
-   * calls done(done_ctx, status) exactly once when finished, from any thread.
-   * NULL: dengine calls flush instead. */
+  /* Optional. Starts making everything applied so far durable and returns
+   * 0; then calls done(done_ctx, status) exactly once when finished, from
+   * any thread. If it returns non-zero, nothing was started and done must
+   * not be called. NULL: dengine calls flush instead. */
   int (*flush_async)(void* user, void (*done)(void* done_ctx, int status),
                      void* done_ctx);
 

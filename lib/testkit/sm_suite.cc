@@ -637,6 +637,9 @@ std::string check_sm_suite_input(const dengine_sm_builder* builder,
 std::vector<SmCaseOutcome> run_sm_conformance(const dengine_sm_builder& builder,
                                               const std::string& dir) {
   Workload workload(builder);
+  // Reference machines from an earlier run in this directory may come from
+  // another machine or workload: always start over.
+  make_fresh_directory(fs::path(dir) / "references");
   References references(workload, fs::path(dir) / "references");
   std::vector<SmCaseOutcome> outcomes;
   for (const SmCase& sm_case : kCases) {

@@ -1,0 +1,227 @@
+// The state-machine handler: applies the committed log to the application's
+// machine (the dengine_state_machine vtable) on one dedicated apply thread,
+// and tells everyone waiting on the applied state when it moves.
+//
+// Threads. The Raft thread hands work over through apply(), install() and
+// request_snapshot(), which only queue it and never block on the machine.
+// The apply thread (owned here, started by start()) runs every machine
+// callback that the vtable rules put there, one at a time and in queue
+// order. Waiter callbacks (proposals, reads, snapshot completions) and the
+// options' callbacks run on the apply thread; on the registering thread when
+// already settled at registration; on the thread calling stop() for waiters
+// failed by shutdown. They must not block on further applies; stop() from
+// one is refused (DENGINE_ERR_INVALID_ARGUMENT). Every method is
+// thread-safe.
+//
+// Ordering. Queued work is handled strictly in order: entries, snapshot
+// installs and snapshot requests. Entries at or below last_applied (the
+// machine's, after a restart, or a just-installed snapshot's index) are
+// skipped without reaching the machine; an entry past last_applied + 1 is a
+// gap, which is fatal, as is a failed apply_chunk or install: the handler
+// never skips an entry it was asked to apply.
+//
+// Durability. Per-entry results are reported as soon as apply_chunk returns,
+// without a flush: the committed log is the durable record, and the vtable
+// requires last_applied to be persisted atomically with each chunk's effects,
+// so a machine that loses unflushed chunks in a power loss also forgets that
+// it applied them, and they are replayed. The handler flushes (flush, else
+// flush_async waited for) only when it stops.
+//
+// Restart. start() reads the machine's last_applied() (NULL: 0, and the
+// machine is then reset, since it cannot say what it holds). If that is below
+// the latest snapshot in the store, the snapshot is verified and installed
+// first. The node then sets raft Config::applied to replay_from(): the latest
+// snapshot's index, so the entries between it and last_applied() are
+// re-delivered, skipped (not applied again) but read for the term and the
+// membership the next snapshot must record. (Config::applied =
+// last_applied() also works, but snapshots then fail with DENGINE_ERR_BUSY
+// until the membership is known again: at the next installed snapshot.)
+//
+// Snapshots. By policy (after a chunk) and on request, on the apply thread:
+// generate_snapshot into a SnapshotStore writer, commit (SHA-256), then
+// on_snapshot_taken. A failed snapshot is not fatal: a request gets the
+// error; a policy snapshot is retried after the next interval.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "dengine.h"
+#include "raft/types.h"
+#include "sm/snapshot_policy.h"
+#include "storage/snapshot_store.h"
+
+namespace dengine::sm {
+
+// How a proposal ended. status: DENGINE_OK (the entry applied; `result` and
+// `data` are what the machine set for it), DENGINE_ERR_NOT_LEADER (another
+// leader's entry took its index: it was never applied), DENGINE_ERR_TIMEOUT
+// (outcome unknown: a snapshot from the leader covered it, or it was
+// registered after it applied), DENGINE_ERR_SHUTTING_DOWN, or the fatal
+// error's code once the handler stopped on one.
+struct ProposalOutcome {
+  int status = DENGINE_OK;
+  int32_t result = 0;
+  std::string data;
+  std::string message;  // why, when status is not DENGINE_OK
+};
+
+struct StateMachineHandlerOptions {
+  // Chunk bounds: at most this many entries, and entries are added while the
+  // chunk's data is under max_chunk_bytes (one entry always fits).
+  size_t max_chunk_entries = 256;
+  uint64_t max_chunk_bytes = 4ull << 20;
+  SnapshotPolicy snapshot_policy;
+  // Where snapshots are written and recovered from; borrowed, must outlive
+  // the handler. nullptr: no snapshots (requests fail with
+  // DENGINE_ERR_UNSUPPORTED) and no recovery from one.
+  storage::SnapshotStore* snapshots = nullptr;
+  // After each snapshot taken here is complete in the store: the node
+  // compacts its log (DurableStorage::compact(info.meta)). Apply thread.
+  std::function<void(const storage::SnapshotInfo& info)> on_snapshot_taken;
+  // Once, when the handler stops applying because of an error (code is a
+  // DENGINE_ERR_*); the node must stop. Apply thread.
+  std::function<void(int code, const std::string& message)> on_fatal;
+};
+
+class StateMachineHandler {
+ public:
+  using ProposalCallback = std::function<void(const ProposalOutcome&)>;
+  // status: DENGINE_OK once applied >= the index, else SHUTTING_DOWN or the
+  // fatal error's code.
+  using ReadCallback = std::function<void(int status)>;
+  using SnapshotCallback =
+      std::function<void(int status, const std::string& message,
+                         const storage::SnapshotInfo& info)>;
+  using InstallCallback =
+      std::function<void(int status, const std::string& message)>;
+
+  // `machine` is copied; its user pointer is borrowed and must stay valid
+  // until stop() returns.
+  StateMachineHandler(const dengine_state_machine& machine,
+                      StateMachineHandlerOptions options);
+  ~StateMachineHandler();  // stops
+  StateMachineHandler(const StateMachineHandler&) = delete;
+  StateMachineHandler& operator=(const StateMachineHandler&) = delete;
+
+  // Calls the machine's start, recovers (see Restart above) and starts the
+  // apply thread. Returns DENGINE_OK, or an error code with *error set (the
+  // apply thread has then ended; stop() still stops the machine). Call once.
+  int start(std::string* error);
+
+  // Restart facts, valid after a successful start().
+  uint64_t replay_from() const { return replay_from_; }
+  uint64_t last_applied() const;
+  raft::Term last_applied_term() const;
+
+  // Queues committed entries (Ready::committed_entries) in log order.
+  void apply(std::vector<raft::Entry> entries);
+  // Queues the install of a snapshot received from the leader, complete in
+  // the store (`info` from SnapshotWriter::commit or SnapshotStore::latest).
+  // Its SHA-256 is recomputed first; a mismatch is fatal with
+  // DENGINE_ERR_CORRUPTION and the machine is never called. `done` may be
+  // empty.
+  void install(storage::SnapshotInfo info, InstallCallback done);
+  // Queues a snapshot of the state as of everything queued before it.
+  void request_snapshot(SnapshotCallback done);
+
+  // Calls `done` once the entry at `index` applied: with its result if it
+  // has `term`, else as failed (see ProposalOutcome). Register right after
+  // proposing, before the entry can be queued.
+  void wait_proposal(raft::Index index, raft::Term term, ProposalCallback done);
+  // Calls `done` once last_applied >= index (at once if already so).
+  void wait_applied(raft::Index index, ReadCallback done);
+  // Blocks until last_applied >= index, the deadline passes
+  // (DENGINE_ERR_TIMEOUT), or the handler stops.
+  int wait_applied_until(raft::Index index,
+                         std::chrono::steady_clock::time_point deadline);
+
+  // DENGINE_OK, or the fatal error's code; *message gets its text.
+  int fatal_status(std::string* message) const;
+
+  // Applies everything queued (work queued after stop() began is refused),
+  // flushes, joins the apply thread, calls the machine's stop on this thread,
+  // and fails every remaining waiter with DENGINE_ERR_SHUTTING_DOWN. Returns
+  // the fatal error if there was one, else the first error among flush and
+  // the machine's stop. Idempotent: later calls return the same status (a
+  // call racing the first one may return before it finishes).
+  int stop();
+
+ private:
+  struct InstallWork {
+    storage::SnapshotInfo info;
+    InstallCallback done;
+  };
+  struct SnapshotWork {
+    SnapshotCallback done;
+  };
+  using Work = std::variant<raft::Entry, InstallWork, SnapshotWork>;
+  struct Proposal {
+    raft::Term term;
+    ProposalCallback done;
+  };
+
+  void run();
+  int recover(std::string* error);
+  // Verifies `info` and installs it into the machine; not fatal by itself.
+  int install_into_machine(const storage::SnapshotInfo& info,
+                           std::string* error);
+  void apply_entries(std::vector<raft::Entry> entries);
+  void install_snapshot(InstallWork work);
+  void take_snapshot(SnapshotCallback done);
+  // Records the term and membership of an entry as it applies or is skipped.
+  void observe(const raft::Entry& entry);
+  // Moves last_applied to `index` and settles the waiters it satisfies:
+  // proposals at entries of `applied` (whose results are `results`) get
+  // their outcome, earlier ones (covered by a snapshot) an unknown one.
+  void advance_to(raft::Index index, raft::Term term,
+                  const std::vector<raft::Entry>& applied,
+                  const dengine_results& results);
+  void fail(int code, std::string message);
+  int flush_machine(std::string* error);
+
+  dengine_state_machine machine_;
+  const StateMachineHandlerOptions options_;
+  uint64_t replay_from_ = 0;
+
+  // Apply-thread state: what the next snapshot records.
+  raft::Index tracked_index_ = 0;  // term and conf are known as of here
+  raft::Term tracked_term_ = 0;
+  raft::ConfState tracked_conf_;
+  raft::Index last_snapshot_index_ = 0;
+  uint64_t entries_since_snapshot_ = 0;
+  uint64_t bytes_since_snapshot_ = 0;
+
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable work_ready_;
+  std::condition_variable applied_changed_;
+  std::deque<Work> queue_;
+  raft::Index last_applied_ = 0;
+  raft::Term last_applied_term_ = 0;
+  std::multimap<raft::Index, Proposal> proposals_;
+  std::multimap<raft::Index, ReadCallback> reads_;
+  bool recovered_ = false;  // the apply thread finished recovery
+  int recover_code_ = DENGINE_OK;
+  std::string recover_error_;
+  bool stopping_ = false;  // no new work; the queue drains
+  bool stopped_ = false;   // stop() ran (or is running)
+  bool closed_ = false;    // waiters are failed from now on
+  int stop_code_ = DENGINE_OK;
+  std::string flush_error_;
+  int flush_code_ = DENGINE_OK;
+  bool machine_started_ = false;
+  int fatal_code_ = DENGINE_OK;
+  std::string fatal_message_;
+  std::thread thread_;
+};
+
+}  // namespace dengine::sm

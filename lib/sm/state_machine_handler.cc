@@ -215,49 +215,48 @@ void StateMachineHandler::apply(std::vector<raft::Entry> entries) {
   work_ready_.notify_one();
 }
 
+// Moves `work` to the apply thread's queue unless a fatal error or stop()
+// came first; then leaves it in place, sets *refused and *message and
+// returns false.
+bool StateMachineHandler::enqueue(Work& work, int* refused,
+                                  std::string* message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (fatal_code_ != DENGINE_OK) {
+      *refused = fatal_code_;
+      *message = fatal_message_;
+      return false;
+    }
+    if (stopping_) {
+      *refused = DENGINE_ERR_SHUTTING_DOWN;
+      *message = "state machine handler is stopping";
+      return false;
+    }
+    queue_.push_back(std::move(work));
+  }
+  work_ready_.notify_one();
+  return true;
+}
+
 void StateMachineHandler::install(storage::SnapshotInfo info,
                                   InstallCallback done) {
   int refused = DENGINE_OK;
   std::string message;
-  {
-    std::lock_guard lock(mutex_);
-    if (fatal_code_ != DENGINE_OK) {
-      refused = fatal_code_;
-      message = fatal_message_;
-    } else if (stopping_) {
-      refused = DENGINE_ERR_SHUTTING_DOWN;
-      message = "state machine handler is stopping";
-    } else {
-      queue_.emplace_back(InstallWork{std::move(info), std::move(done)});
-    }
+  Work work = InstallWork{std::move(info), std::move(done)};
+  if (!enqueue(work, &refused, &message)) {
+    const InstallCallback& refuse = std::get<InstallWork>(work).done;
+    if (refuse) refuse(refused, message);
   }
-  if (refused != DENGINE_OK) {
-    if (done) done(refused, message);
-    return;
-  }
-  work_ready_.notify_one();
 }
 
 void StateMachineHandler::request_snapshot(SnapshotCallback done) {
   int refused = DENGINE_OK;
   std::string message;
-  {
-    std::lock_guard lock(mutex_);
-    if (fatal_code_ != DENGINE_OK) {
-      refused = fatal_code_;
-      message = fatal_message_;
-    } else if (stopping_) {
-      refused = DENGINE_ERR_SHUTTING_DOWN;
-      message = "state machine handler is stopping";
-    } else {
-      queue_.emplace_back(SnapshotWork{std::move(done)});
-    }
+  Work work = SnapshotWork{std::move(done)};
+  if (!enqueue(work, &refused, &message)) {
+    const SnapshotCallback& refuse = std::get<SnapshotWork>(work).done;
+    if (refuse) refuse(refused, message, storage::SnapshotInfo{});
   }
-  if (refused != DENGINE_OK) {
-    if (done) done(refused, message, storage::SnapshotInfo{});
-    return;
-  }
-  work_ready_.notify_one();
 }
 
 void StateMachineHandler::wait_proposal(raft::Index index, raft::Term term,

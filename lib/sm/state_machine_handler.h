@@ -165,6 +165,7 @@ class StateMachineHandler {
     SnapshotCallback done;
   };
   using Work = std::variant<raft::Entry, InstallWork, SnapshotWork>;
+  bool enqueue(Work& work, int* refused, std::string* message);
   struct Proposal {
     raft::Term term;
     ProposalCallback done;

@@ -187,6 +187,10 @@ std::string describe(const Ready& ready) {
     return "index=" + std::to_string(rs.index) +
            " context=" + quote(rs.context);
   });
+  section(out, "failed_reads", ready.failed_reads, [](const ReadFailure& rf) {
+    return "context=" + quote(rf.context) +
+           " leader=" + std::to_string(rf.leader);
+  });
   std::string text = out.str();
   if (!text.empty()) text.pop_back();
   return text;

@@ -182,10 +182,7 @@ void Raft::reset(Term term) {
   abort_transfer();
   votes_.clear();
   progress_.clear();
-  // Reads waiting on this leadership cannot be confirmed any more; the host
-  // times them out.
-  pending_reads_.clear();
-  reads_before_ready_.clear();
+  fail_pending_reads();
   read_round_wanted_ = false;
   round_start_tick_.clear();
   lease_held_ = false;
@@ -239,6 +236,7 @@ void Raft::tick() {
 
 void Raft::tick_election() {
   election_elapsed_++;
+  if (!forwarded_reads_.empty()) expire_forwarded_reads();
   if (promotable() && election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
     campaign();
@@ -381,7 +379,7 @@ void Raft::step_follower(const Message& m) {
       }
       break;
     case MessageType::kReadIndexResponse:
-      read_states_.push_back(ReadState{m.index, m.context});
+      on_read_index_response(m);
       break;
     default:
       break;
@@ -396,6 +394,11 @@ void Raft::step_candidate(const Message& m) {
       // A leader of our term exists: it won.
       become_follower(m.term, m.from);
       step_follower(m);
+      break;
+    case MessageType::kTimeoutNow:
+      // A pre-candidate has not left the leader's term: the leader may still
+      // hand it leadership.
+      if (role_ == Role::kPreCandidate) step_follower(m);
       break;
     case MessageType::kPreVoteResponse:
     case MessageType::kVoteResponse: {
@@ -537,6 +540,7 @@ bool Raft::has_ready() const {
          !msgs_.empty() || !msgs_after_persist_.empty() ||
          !log_.unstable_entries().empty() ||
          log_.unstable_snapshot().has_value() || !read_states_.empty() ||
+         !failed_reads_.empty() ||
          (!log_.unstable_snapshot().has_value() && log_.has_next_committed());
 }
 
@@ -565,6 +569,11 @@ Ready Raft::ready() {
   }
   rd.read_states = std::move(read_states_);
   read_states_.clear();
+  rd.failed_reads = std::move(failed_reads_);
+  failed_reads_.clear();
+  for (ReadFailure& failure : rd.failed_reads) {
+    if (failure.leader == kNoNode) failure.leader = leader_;
+  }
   return rd;
 }
 

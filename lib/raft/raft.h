@@ -170,6 +170,9 @@ class Raft {
   void add_read(std::string context, NodeId requester);
   void start_read_round();
   void release_confirmed_reads();
+  void fail_pending_reads();
+  void on_read_index_response(const Message& m);
+  void expire_forwarded_reads();
   bool lease_valid() const;
 
   // Ready bookkeeping.
@@ -234,6 +237,14 @@ class Raft {
   std::vector<Message> msgs_;
   std::vector<Message> msgs_after_persist_;
   std::vector<ReadState> read_states_;
+  std::vector<ReadFailure> failed_reads_;
+  // On a follower: reads forwarded to the leader and not yet answered, with
+  // the tick they left at; after two election timeouts they fail.
+  struct ForwardedRead {
+    std::string context;
+    uint64_t sent_at;
+  };
+  std::vector<ForwardedRead> forwarded_reads_;
   SoftState prev_soft_state_;
   HardState prev_hard_state_;
 };

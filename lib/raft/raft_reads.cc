@@ -17,8 +17,9 @@ Result Raft::read_index(std::string context, ReadMode mode) {
     m.type = MessageType::kReadIndex;
     m.to = leader_;
     m.term = term_;
-    m.context = std::move(context);
+    m.context = context;
     send(std::move(m));
+    forwarded_reads_.push_back({std::move(context), now_});
     return {};
   }
   if (!leader_ready_) {
@@ -111,6 +112,57 @@ bool Raft::lease_valid() const {
   const auto length =
       static_cast<uint64_t>(config_.election_tick - config_.lease_drift_ticks);
   return now_ < lease_start_ + length;
+}
+
+// Reads this node was waiting on cannot complete under a new term or role:
+// fail them now rather than leave clients to time out. Reads forwarded by
+// followers are refused back to them.
+void Raft::fail_pending_reads() {
+  auto fail = [this](PendingRead& read) {
+    if (read.requester == kNoNode) {
+      failed_reads_.push_back({std::move(read.context), kNoNode});
+      return;
+    }
+    Message m;
+    m.type = MessageType::kReadIndexResponse;
+    m.to = read.requester;
+    m.reject = true;
+    m.context = std::move(read.context);
+    send(std::move(m));
+  };
+  for (PendingRead& read : reads_before_ready_) fail(read);
+  for (PendingRead& read : pending_reads_) fail(read);
+  reads_before_ready_.clear();
+  pending_reads_.clear();
+  for (ForwardedRead& read : forwarded_reads_) {
+    failed_reads_.push_back({std::move(read.context), kNoNode});
+  }
+  forwarded_reads_.clear();
+}
+
+// A forwarded read whose answer was lost would otherwise wait forever.
+void Raft::expire_forwarded_reads() {
+  const auto limit = 2 * static_cast<uint64_t>(config_.election_tick);
+  auto expired = [&](const ForwardedRead& read) {
+    return read.sent_at + limit <= now_;
+  };
+  for (ForwardedRead& read : forwarded_reads_) {
+    if (expired(read)) failed_reads_.push_back({read.context, leader_});
+  }
+  std::erase_if(forwarded_reads_, expired);
+}
+
+void Raft::on_read_index_response(const Message& m) {
+  auto it = std::find_if(
+      forwarded_reads_.begin(), forwarded_reads_.end(),
+      [&](const ForwardedRead& read) { return read.context == m.context; });
+  if (it == forwarded_reads_.end()) return;  // already failed, or a duplicate
+  forwarded_reads_.erase(it);
+  if (m.reject) {
+    failed_reads_.push_back({m.context, leader_});
+  } else {
+    read_states_.push_back(ReadState{m.index, m.context});
+  }
 }
 
 }  // namespace dengine::raft

@@ -59,7 +59,8 @@ const char* to_string(Role role) {
 bool Ready::empty() const {
   return !soft_state && !hard_state && !snapshot && entries.empty() &&
          messages.empty() && messages_after_persist.empty() &&
-         committed_entries.empty() && read_states.empty();
+         committed_entries.empty() && read_states.empty() &&
+         failed_reads.empty();
 }
 
 }  // namespace dengine::raft

@@ -146,6 +146,16 @@ struct ReadState {
   bool operator==(const ReadState&) const = default;
 };
 
+// A read that can no longer be confirmed here: leadership changed before its
+// quorum round completed, or a forwarded read got no answer within two
+// election timeouts. The client may retry, at `leader` if known.
+struct ReadFailure {
+  std::string context;
+  NodeId leader = kNoNode;
+
+  bool operator==(const ReadFailure&) const = default;
+};
+
 // One batch of work for the host. Handle it in this order, then call
 // Raft::advance():
 //   1. send `messages` (they need nothing durable; a leader's appends travel
@@ -155,7 +165,8 @@ struct ReadState {
 //   3. send `messages_after_persist`;
 //   4. install `snapshot` into the state machine, then apply
 //      `committed_entries` in order;
-//   5. serve `read_states` once the state machine has applied their index.
+//   5. serve `read_states` once the state machine has applied their index,
+//      and fail the reads in `failed_reads`.
 struct Ready {
   std::optional<SoftState> soft_state;
   std::optional<HardState> hard_state;
@@ -166,6 +177,7 @@ struct Ready {
   std::vector<Message> messages_after_persist;
   std::vector<Entry> committed_entries;
   std::vector<ReadState> read_states;
+  std::vector<ReadFailure> failed_reads;
 
   bool empty() const;
 };

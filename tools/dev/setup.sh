@@ -14,6 +14,8 @@ packages=(
   libssl-dev       # OpenSSL: SHA-256 of snapshots (later TLS)
   libcmocka-dev    # CMocka: the C API tests, written in plain C
   clang-format     # the code style in .clang-format
+  clang            # the fuzz build: libFuzzer needs clang
+  libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for clang 14
 )
 
 missing=()

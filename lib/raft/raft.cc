@@ -149,7 +149,9 @@ bool Raft::restore(std::string* error) {
     ConfState conf;
     conf.voters = config_.bootstrap_voters;
     std::sort(conf.voters.begin(), conf.voters.end());
-    ConfChangeRecord record{{ConfChangeType::kBootstrap, kNoNode, {}}, conf};
+    ConfChangeRecord record;
+    record.change.type = ConfChangeType::kBootstrap;
+    record.conf = conf;
     term_ = 1;
     log_.append(
         {Entry{1, 1, EntryType::kConfChange, encode_conf_change(record)}});

@@ -8,6 +8,7 @@ packages=(
   cmake            # the one build
   ninja-build      # fast parallel builds
   pkg-config       # finding libraries; consumers link with it too
+  libuv1-dev       # the event loop, TCP and timers of the transport
   libgtest-dev     # C++ unit, scenario and simulator tests
   libbenchmark-dev # Google Benchmark: dengine's benchmarks
   librocksdb-dev   # the RocksDB log store (and later the default KV machine)

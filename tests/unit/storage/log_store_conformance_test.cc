@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "scratch_dir.h"
 #include "storage/file_system.h"
 #include "storage/hard_state_store.h"
 #include "storage/rocksdb_log_store.h"
@@ -22,23 +23,6 @@ namespace {
 
 using testkit::HardStateStoreFactory;
 using testkit::LogStoreFactory;
-
-// A fresh directory for one test, removed afterwards.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = ::testing::TempDir() + "dengine-conformance-XXXXXX";
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A LogStoreFactory from a function of the store's directory.
 class DirLogStoreFactory final : public LogStoreFactory {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "raft/raft.h"
+#include "scratch_dir.h"
 #include "storage/file_system.h"
 #include "storage/rocksdb_log_store.h"
 #include "storage/wal_log_store.h"
@@ -28,22 +29,6 @@ using raft::Index;
 using raft::Message;
 using raft::NodeId;
 using raft::Term;
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = ::testing::TempDir() + "dengine-raft-storage-XXXXXX";
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 using OpenStores =
     std::function<Status(const std::string& dir, std::unique_ptr<LogStore>*,

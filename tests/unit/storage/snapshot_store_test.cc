@@ -1,6 +1,7 @@
 // SnapshotStore: complete snapshots only, checksummed, newest K kept, damage
 // refused with a clear error.
 #include "storage/snapshot_store.h"
+#include "scratch_dir.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -15,22 +16,6 @@ namespace dengine::storage {
 namespace {
 
 namespace fs = std::filesystem;
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = ::testing::TempDir() + "dengine-snapshot-XXXXXX";
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void write_file(const std::string& path, const std::string& data) {
   fs::create_directories(fs::path(path).parent_path());

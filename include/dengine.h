@@ -267,6 +267,322 @@ DENGINE_API int dengine_kv_machine_open(const char* path, int backend,
 DENGINE_API void dengine_kv_machine_close(dengine_state_machine* machine);
 
 /* ------------------------------------------------------------------------ */
+/* Nodes: running a cluster member in this process                          */
+/*
+ * A dengine_node is one member of a Raft cluster, running in the calling
+ * process: it replicates proposals to its peers over TCP, keeps its log
+ * durable under its data directory, applies committed entries to its state
+ * machine and serves reads. Configure it with a dengine_config, start it,
+ * then propose and read on it from any thread.
+ *
+ * Threads. Every dengine_node_* and dengine_kv_* function is thread-safe.
+ * Blocking calls wait at most their timeout_ms (then DENGINE_ERR_TIMEOUT:
+ * for a write the outcome is unknown, it may still apply). Each blocking
+ * call has an _async form that returns at once and calls a dengine_done_fn
+ * exactly once, from an internal dengine thread (or, when the request fails
+ * before it is queued, from the calling thread before the function
+ * returns). A completion callback must not block and must not call blocking
+ * dengine functions; it may call _async ones.
+ *
+ * Errors. DENGINE_ERR_NOT_LEADER means this node cannot serve the request
+ * (writes, membership and transfers need the leader; reads are forwarded by
+ * followers); the reply names the leader when known. DENGINE_ERR_BUSY: try
+ * again shortly (a leader not yet ready, a membership change pending).
+ * DENGINE_ERR_SHUTTING_DOWN: the node is stopping or stopped.
+ */
+
+typedef struct dengine_config dengine_config; /* opaque */
+typedef struct dengine_node dengine_node;     /* opaque */
+
+enum {
+  DENGINE_STORAGE_WAL = 0,    /* the segmented WAL (default) */
+  DENGINE_STORAGE_ROCKSDB = 1 /* log and hard state in one RocksDB */
+};
+
+enum {
+  DENGINE_READ_DEFAULT = 0,      /* the config's default (linearizable) */
+  DENGINE_READ_LINEARIZABLE = 1, /* ReadIndex: a quorum round, batched */
+  DENGINE_READ_LEASE = 2,        /* the leader's lease; falls back to 1 */
+  DENGINE_READ_EVENTUAL = 3      /* this node's applied state; may be stale */
+};
+
+enum {
+  DENGINE_ROLE_FOLLOWER = 0,
+  DENGINE_ROLE_PRE_CANDIDATE = 1,
+  DENGINE_ROLE_CANDIDATE = 2,
+  DENGINE_ROLE_LEADER = 3
+};
+
+/* A new configuration with every default (see docs/operations.md): built-in
+ * RocksDB KV machine, WAL log, listen on 127.0.0.1:0, tick 50 ms, election
+ * after 10-20 ticks, heartbeat every 2, linearizable reads, a snapshot every
+ * 10,000 entries or 64 MiB, 2 snapshots kept, entries up to 16 MiB. Free it
+ * with dengine_config_free. Any thread; a config is not thread-safe. */
+DENGINE_API int dengine_config_new(dengine_config** out);
+/* NULL is allowed. */
+DENGINE_API void dengine_config_free(dengine_config* config);
+
+/* Setters: each copies what it is given and checks it at once
+ * (DENGINE_ERR_INVALID_ARGUMENT with the field named in the last error);
+ * dengine_node_start checks the whole. Required: node id, data dir. */
+DENGINE_API int dengine_config_set_node_id(dengine_config* config, uint64_t id);
+/* Nodes of different clusters refuse each other. Default 1. */
+DENGINE_API int dengine_config_set_cluster_id(dengine_config* config,
+                                              uint64_t cluster_id);
+/* Where the node keeps its log, snapshots and built-in machine. */
+DENGINE_API int dengine_config_set_data_dir(dengine_config* config,
+                                            const char* dir);
+/* "host:port" to listen on for peers; port 0 picks a free one. */
+DENGINE_API int dengine_config_set_listen_address(dengine_config* config,
+                                                  const char* address);
+/* The address of another node ("host:port"). List every voter of a new
+ * cluster; a joining node needs at least the leader's. Calling it again for
+ * the same id replaces the address. */
+DENGINE_API int dengine_config_add_peer(dengine_config* config, uint64_t id,
+                                        const char* address);
+/* The voters of a brand-new cluster, this node included (used only when the
+ * data dir is empty). Leave unset on a node that will be added to an
+ * existing cluster with dengine_node_add_learner. */
+DENGINE_API int dengine_config_set_initial_voters(dengine_config* config,
+                                                  const uint64_t* ids,
+                                                  size_t count);
+/* DENGINE_STORAGE_*. */
+DENGINE_API int dengine_config_set_storage(dengine_config* config, int storage);
+/* The application's state machine instead of the built-in KV machine. The
+ * struct is copied; machine->user is borrowed and must stay valid until
+ * dengine_node_close returns. */
+DENGINE_API int dengine_config_set_state_machine(
+    dengine_config* config, const dengine_state_machine* machine);
+/* The built-in machine's backend (DENGINE_KV_ROCKSDB, DENGINE_KV_FILE). */
+DENGINE_API int dengine_config_set_kv_backend(dengine_config* config,
+                                              int backend);
+/* Timing: one tick every tick_ms; an election after election_ticks to twice
+ * that without a leader; heartbeats every heartbeat_ticks. */
+DENGINE_API int dengine_config_set_timing(dengine_config* config,
+                                          uint32_t tick_ms,
+                                          uint32_t election_ticks,
+                                          uint32_t heartbeat_ticks);
+/* DENGINE_READ_LINEARIZABLE, _LEASE or _EVENTUAL for DENGINE_READ_DEFAULT. */
+DENGINE_API int dengine_config_set_default_read(dengine_config* config,
+                                                int consistency);
+/* A snapshot after this many entries or entry bytes since the last (0
+ * disables that threshold; both 0: only dengine_node_snapshot). */
+DENGINE_API int dengine_config_set_snapshot_policy(dengine_config* config,
+                                                   uint64_t entries,
+                                                   uint64_t bytes);
+DENGINE_API int dengine_config_set_max_entry_bytes(dengine_config* config,
+                                                   uint64_t bytes);
+
+/* Opens the data directory (recovering after a crash), starts the state
+ * machine, listens for peers and joins the cluster. The config may be freed
+ * afterwards. On error nothing keeps running and *out is NULL. */
+DENGINE_API int dengine_node_start(const dengine_config* config,
+                                   dengine_node** out);
+/* Stops serving (pending requests end with DENGINE_ERR_SHUTTING_DOWN),
+ * makes everything durable and stops the state machine. Idempotent; the
+ * handle stays valid (status still works) until dengine_node_close. Returns
+ * the first error met, e.g. the fatal error that stopped the node. Must not
+ * be called from a completion callback. */
+DENGINE_API int dengine_node_stop(dengine_node* node);
+/* Stops (if needed) and frees the node. NULL is allowed. */
+DENGINE_API void dengine_node_close(dengine_node* node);
+
+/* The outcome of a request. In a completion callback every pointer in it is
+ * valid only during the callback. Filled by a blocking call, it owns its
+ * buffers: release them with dengine_reply_free. */
+typedef struct dengine_reply {
+  int32_t result; /* proposals: the machine's status for the entry */
+  uint8_t* data;  /* proposals: the entry's result; reads: the answer */
+  size_t len;
+  uint64_t index;       /* proposals and snapshots: the log index */
+  int duplicate;        /* a session write applied before: its first result */
+  uint64_t leader_id;   /* DENGINE_ERR_NOT_LEADER: the leader, or 0 */
+  char* leader_address; /* its "host:port", or NULL */
+  char* message;        /* why, when the status is not DENGINE_OK */
+} dengine_reply;
+
+/* Frees the buffers of a reply filled by a blocking call and zeroes it.
+ * NULL is allowed. */
+DENGINE_API void dengine_reply_free(dengine_reply* reply);
+
+/* Completion of an _async call: `status` as the blocking form would return
+ * it; `reply` valid only during the call. */
+typedef void (*dengine_done_fn)(void* ctx, int status,
+                                const dengine_reply* reply);
+
+/* A client session: writes that carry one are applied at most once, also
+ * when retried after a timeout or a failover (see docs/architecture.md,
+ * "Client sessions"). client_id: random per client; seq: 1, 2, ... per new
+ * write, reused by a retry; acked_seq: every seq up to it has its reply. */
+typedef struct dengine_session {
+  uint64_t client_id;
+  uint64_t seq;
+  uint64_t acked_seq;
+} dengine_session;
+
+/* Proposes data[0..len) for the state machine (NULL session: no
+ * deduplication). Returns once the entry applied (DENGINE_OK, the machine's
+ * result in *reply), or an error. `reply` may be NULL. */
+DENGINE_API int dengine_node_propose(dengine_node* node, const void* data,
+                                     size_t len, const dengine_session* session,
+                                     uint32_t timeout_ms, dengine_reply* reply);
+DENGINE_API int dengine_node_propose_async(dengine_node* node, const void* data,
+                                           size_t len,
+                                           const dengine_session* session,
+                                           uint32_t timeout_ms,
+                                           dengine_done_fn done, void* ctx);
+
+/* Reads through the machine's read callback with query[0..len), at
+ * `consistency` (DENGINE_READ_*). The answer is in reply->data. */
+DENGINE_API int dengine_node_read(dengine_node* node, const void* query,
+                                  size_t len, int consistency,
+                                  uint32_t timeout_ms, dengine_reply* reply);
+DENGINE_API int dengine_node_read_async(dengine_node* node, const void* query,
+                                        size_t len, int consistency,
+                                        uint32_t timeout_ms,
+                                        dengine_done_fn done, void* ctx);
+
+/* Membership, one change at a time, on the leader; each returns once the
+ * change is committed. Add a node as a learner (it receives the log but
+ * does not vote), then promote it once it has caught up (DENGINE_ERR_BUSY
+ * until then). Removing the leader makes it step down. */
+DENGINE_API int dengine_node_add_learner(dengine_node* node, uint64_t id,
+                                         const char* address,
+                                         uint32_t timeout_ms);
+DENGINE_API int dengine_node_promote(dengine_node* node, uint64_t id,
+                                     uint32_t timeout_ms);
+DENGINE_API int dengine_node_remove(dengine_node* node, uint64_t id,
+                                    uint32_t timeout_ms);
+/* Hands leadership to `to` (0: the most caught-up voter); returns once it
+ * leads. */
+DENGINE_API int dengine_node_transfer_leadership(dengine_node* node,
+                                                 uint64_t to,
+                                                 uint32_t timeout_ms);
+/* Takes a snapshot now and compacts the log; *index (may be NULL) gets its
+ * last included index. */
+DENGINE_API int dengine_node_snapshot(dengine_node* node, uint32_t timeout_ms,
+                                      uint64_t* index);
+/* The async forms of the five above; reply->index carries the snapshot's. */
+DENGINE_API int dengine_node_add_learner_async(dengine_node* node, uint64_t id,
+                                               const char* address,
+                                               uint32_t timeout_ms,
+                                               dengine_done_fn done, void* ctx);
+DENGINE_API int dengine_node_promote_async(dengine_node* node, uint64_t id,
+                                           uint32_t timeout_ms,
+                                           dengine_done_fn done, void* ctx);
+DENGINE_API int dengine_node_remove_async(dengine_node* node, uint64_t id,
+                                          uint32_t timeout_ms,
+                                          dengine_done_fn done, void* ctx);
+DENGINE_API int dengine_node_transfer_leadership_async(dengine_node* node,
+                                                       uint64_t to,
+                                                       uint32_t timeout_ms,
+                                                       dengine_done_fn done,
+                                                       void* ctx);
+DENGINE_API int dengine_node_snapshot_async(dengine_node* node,
+                                            uint32_t timeout_ms,
+                                            dengine_done_fn done, void* ctx);
+
+typedef struct dengine_member {
+  uint64_t id;
+  int voter;         /* 1: voter, 0: learner */
+  char address[128]; /* "host:port", "" when unknown */
+} dengine_member;
+
+typedef struct dengine_status {
+  uint64_t id;
+  int role; /* DENGINE_ROLE_* */
+  uint64_t term;
+  uint64_t leader_id; /* 0: none known */
+  char leader_address[128];
+  uint64_t commit_index;
+  uint64_t applied_index;
+  uint64_t last_log_index;
+  uint64_t snapshot_index;
+  int fatal_status;    /* non-zero: the node stopped serving on this error */
+  size_t member_count; /* members[0..member_count) */
+  dengine_member* members; /* voters, then learners; dengine_status_free */
+} dengine_status;
+
+/* A consistent picture of the node. Free with dengine_status_free. */
+DENGINE_API int dengine_node_status(dengine_node* node, dengine_status* out);
+DENGINE_API void dengine_status_free(dengine_status* status);
+
+/* Called with the new leader (0: none known) and term whenever either
+ * changes, on the node's loop thread (same rules as completion callbacks).
+ * NULL removes it. `ctx` is retained until replaced or the node closes. */
+typedef void (*dengine_leader_fn)(void* ctx, uint64_t leader_id, uint64_t term);
+DENGINE_API int dengine_node_set_leader_callback(dengine_node* node,
+                                                 dengine_leader_fn fn,
+                                                 void* ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Key-value operations on a node running the built-in KV machine           */
+/*
+ * Blocking conveniences over propose and read for the built-in machine
+ * (DENGINE_ERR_UNSUPPORTED on a node with an application machine). Writes
+ * go to the leader; `session` may be NULL. Keys are non-empty bytes.
+ */
+
+DENGINE_API int dengine_kv_put(dengine_node* node, const void* key,
+                               size_t key_len, const void* value,
+                               size_t value_len, const dengine_session* session,
+                               uint32_t timeout_ms);
+/* The key expires ttl_ms (> 0) after the leader's clock at proposal. */
+DENGINE_API int dengine_kv_put_ttl(dengine_node* node, const void* key,
+                                   size_t key_len, const void* value,
+                                   size_t value_len, uint64_t ttl_ms,
+                                   const dengine_session* session,
+                                   uint32_t timeout_ms);
+/* *existed (may be NULL): 1 if the key was there. */
+DENGINE_API int dengine_kv_delete(dengine_node* node, const void* key,
+                                  size_t key_len,
+                                  const dengine_session* session,
+                                  uint32_t timeout_ms, int* existed);
+/* Sets the key to value if it holds `expected` (expected == NULL: if it is
+ * absent). *swapped: 1 if it did. */
+DENGINE_API int dengine_kv_cas(dengine_node* node, const void* key,
+                               size_t key_len, const void* expected,
+                               size_t expected_len, const void* value,
+                               size_t value_len, const dengine_session* session,
+                               uint32_t timeout_ms, int* swapped);
+
+/* One key and its value, as reads return them. */
+typedef struct dengine_kv_item {
+  uint8_t* key;
+  size_t key_len;
+  uint8_t* value; /* NULL when found == 0 */
+  size_t value_len;
+  int found;
+} dengine_kv_item;
+
+typedef struct dengine_kv_items {
+  dengine_kv_item* items;
+  size_t count;
+  int more; /* scan: more keys matched beyond the limit */
+} dengine_kv_items;
+
+/* Frees what a read filled in and zeroes it. NULL is allowed. */
+DENGINE_API void dengine_kv_items_free(dengine_kv_items* items);
+
+/* *value (free with dengine_free) and *value_len; DENGINE_ERR_NOT_FOUND if
+ * the key is absent. */
+DENGINE_API int dengine_kv_get(dengine_node* node, const void* key,
+                               size_t key_len, int consistency,
+                               uint32_t timeout_ms, uint8_t** value,
+                               size_t* value_len);
+/* Several keys from one consistent view, in order. */
+DENGINE_API int dengine_kv_get_multi(dengine_node* node,
+                                     const void* const* keys,
+                                     const size_t* key_lens, size_t count,
+                                     int consistency, uint32_t timeout_ms,
+                                     dengine_kv_items* out);
+/* Up to `limit` (>= 1) keys starting with prefix, in byte order. */
+DENGINE_API int dengine_kv_scan_prefix(dengine_node* node, const void* prefix,
+                                       size_t prefix_len, uint32_t limit,
+                                       int consistency, uint32_t timeout_ms,
+                                       dengine_kv_items* out);
+
+/* ------------------------------------------------------------------------ */
 /* Testing your state machine                                                */
 
 /* Makes state machines for the conformance and performance suites.

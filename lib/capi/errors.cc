@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "capi/log.h"
 #include "dengine.h"
+#include "node/log.h"
 
 namespace dengine::capi {
 namespace {
@@ -39,11 +39,11 @@ int fail_with_current_exception(const char* function) noexcept {
   } catch (const std::exception& e) {
     // Anything else escaping the C++ core is a bug: say so in the log too.
     int code = fail(DENGINE_ERR_INTERNAL, where + e.what());
-    log_line(DENGINE_LOG_ERROR, dengine_last_error());
+    node::log_line(DENGINE_LOG_ERROR, dengine_last_error());
     return code;
   } catch (...) {
     int code = fail(DENGINE_ERR_INTERNAL, where + "unknown exception");
-    log_line(DENGINE_LOG_ERROR, dengine_last_error());
+    node::log_line(DENGINE_LOG_ERROR, dengine_last_error());
     return code;
   }
 }

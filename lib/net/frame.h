@@ -21,9 +21,9 @@ inline constexpr uint32_t kDefaultMaxFramePayload = 64u << 20;  // 64 MiB
 
 enum class FrameType : uint8_t {
   kRaftMessage = 1,     // payload: message_codec.h
-  kSnapshotChunk = 2,   // reserved: chunked InstallSnapshot data
-  kClientRequest = 3,   // reserved
-  kClientResponse = 4,  // reserved
+  kSnapshotChunk = 2,   // payload: snapshot_transfer.h
+  kClientRequest = 3,   // payload: client_codec.h
+  kClientResponse = 4,  // payload: client_codec.h
   kHello = 5,           // payload: hello.h; the first frame on a connection
 };
 

@@ -1,5 +1,7 @@
 #include "sm/kv_machine.h"
 
+#include "sm/apply_results.h"
+
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -67,13 +69,12 @@ int apply_chunk(void* user, const dengine_entry* entries, size_t count,
     }
     for (size_t i = 0; i < outcomes.size(); ++i) {
       if (!outcomes[i]) continue;
+      if (i >= results->entries.size()) return DENGINE_ERR_INTERNAL;
+      // The machine lives beside the handler's types (sm/apply_results.h):
+      // it fills them directly, as dengine_results_set would.
       const std::string bytes = encode_result(*outcomes[i]);
-      if (int rc = dengine_results_set(results, i,
-                                       static_cast<int32_t>(outcomes[i]->code),
-                                       bytes.data(), bytes.size());
-          rc != DENGINE_OK) {
-        return rc;
-      }
+      results->entries[i].status = static_cast<int32_t>(outcomes[i]->code);
+      results->entries[i].data.assign(bytes.begin(), bytes.end());
     }
     return DENGINE_OK;
   });
@@ -91,7 +92,8 @@ int read(void* user, const uint8_t* query, size_t len,
     if (Status s = backend_of(user)->read(bytes, &answer); !s) {
       return to_code(s);
     }
-    return dengine_read_result_set(out, answer.data(), answer.size());
+    out->data.assign(answer.begin(), answer.end());
+    return DENGINE_OK;
   });
 }
 

@@ -5,6 +5,7 @@
 
 #include "raft/conf_change.h"
 #include "sm/apply_results.h"
+#include "storage/file_system.h"
 
 namespace dengine::sm {
 
@@ -137,6 +138,11 @@ int StateMachineHandler::recover(std::string* error) {
       return rc;
     }
     applied = latest.meta.index;
+  } else if (latest.meta.index > 0) {
+    // The entries after the snapshot are re-delivered and rebuild the rest.
+    if (int rc = load_sessions(latest, &sessions_, error); rc != DENGINE_OK) {
+      return rc;
+    }
   }
   replay_from_ = latest.meta.index;
   tracked_index_ = latest.meta.index;
@@ -328,12 +334,68 @@ void StateMachineHandler::observe(const raft::Entry& entry) {
   tracked_term_ = entry.term;
 }
 
+StateMachineHandler::Delivery StateMachineHandler::deliver(
+    const raft::Entry& entry) {
+  Delivery d;
+  d.data = entry.data;
+  d.result_of = entry.index;
+  if (entry.type != raft::EntryType::kNormal) {
+    sessions_.pass(entry.index);
+    return d;
+  }
+  Envelope envelope;
+  if (storage::Status s = decode_envelope(entry.data, &envelope); !s) {
+    sessions_.pass(entry.index);
+    d.to_machine = false;
+    d.result_of.reset();
+    d.outcome.status = DENGINE_ERR_INVALID_ARGUMENT;
+    d.outcome.message = "entry " + std::to_string(entry.index) + ": " +
+                        s.to_string() + "; delivered as a no-op";
+    return d;
+  }
+  d.data = envelope.payload;
+  if (envelope.format == EnvelopeFormat::kPlain) {
+    sessions_.pass(entry.index);
+    return d;
+  }
+  SessionDecision decision = sessions_.admit(entry.index, envelope.session);
+  switch (decision.verdict) {
+    case SessionDecision::Verdict::kApply:
+      d.session = envelope.session;
+      break;
+    case SessionDecision::Verdict::kDuplicate:
+      d.to_machine = false;
+      d.result_of = decision.applied_at;
+      d.outcome.duplicate = true;
+      d.outcome.result_known = decision.result.known;
+      d.outcome.result = decision.result.status;
+      d.outcome.data = std::move(decision.result.data);
+      if (!decision.result.known) {
+        d.outcome.message = "duplicate of entry " +
+                            std::to_string(decision.applied_at) +
+                            ", re-delivered after a restart: its result is "
+                            "unknown";
+      }
+      break;
+    case SessionDecision::Verdict::kRejected:
+      d.to_machine = false;
+      d.result_of.reset();
+      d.outcome.status = DENGINE_ERR_INVALID_ARGUMENT;
+      d.outcome.message = std::move(decision.reason);
+      break;
+  }
+  return d;
+}
+
 void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
   const raft::Index applied = last_applied_;  // written only on this thread
   std::vector<raft::Entry> todo;
   for (auto& entry : entries) {
     if (entry.index <= applied) {
-      observe(entry);  // re-delivered after a restart or a snapshot
+      // Re-delivered after a restart or a snapshot: the session table learns
+      // the seqs it applied, with unknown results.
+      if (entry.index == sessions_.index() + 1) deliver(entry);
+      observe(entry);
       if (entry.index == applied) {
         std::lock_guard lock(mutex_);
         last_applied_term_ = entry.term;
@@ -351,15 +413,32 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
     todo.push_back(std::move(entry));
   }
   if (todo.empty()) return;
+  if (sessions_.index() != applied) {
+    fail(DENGINE_ERR_INTERNAL,
+         "state machine handler: the session table is at entry " +
+             std::to_string(sessions_.index()) + " but entry " +
+             std::to_string(applied + 1) +
+             " is to apply: the entries after the latest snapshot were not "
+             "re-delivered (raft Config::applied must be replay_from())");
+    return;
+  }
 
+  const raft::Index first = todo.front().index;
+  std::vector<Delivery> deliveries;
+  deliveries.reserve(todo.size());
   std::vector<dengine_entry> view(todo.size());
   uint64_t bytes = 0;
   for (size_t i = 0; i < todo.size(); ++i) {
+    const Delivery& d = deliveries.emplace_back(deliver(todo[i]));
     view[i].index = todo[i].index;
     view[i].term = todo[i].term;
-    view[i].kind = kind_of(todo[i].type);
-    view[i].data = reinterpret_cast<const uint8_t*>(todo[i].data.data());
-    view[i].len = todo[i].data.size();
+    if (d.to_machine) {
+      view[i].kind = kind_of(todo[i].type);
+      view[i].data = reinterpret_cast<const uint8_t*>(d.data.data());
+      view[i].len = d.data.size();
+    } else {
+      view[i].kind = DENGINE_ENTRY_NOOP;
+    }
     bytes += todo[i].data.size();
   }
   dengine_results results;
@@ -369,14 +448,21 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
   if (rc != DENGINE_OK) {
     fail(DENGINE_ERR_STATE_MACHINE,
          "state machine: apply_chunk returned " + std::to_string(rc) +
-             " for entries [" + std::to_string(todo.front().index) + ", " +
+             " for entries [" + std::to_string(first) + ", " +
              std::to_string(todo.back().index) + "]; applying stopped");
     return;
+  }
+  for (size_t i = 0; i < todo.size(); ++i) {
+    if (!deliveries[i].session) continue;
+    const auto& r = results.entries[i];
+    sessions_.set_result(
+        *deliveries[i].session,
+        {true, r.status, std::string(r.data.begin(), r.data.end())});
   }
   for (const auto& entry : todo) observe(entry);
   entries_since_snapshot_ += todo.size();
   bytes_since_snapshot_ += bytes;
-  advance_to(todo.back().index, todo.back().term, todo, results);
+  advance_to(todo.back().index, todo.back().term, todo, deliveries, results);
 
   if (options_.snapshots != nullptr &&
       options_.snapshot_policy.due(entries_since_snapshot_,
@@ -387,6 +473,7 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
 
 void StateMachineHandler::advance_to(raft::Index index, raft::Term term,
                                      const std::vector<raft::Entry>& applied,
+                                     const std::vector<Delivery>& deliveries,
                                      const dengine_results& results) {
   std::vector<std::pair<ProposalCallback, ProposalOutcome>> settled;
   std::vector<ReadCallback> woken;
@@ -411,9 +498,15 @@ void StateMachineHandler::advance_to(raft::Index index, raft::Term term,
               std::to_string(applied[i].term) + ", not the proposal's " +
               std::to_string(it->second.term) + ": leadership changed";
         } else {
-          outcome.result = results.entries[i].status;
-          outcome.data.assign(results.entries[i].data.begin(),
-                              results.entries[i].data.end());
+          outcome = deliveries[i].outcome;
+          const std::optional<raft::Index>& source = deliveries[i].result_of;
+          if (source && *source >= first) {
+            const auto& r = results.entries[*source - first];
+            outcome.result = r.status;
+            outcome.data.assign(r.data.begin(), r.data.end());
+            outcome.result_known = true;
+            outcome.message.clear();
+          }
         }
       }
       settled.emplace_back(std::move(it->second.done), std::move(outcome));
@@ -470,8 +563,16 @@ void StateMachineHandler::take_snapshot(SnapshotCallback done) {
     finish(code_of(s), s.to_string(), {});
     return;
   }
-  if (int rc = machine_.generate_snapshot(machine_.user,
-                                          writer->data_dir().c_str(), applied);
+  const std::string machine_dir =
+      writer->data_dir() + "/" + kSnapshotMachineDir;
+  if (storage::Status s =
+          storage::posix_file_system()->create_dirs(machine_dir);
+      !s) {
+    finish(code_of(s), s.to_string(), {});
+    return;
+  }
+  if (int rc = machine_.generate_snapshot(machine_.user, machine_dir.c_str(),
+                                          applied);
       rc != DENGINE_OK) {
     writer->abort();
     finish(DENGINE_ERR_STATE_MACHINE,
@@ -480,14 +581,45 @@ void StateMachineHandler::take_snapshot(SnapshotCallback done) {
            {});
     return;
   }
+  // Synced by commit, with the machine's files.
+  std::unique_ptr<storage::File> file;
+  storage::Status s = storage::posix_file_system()->open(
+      writer->data_dir() + "/" + kSnapshotSessionsFile, true, &file);
+  if (s) s = file->write(0, sessions_.encode());
+  if (!s) {
+    finish(code_of(s), s.to_string(), {});
+    return;
+  }
   storage::SnapshotInfo info;
-  if (storage::Status s = writer->commit("", &info); !s) {
+  if (s = writer->commit("", &info); !s) {
     finish(code_of(s), s.to_string(), {});
     return;
   }
   last_snapshot_index_ = applied;
   if (options_.on_snapshot_taken) options_.on_snapshot_taken(info);
   finish(DENGINE_OK, "", info);
+}
+
+int StateMachineHandler::load_sessions(const storage::SnapshotInfo& info,
+                                       SessionTable* out, std::string* error) {
+  const std::string path = info.data_dir + "/" + kSnapshotSessionsFile;
+  std::unique_ptr<storage::File> file;
+  std::string bytes;
+  storage::Status s = storage::posix_file_system()->open(path, false, &file);
+  if (s) s = file->read(0, file->size(), &bytes);
+  if (s) s = SessionTable::decode(bytes, out);
+  if (s && out->index() != info.meta.index) {
+    s = storage::Status::corruption("session table at entry " +
+                                    std::to_string(out->index()));
+  }
+  if (!s) {
+    *error = describe(info.meta) + ": bad session table " + path + ": " +
+             s.to_string();
+    // A snapshot without its table is damaged, not absent.
+    return s.code() == storage::StatusCode::kNotFound ? DENGINE_ERR_CORRUPTION
+                                                      : code_of(s);
+  }
+  return DENGINE_OK;
 }
 
 int StateMachineHandler::install_into_machine(const storage::SnapshotInfo& info,
@@ -506,13 +638,19 @@ int StateMachineHandler::install_into_machine(const storage::SnapshotInfo& info,
   }
   meta.last_index = info.meta.index;
   meta.last_term = info.meta.term;
-  if (int rc = machine_.install_snapshot(machine_.user, info.data_dir.c_str(),
-                                         &meta);
+  SessionTable sessions;
+  if (int rc = load_sessions(info, &sessions, error); rc != DENGINE_OK) {
+    return rc;
+  }
+  const std::string machine_dir = info.data_dir + "/" + kSnapshotMachineDir;
+  if (int rc =
+          machine_.install_snapshot(machine_.user, machine_dir.c_str(), &meta);
       rc != DENGINE_OK) {
     *error = "state machine: install_snapshot returned " + std::to_string(rc) +
              " for " + describe(info.meta);
     return DENGINE_ERR_STATE_MACHINE;
   }
+  sessions_ = std::move(sessions);
   return DENGINE_OK;
 }
 
@@ -541,7 +679,8 @@ void StateMachineHandler::install_snapshot(InstallWork work) {
   // Reported before waiters see the new index, so whoever waits for it also
   // sees the install's completion.
   finish(DENGINE_OK, "");
-  advance_to(work.info.meta.index, work.info.meta.term, {}, dengine_results{});
+  advance_to(work.info.meta.index, work.info.meta.term, {}, {},
+             dengine_results{});
 }
 
 void StateMachineHandler::fail(int code, std::string message) {

@@ -27,20 +27,37 @@
 // it applied them, and they are replayed. The handler flushes (flush, else
 // flush_async waited for) only when it stops.
 //
+// Envelopes and sessions (sm/session.h). The data of every normal entry is
+// an envelope, stripped before the machine sees the payload. A session
+// entry goes through the session table first: a duplicate or a rejected
+// one is delivered to the machine as a DENGINE_ENTRY_NOOP entry without
+// data (so the machine still sees every index), and its proposer gets the
+// first application's result (duplicate) or DENGINE_ERR_INVALID_ARGUMENT.
+// A normal entry whose envelope does not decode is, the same way on every
+// replica, delivered as a NOOP and its proposer gets
+// DENGINE_ERR_INVALID_ARGUMENT: only the node writes envelopes, so it is a
+// bug or corruption, which must not make replicas disagree.
+//
 // Restart. start() reads the machine's last_applied() (NULL: 0, and the
 // machine is then reset, since it cannot say what it holds). If that is below
 // the latest snapshot in the store, the snapshot is verified and installed
-// first. The node then sets raft Config::applied to replay_from(): the latest
+// first; otherwise the session table of the latest snapshot is loaded. The
+// node must then set raft Config::applied to replay_from(): the latest
 // snapshot's index, so the entries between it and last_applied() are
 // re-delivered, skipped (not applied again) but read for the term and the
-// membership the next snapshot must record. (Config::applied =
-// last_applied() also works, but snapshots then fail with DENGINE_ERR_BUSY
-// until the membership is known again: at the next installed snapshot.)
+// membership the next snapshot must record, and fed to the session table
+// (a seq applied by them has an unknown result). An entry to apply that
+// finds the session table behind (entries after the snapshot were not
+// re-delivered) is fatal with DENGINE_ERR_INTERNAL: deduplicating without
+// them could apply a seq twice.
 //
 // Snapshots. By policy (after a chunk) and on request, on the apply thread:
-// generate_snapshot into a SnapshotStore writer, commit (SHA-256), then
+// generate_snapshot into <data dir>/machine/ of a SnapshotStore writer, the
+// session table into <data dir>/sessions, commit (SHA-256 over both), then
 // on_snapshot_taken. A failed snapshot is not fatal: a request gets the
-// error; a policy snapshot is retried after the next interval.
+// error; a policy snapshot is retried after the next interval. An install
+// requires both parts (a missing session table is corruption): the table
+// is loaded before the machine is given <data dir>/machine.
 #pragma once
 
 #include <chrono>
@@ -50,30 +67,47 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <variant>
 #include <vector>
 
 #include "dengine.h"
 #include "raft/types.h"
+#include "sm/session.h"
 #include "sm/snapshot_policy.h"
 #include "storage/snapshot_store.h"
 
 namespace dengine::sm {
 
-// How a proposal ended. status: DENGINE_OK (the entry applied; `result` and
-// `data` are what the machine set for it), DENGINE_ERR_NOT_LEADER (another
-// leader's entry took its index: it was never applied), DENGINE_ERR_TIMEOUT
-// (outcome unknown: a snapshot from the leader covered it, or it was
-// registered after it applied), DENGINE_ERR_SHUTTING_DOWN, or the fatal
-// error's code once the handler stopped on one.
+// How a proposal ended. status: DENGINE_OK (the entry applied, or is a
+// duplicate of a session seq that applied: `result` and `data` are what the
+// machine set for it), DENGINE_ERR_NOT_LEADER (another leader's entry took
+// its index: it was never applied), DENGINE_ERR_INVALID_ARGUMENT (not
+// applied: a bad envelope, a session seq already acknowledged or too old,
+// or an expired session; see `message`), DENGINE_ERR_TIMEOUT (outcome
+// unknown: a snapshot from the leader covered it, or it was registered
+// after it applied), DENGINE_ERR_SHUTTING_DOWN, or the fatal error's code
+// once the handler stopped on one.
 struct ProposalOutcome {
   int status = DENGINE_OK;
   int32_t result = 0;
   std::string data;
-  std::string message;  // why, when status is not DENGINE_OK
+  // Why, when status is not DENGINE_OK or the result is unknown.
+  std::string message;
+  // A session seq that had applied before: this entry was not applied, and
+  // `result` and `data` are the first application's.
+  bool duplicate = false;
+  // false for a duplicate whose first application's result is unknown (it
+  // was re-delivered after a restart): `result` and `data` are empty.
+  bool result_known = true;
 };
+
+// The snapshot layout under SnapshotInfo::data_dir.
+inline constexpr char kSnapshotMachineDir[] = "machine";     // the machine's
+inline constexpr char kSnapshotSessionsFile[] = "sessions";  // the table's
 
 struct StateMachineHandlerOptions {
   // Chunk bounds: at most this many entries, and entries are added while the
@@ -171,21 +205,44 @@ class StateMachineHandler {
     ProposalCallback done;
   };
 
+  // What becomes of one committed entry: what the machine is given and how
+  // its proposer is answered.
+  struct Delivery {
+    bool to_machine = true;  // false: given as a NOOP entry without data
+    std::string_view data;   // the payload (a view into the entry)
+    // Admitted by the session table: its result is to be remembered.
+    std::optional<SessionHeader> session;
+    // The proposer gets the machine's result for the entry at this index
+    // when that entry is in the same chunk (itself, or the first
+    // application of a duplicate); else `outcome` as it is.
+    std::optional<raft::Index> result_of;
+    ProposalOutcome outcome;
+  };
+
   void run();
   int recover(std::string* error);
-  // Verifies `info` and installs it into the machine; not fatal by itself.
+  // Reads the session table of a snapshot; not fatal by itself.
+  int load_sessions(const storage::SnapshotInfo& info, SessionTable* out,
+                    std::string* error);
+  // Verifies `info` and installs it into the machine and the session table;
+  // not fatal by itself.
   int install_into_machine(const storage::SnapshotInfo& info,
                            std::string* error);
   void apply_entries(std::vector<raft::Entry> entries);
   void install_snapshot(InstallWork work);
   void take_snapshot(SnapshotCallback done);
+  // Strips the envelope of the entry at sessions_.index() + 1 and feeds it
+  // to the session table.
+  Delivery deliver(const raft::Entry& entry);
   // Records the term and membership of an entry as it applies or is skipped.
   void observe(const raft::Entry& entry);
   // Moves last_applied to `index` and settles the waiters it satisfies:
-  // proposals at entries of `applied` (whose results are `results`) get
-  // their outcome, earlier ones (covered by a snapshot) an unknown one.
+  // proposals at entries of `applied` (delivered as `deliveries`, with the
+  // machine's `results`) get their outcome, earlier ones (covered by a
+  // snapshot) an unknown one.
   void advance_to(raft::Index index, raft::Term term,
                   const std::vector<raft::Entry>& applied,
+                  const std::vector<Delivery>& deliveries,
                   const dengine_results& results);
   void fail(int code, std::string message);
   int flush_machine(std::string* error);
@@ -199,6 +256,7 @@ class StateMachineHandler {
   raft::Term tracked_term_ = 0;
   raft::ConfState tracked_conf_;
   raft::Index last_snapshot_index_ = 0;
+  SessionTable sessions_;  // as of tracked_index_
   uint64_t entries_since_snapshot_ = 0;
   uint64_t bytes_since_snapshot_ = 0;
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "storage/atomic_file.h"
 #include "storage/byte_codec.h"
 #include "storage/crc32c.h"
 #include "storage/hard_state_store.h"
@@ -19,7 +20,6 @@ constexpr uint8_t kFormat = 1;
 constexpr size_t kBodyBytes = 1 + 3 * 8;
 constexpr size_t kFileBytes = kBodyBytes + 4;
 constexpr char kFileName[] = "HARDSTATE";
-constexpr char kTempName[] = "HARDSTATE.tmp";
 
 std::string encode(const raft::HardState& state) {
   std::string out(1, static_cast<char>(kFormat));
@@ -33,10 +33,7 @@ std::string encode(const raft::HardState& state) {
 class FileHardStateStore final : public HardStateStore {
  public:
   FileHardStateStore(FileSystem* fs, std::string dir)
-      : fs_(fs),
-        dir_(std::move(dir)),
-        path_(dir_ + "/" + kFileName),
-        temp_path_(dir_ + "/" + kTempName) {}
+      : fs_(fs), dir_(std::move(dir)), path_(dir_ + "/" + kFileName) {}
 
   Status load(raft::HardState* out) override {
     std::lock_guard lock(mutex_);
@@ -44,11 +41,8 @@ class FileHardStateStore final : public HardStateStore {
       *out = raft::HardState{};
       return Status::ok();
     }
-    std::unique_ptr<File> file;
-    Status s = fs_->open(path_, /*create=*/false, &file);
-    if (!s) return s;
     std::string data;
-    s = file->read(0, kFileBytes + 1, &data);
+    Status s = read_file(fs_, path_, kFileBytes, &data);
     if (!s) return s;
     if (data.size() != kFileBytes) {
       return Status::corruption(
@@ -72,26 +66,13 @@ class FileHardStateStore final : public HardStateStore {
 
   Status save(const raft::HardState& state) override {
     std::lock_guard lock(mutex_);
-    {
-      std::unique_ptr<File> file;
-      Status s = fs_->open(temp_path_, /*create=*/true, &file);
-      if (!s) return s;
-      // A leftover from an interrupted save may be longer than the new state.
-      s = file->truncate(0);
-      if (s) s = file->write(0, encode(state));
-      if (s) s = file->sync();
-      if (!s) return s;
-    }
-    Status s = fs_->rename(temp_path_, path_);
-    if (!s) return s;
-    return fs_->sync_dir(dir_);
+    return replace_file(fs_, dir_, kFileName, encode(state));
   }
 
  private:
   FileSystem* fs_;
   std::string dir_;
   std::string path_;
-  std::string temp_path_;
   std::mutex mutex_;
 };
 

@@ -6,10 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "net/client_codec.h"
 #include "net/frame.h"
 #include "net/hello.h"
 #include "net/message_codec.h"
+#include "net/snapshot_transfer.h"
 #include "raft/conf_change.h"
+#include "sample_chunks.h"
+#include "sample_client_messages.h"
 #include "sample_messages.h"
 
 namespace {
@@ -57,5 +61,22 @@ int main(int argc, char** argv) {
   write_seeds(root / "hello_decoder", {hello});
   write_seeds(root / "frame_decoder", {stream});
   write_seeds(root / "conf_change_decoder", conf_changes);
+
+  std::vector<std::string> client_requests;
+  for (const auto& q : dengine::net::testing::all_client_requests()) {
+    client_requests.push_back(dengine::net::encode_client_request(q));
+  }
+  std::vector<std::string> client_responses;
+  for (const auto& p : dengine::net::testing::all_client_responses()) {
+    client_responses.push_back(dengine::net::encode_client_response(p));
+  }
+  write_seeds(root / "client_request_decoder", client_requests);
+  write_seeds(root / "client_response_decoder", client_responses);
+
+  std::vector<std::string> chunks;
+  for (const auto& c : dengine::net::testing::sample_chunks()) {
+    chunks.push_back(dengine::net::encode_chunk(c));
+  }
+  write_seeds(root / "snapshot_chunk_decoder", chunks);
   return 0;
 }

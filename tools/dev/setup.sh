@@ -14,6 +14,9 @@ packages=(
   librocksdb-dev   # the RocksDB log store (and later the default KV machine)
   libssl-dev       # OpenSSL: SHA-256 of snapshots (later TLS)
   libcmocka-dev    # CMocka: the C API tests, written in plain C
+  libtomlplusplus-dev # toml++: dengined's configuration file
+  libcli11-dev     # CLI11: command lines of dengined, dengine, dengine-bench
+  nlohmann-json3-dev # nlohmann/json: dengine-bench --json
   clang-format     # the code style in .clang-format
   clang            # the fuzz build: libFuzzer needs clang
   libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for clang 14

@@ -23,7 +23,9 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_build build/asan -DCMAKE_BUILD_TYPE=Debug -DDENGINE_SANITIZE=ON
 echo "== fuzz: every decoder, briefly, from valid seeds"
 fuzz_dir=build/fuzz
-fuzz_targets=(frame_decoder message_decoder hello_decoder conf_change_decoder)
+fuzz_targets=(frame_decoder message_decoder hello_decoder conf_change_decoder
+  snapshot_chunk_decoder client_request_decoder client_response_decoder
+  config_parser)
 CC=clang CXX=clang++ cmake -S . -B "$fuzz_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDENGINE_FUZZ=ON >/dev/null
 # Only the fuzz targets: the rest of the tree is built and tested above.
@@ -32,6 +34,8 @@ cmake --build "$fuzz_dir" -j "$jobs" --target fuzz_seed_corpus \
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT
 "$fuzz_dir/tests/fuzz/fuzz_seed_corpus" "$corpus"
+mkdir -p "$corpus/config_parser"
+cp examples/cluster/*.toml "$corpus/config_parser/"
 for target in "${fuzz_targets[@]}"; do
   log="$fuzz_dir/fuzz_$target.log"
   if ! "$fuzz_dir/tests/fuzz/fuzz_$target" -max_total_time=15 \

@@ -1,12 +1,7 @@
 #include "net/transport.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -16,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "loopback.h"
 #include "net/frame.h"
 #include "net/hello.h"
 #include "net/message_codec.h"
@@ -24,35 +20,11 @@ namespace dengine::net {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::PortReservation;
+using testing::RawClient;
 
 constexpr uint64_t kCluster = 77;
 constexpr auto kDeadline = std::chrono::seconds(10);
-
-// Holds a loopback port for the whole test: bound with SO_REUSEADDR but never
-// listening, so a transport may listen on it (again and again) while the
-// kernel hands it to no one else. Connecting while no transport listens is
-// refused, as for a peer that is down.
-class PortReservation {
- public:
-  PortReservation() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    const int on = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~PortReservation() { close(fd_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
 
 // What a transport hands to its node, with waits on it.
 class Inbox {
@@ -151,47 +123,6 @@ void send_until_received(Node& from, raft::NodeId from_id, Node& to,
     last = got[k].index;
   }
 }
-
-// A plain TCP client, for bytes no transport would send.
-class RawClient {
- public:
-  explicit RawClient(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    connected_ =
-        connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    timeval timeout{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  }
-  ~RawClient() { close(fd_); }
-  bool connected() const { return connected_; }
-  void write_all(const std::string& bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n =
-          ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      if (n <= 0) return;  // the other side may close before all is sent
-      done += static_cast<size_t>(n);
-    }
-  }
-  // True once the other side has closed; false if it stays open 10 s.
-  bool closed_by_peer() {
-    char buf[256];
-    for (;;) {
-      const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-      if (n == 0) return true;
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
-    }
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
 
 std::string hello_frame(raft::NodeId id, uint64_t cluster) {
   return encode_frame(FrameType::kHello, encode_hello({id, cluster}));
@@ -369,6 +300,238 @@ TEST(Transport, DropsMessagesItCannotSend) {
   t.send(message(1, 3, 1));    // unknown peer
   t.send(message(1, 2, 400));  // larger than the frame limit
   EXPECT_EQ(t.stats().messages_dropped, 3u);
+}
+
+TEST(Transport, AcceptsAPeerAddedAtRuntime) {
+  PortReservation pa, pb;
+  auto a = make_node(1, pa.port(), {});
+  auto b = make_node(2, pb.port(), {{1, pa.port()}});
+  ASSERT_EQ(a->transport->start(), "");
+  ASSERT_EQ(b->transport->start(), "");
+  b->transport->send(message(2, 1, 1));
+  ASSERT_TRUE(b->inbox.wait_unreachable(1));  // a refuses an unknown node
+  EXPECT_GE(a->transport->stats().connections_rejected, 1u);
+
+  ASSERT_EQ(a->transport->add_peer({2, "127.0.0.1", pb.port()}), "");
+  send_until_received(*b, 2, *a, 1);
+  send_until_received(*a, 1, *b, 2);
+}
+
+TEST(Transport, AddPeerGivesAKnownPeerANewAddress) {
+  PortReservation pa, pb, nowhere;
+  auto a = make_node(1, pa.port(), {{2, nowhere.port()}});
+  auto b = make_node(2, pb.port(), {{1, pa.port()}});
+  ASSERT_EQ(a->transport->start(), "");
+  ASSERT_EQ(b->transport->start(), "");
+  a->transport->send(message(1, 2, 1));
+  ASSERT_TRUE(a->inbox.wait_unreachable(2));
+
+  ASSERT_EQ(a->transport->add_peer({2, "127.0.0.1", pb.port()}), "");
+  send_until_received(*a, 1, *b, 2);
+}
+
+TEST(Transport, AddPeerRefusesBadPeers) {
+  auto a = make_node(1, 0, {});
+  EXPECT_NE(a->transport->add_peer({0, "127.0.0.1", 1}), "");
+  EXPECT_NE(a->transport->add_peer({1, "127.0.0.1", 1}), "");  // itself
+  EXPECT_NE(a->transport->add_peer({2, "no-such-host.invalid", 1}), "");
+  // Added before start(): used once started.
+  EXPECT_EQ(a->transport->add_peer({2, "127.0.0.1", 1}), "");
+  ASSERT_EQ(a->transport->start(), "");
+  a->transport->send(message(1, 2, 1));
+  EXPECT_TRUE(a->inbox.wait_unreachable(2));  // port 1: refused
+}
+
+TEST(Transport, RemovePeerClosesItsConnectionsAndRefusesIt) {
+  PortReservation pa, pb;
+  auto a = make_node(1, pa.port(), {{2, pb.port()}});
+  auto b = make_node(2, pb.port(), {{1, pa.port()}});
+  ASSERT_EQ(a->transport->start(), "");
+  ASSERT_EQ(b->transport->start(), "");
+  send_until_received(*a, 1, *b, 2);
+  send_until_received(*b, 2, *a, 1);
+
+  a->transport->remove_peer(2);
+  a->transport->remove_peer(9);  // unknown: nothing happens
+  // a closed b's connection to it.
+  ASSERT_TRUE(b->inbox.wait_unreachable(1));
+  const uint64_t dropped = a->transport->stats().messages_dropped;
+  a->transport->send(message(1, 2, 1));
+  EXPECT_EQ(a->transport->stats().messages_dropped, dropped + 1);
+
+  // b's new connections are refused at the hello.
+  const size_t received = a->inbox.messages().size();
+  const uint64_t rejected = a->transport->stats().connections_rejected;
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (a->transport->stats().connections_rejected == rejected) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    b->transport->send(message(2, 1, 1));
+    b->inbox.wait_messages(1000000, milliseconds(20));
+  }
+  EXPECT_EQ(a->inbox.messages().size(), received);
+
+  // Added back, it is a peer again.
+  ASSERT_EQ(a->transport->add_peer({2, "127.0.0.1", pb.port()}), "");
+  send_until_received(*b, 2, *a, 1);
+}
+
+// What a transport hands to its bulk channel, in order with the raft
+// messages. Optionally holds the loop thread inside the first bulk frame, as
+// a receiver too busy to read would.
+class BulkRecorder : public BulkChannel {
+ public:
+  struct Event {
+    bool bulk;  // a bulk frame, or a raft message
+    raft::NodeId from;
+    std::string payload;
+  };
+  struct Record {
+    std::vector<Event> events;
+    std::vector<raft::NodeId> written;
+    std::vector<raft::NodeId> failed;
+    int ticks = 0;
+  };
+
+  explicit BulkRecorder(bool hold_first = false) : holding_(hold_first) {}
+
+  void on_bulk_frame(raft::NodeId from, std::string payload) override {
+    std::unique_lock lock(mu_);
+    record_.events.push_back({true, from, std::move(payload)});
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return !holding_; });
+  }
+  void on_bulk_sent(raft::NodeId to, bool ok) override {
+    std::lock_guard lock(mu_);
+    (ok ? record_.written : record_.failed).push_back(to);
+    cv_.notify_all();
+  }
+  void on_tick() override {
+    std::lock_guard lock(mu_);
+    ++record_.ticks;
+    cv_.notify_all();
+  }
+  void raft_message() {
+    std::lock_guard lock(mu_);
+    record_.events.push_back({false, raft::kNoNode, ""});
+    cv_.notify_all();
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    holding_ = false;
+    cv_.notify_all();
+  }
+
+  // Waits until pred(record) holds; returns whether it did.
+  template <typename Pred>
+  bool wait(Pred pred) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kDeadline, [&] { return pred(record_); });
+  }
+  Record record() {
+    std::lock_guard lock(mu_);
+    return record_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool holding_;
+  Record record_;
+};
+
+// Lets a held loop thread go on at the end of a test, before the transport
+// is stopped, even if the test failed early.
+struct ReleaseAtExit {
+  BulkRecorder* recorder;
+  ~ReleaseAtExit() { recorder->release(); }
+};
+
+std::unique_ptr<Transport> bulk_node(raft::NodeId id, uint16_t port,
+                                     raft::NodeId peer, uint16_t peer_port,
+                                     BulkRecorder* recorder) {
+  TransportConfig config;
+  config.node_id = id;
+  config.cluster_id = kCluster;
+  config.listen_port = port;
+  config.peers = {{peer, "127.0.0.1", peer_port}};
+  config.reconnect_initial = milliseconds(5);
+  config.reconnect_max = milliseconds(100);
+  config.max_queued_bytes = 80u << 20;
+  auto transport = std::make_unique<Transport>(
+      config, [recorder](raft::Message) { recorder->raft_message(); }, nullptr);
+  transport->set_bulk_channel(recorder, milliseconds(10));
+  return transport;
+}
+
+TEST(Transport, DeliversBulkFramesAndReportsTheirWrites) {
+  PortReservation pa, pb;
+  BulkRecorder at_a, at_b;
+  auto a = bulk_node(1, pa.port(), 2, pb.port(), &at_a);
+  auto b = bulk_node(2, pb.port(), 1, pa.port(), &at_b);
+  EXPECT_FALSE(a->send_bulk(2, "before start"));
+  ASSERT_EQ(a->start(), "");
+  ASSERT_EQ(b->start(), "");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(a->send_bulk(2, "chunk " + std::to_string(i)));
+  }
+  ASSERT_TRUE(at_b.wait([](auto& r) { return r.events.size() == 3; }));
+  const BulkRecorder::Record got = at_b.record();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(got.events[i].bulk);
+    EXPECT_EQ(got.events[i].from, 1u);
+    EXPECT_EQ(got.events[i].payload, "chunk " + std::to_string(i));
+  }
+  ASSERT_TRUE(at_a.wait([](auto& r) { return r.written.size() == 3; }));
+  EXPECT_EQ(at_a.record().written, (std::vector<raft::NodeId>{2, 2, 2}));
+  EXPECT_TRUE(at_a.wait([](auto& r) { return r.ticks >= 2; }));
+
+  EXPECT_FALSE(a->send_bulk(3, "unknown peer"));
+  EXPECT_FALSE(a->send_bulk(2, std::string(kDefaultMaxFramePayload + 1, 'x')));
+  const TransportStats stats = a->stats();
+  EXPECT_EQ(stats.bulk_frames_sent, 3u);
+  EXPECT_EQ(stats.bulk_frames_dropped, 3u);
+  EXPECT_EQ(b->stats().bulk_frames_received, 3u);
+
+  // A peer going away is reported as a failure.
+  b->stop();
+  ASSERT_TRUE(at_a.wait([](auto& r) { return !r.failed.empty(); }));
+  EXPECT_EQ(at_a.record().failed.front(), 2u);
+}
+
+TEST(Transport, RaftMessagesOvertakeQueuedBulkFrames) {
+  PortReservation pa, pb;
+  BulkRecorder at_a;
+  BulkRecorder at_b(/*hold_first=*/true);
+  auto a = bulk_node(1, pa.port(), 2, pb.port(), &at_a);
+  auto b = bulk_node(2, pb.port(), 1, pa.port(), &at_b);
+  ReleaseAtExit release_b{&at_b};
+  ASSERT_EQ(a->start(), "");
+  ASSERT_EQ(b->start(), "");
+  // More than the socket buffers of both ends hold (tens of MiB at most).
+  constexpr size_t kFrames = 64;
+  for (size_t i = 0; i < kFrames; ++i) {
+    ASSERT_TRUE(a->send_bulk(2, std::string(1u << 20, static_cast<char>(i))));
+  }
+  // b's loop is held inside the first frame and reads nothing more, so the
+  // rest of the bulk frames back up in a's socket and queue.
+  ASSERT_TRUE(at_b.wait([](auto& r) { return r.events.size() == 1; }));
+  a->send(message(1, 2, 1));
+  at_b.release();
+
+  ASSERT_TRUE(
+      at_b.wait([&](auto& r) { return r.events.size() == kFrames + 1; }));
+  const BulkRecorder::Record got = at_b.record();
+  size_t bulk_before_raft = 0;
+  while (got.events[bulk_before_raft].bulk) ++bulk_before_raft;
+  EXPECT_LT(bulk_before_raft, kFrames)
+      << "the raft message waited for every bulk frame queued before it";
+  size_t bulk = 0;
+  for (const BulkRecorder::Event& event : got.events) {
+    if (!event.bulk) continue;
+    ASSERT_EQ(event.payload, std::string(1u << 20, static_cast<char>(bulk)));
+    ++bulk;
+  }
+  ASSERT_TRUE(at_a.wait([&](auto& r) { return r.written.size() == kFrames; }));
 }
 
 }  // namespace

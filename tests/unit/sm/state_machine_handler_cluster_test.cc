@@ -23,6 +23,7 @@
 #include "sm/apply_results.h"
 #include "sm/kv_command.h"
 #include "sm/kv_machine.h"
+#include "sm/session.h"
 #include "sm/state_machine_handler.h"
 #include "storage/snapshot_store.h"
 
@@ -109,7 +110,8 @@ class Cluster {
 
   raft::Result propose(raft::NodeId id, const KvCommand& command,
                        std::vector<std::future<ProposalOutcome>>* outcomes) {
-    raft::Result result = at(id).raft->propose(encode_command(command));
+    raft::Result result =
+        at(id).raft->propose(wrap_plain(encode_command(command)));
     if (result.ok()) {
       auto promise = std::make_shared<std::promise<ProposalOutcome>>();
       outcomes->push_back(promise->get_future());

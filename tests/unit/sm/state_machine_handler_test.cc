@@ -4,17 +4,15 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "raft/conf_change.h"
+#include "handler_test_support.h"
 #include "storage/file_system.h"
 #include "storage/hard_state_store.h"
 #include "storage/raft_storage.h"
@@ -23,177 +21,7 @@
 namespace dengine::sm {
 namespace {
 
-namespace fs = std::filesystem;
-
-// A machine whose state is the list of indexes it applied; it records every
-// callback so tests can check what the handler did. `gate` (when armed)
-// holds the first apply_chunk until released, so work piles up behind it.
-struct RecordingMachine {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<std::vector<uint64_t>> chunks;  // indexes per apply_chunk
-  std::vector<uint32_t> kinds;
-  uint64_t applied = 0;
-  uint64_t fail_at = 0;  // apply_chunk fails on a chunk holding this index
-  bool gate_armed = false;
-  bool in_gate = false;
-  bool gate_open = false;
-  int installs = 0;
-  int resets = 0;
-  int flushes = 0;
-  int stops = 0;
-  int starts = 0;
-
-  static RecordingMachine* of(void* user) {
-    return static_cast<RecordingMachine*>(user);
-  }
-
-  dengine_state_machine vtable() {
-    dengine_state_machine m{};
-    m.version = DENGINE_STATE_MACHINE_VERSION;
-    m.struct_size = sizeof(m);
-    m.user = this;
-    m.start = [](void* u) {
-      of(u)->starts++;
-      return 0;
-    };
-    m.stop = [](void* u) {
-      of(u)->stops++;
-      return 0;
-    };
-    m.apply_chunk = [](void* u, const dengine_entry* e, size_t n,
-                       dengine_results* r) { return of(u)->apply(e, n, r); };
-    m.last_applied = [](void* u) {
-      std::lock_guard lock(of(u)->mutex);
-      return of(u)->applied;
-    };
-    m.generate_snapshot = [](void* u, const char* dir, uint64_t last) -> int {
-      std::lock_guard lock(of(u)->mutex);
-      if (last != of(u)->applied) return DENGINE_ERR_INVALID_ARGUMENT;
-      std::ofstream(std::string(dir) + "/state") << last;
-      return 0;
-    };
-    m.install_snapshot = [](void* u, const char* dir,
-                            const dengine_snapshot_meta* meta) -> int {
-      uint64_t index = 0;
-      std::ifstream(std::string(dir) + "/state") >> index;
-      if (index != meta->last_index) return DENGINE_ERR_CORRUPTION;
-      std::lock_guard lock(of(u)->mutex);
-      of(u)->installs++;
-      of(u)->applied = index;
-      return 0;
-    };
-    m.flush = [](void* u) {
-      std::lock_guard lock(of(u)->mutex);
-      of(u)->flushes++;
-      return 0;
-    };
-    return m;
-  }
-
-  int apply(const dengine_entry* e, size_t n, dengine_results* r) {
-    std::unique_lock lock(mutex);
-    if (gate_armed) {
-      gate_armed = false;
-      in_gate = true;
-      cv.notify_all();
-      cv.wait(lock, [&] { return gate_open; });
-    }
-    std::vector<uint64_t> indexes;
-    for (size_t i = 0; i < n; ++i) {
-      if (e[i].index == fail_at) return DENGINE_ERR_IO;
-      indexes.push_back(e[i].index);
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (e[i].index != applied + 1) return DENGINE_ERR_INVALID_ARGUMENT;
-      applied = e[i].index;
-      kinds.push_back(e[i].kind);
-      const std::string answer = "r" + std::to_string(e[i].index);
-      dengine_results_set(r, i, static_cast<int32_t>(e[i].index * 10),
-                          answer.data(), answer.size());
-    }
-    chunks.push_back(indexes);
-    return 0;
-  }
-
-  void wait_in_gate() {
-    std::unique_lock lock(mutex);
-    cv.wait(lock, [&] { return in_gate; });
-  }
-  void open_gate() {
-    std::lock_guard lock(mutex);
-    gate_open = true;
-    cv.notify_all();
-  }
-  uint64_t last() {
-    std::lock_guard lock(mutex);
-    return applied;
-  }
-};
-
-raft::Entry entry(raft::Index index, raft::Term term = 1,
-                  std::string data = "x") {
-  raft::Entry e;
-  e.index = index;
-  e.term = term;
-  e.type = raft::EntryType::kNormal;
-  e.data = std::move(data);
-  return e;
-}
-
-std::vector<raft::Entry> entries(raft::Index from, raft::Index to,
-                                 raft::Term term = 1) {
-  std::vector<raft::Entry> out;
-  for (raft::Index i = from; i <= to; ++i) out.push_back(entry(i, term));
-  return out;
-}
-
-raft::Entry bootstrap_entry(std::vector<raft::NodeId> voters) {
-  raft::ConfChangeRecord record;
-  record.change.type = raft::ConfChangeType::kBootstrap;
-  record.conf.voters = std::move(voters);
-  raft::Entry e;
-  e.index = 1;
-  e.term = 1;
-  e.type = raft::EntryType::kConfChange;
-  e.data = raft::encode_conf_change(record);
-  return e;
-}
-
-// Waits for the handler to apply through `index`; fails the test if it does
-// not within a generous bound (a hang, not a timing assertion).
-void await_applied(StateMachineHandler& h, raft::Index index) {
-  ASSERT_EQ(h.wait_applied_until(index, std::chrono::steady_clock::now() +
-                                            std::chrono::seconds(30)),
-            DENGINE_OK);
-}
-
-class HandlerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("handler-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    ASSERT_TRUE(
-        storage::SnapshotStore::open((dir_ / "snapshots").string(), 3, &store_)
-            .is_ok());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::unique_ptr<StateMachineHandler> start(StateMachineHandlerOptions o) {
-    auto h =
-        std::make_unique<StateMachineHandler>(machine_.vtable(), std::move(o));
-    std::string error;
-    EXPECT_EQ(h->start(&error), DENGINE_OK) << error;
-    return h;
-  }
-
-  fs::path dir_;
-  std::unique_ptr<storage::SnapshotStore> store_;
-  RecordingMachine machine_;
-};
+using namespace handler_test;
 
 TEST_F(HandlerTest, AppliesInOrderInBoundedChunksOnItsOwnThread) {
   StateMachineHandlerOptions o;
@@ -218,7 +46,8 @@ TEST_F(HandlerTest, ChunksAreBoundedByBytes) {
   machine_.gate_armed = true;
   h->apply(entries(1, 1));
   machine_.wait_in_gate();
-  // 4 + 4 fit in 10 bytes, a third does not; a 20-byte entry goes alone.
+  // With their 1-byte envelopes, 5 + 5 fit in 10 bytes, a third does not;
+  // a 21-byte entry goes alone.
   h->apply({entry(2, 1, "aaaa"), entry(3, 1, "bbbb"), entry(4, 1, "cccc"),
             entry(5, 1, std::string(20, 'd')), entry(6, 1, "e")});
   machine_.open_gate();
@@ -376,7 +205,7 @@ TEST_F(HandlerTest, SnapshotOnDemandCoversEverythingQueuedBeforeIt) {
   conf.voters = {7};
   EXPECT_EQ(info.meta, (raft::SnapshotMeta{4, 3, conf}));
   EXPECT_TRUE(store_->verify(info).is_ok());
-  std::ifstream state(info.data_dir + "/state");
+  std::ifstream state(fs::path(info.data_dir) / kSnapshotMachineDir / "state");
   uint64_t captured = 0;
   state >> captured;
   EXPECT_EQ(captured, 4u);
@@ -390,13 +219,9 @@ TEST_F(HandlerTest, InstallsAVerifiedSnapshotInOrderWithEntries) {
   o.snapshot_policy = {0, 0};
   auto h = start(o);
   // A snapshot at 8 received from the leader, as its machine wrote it.
-  std::unique_ptr<storage::SnapshotWriter> writer;
   raft::ConfState conf;
   conf.voters = {1, 2};
-  ASSERT_TRUE(store_->begin({8, 4, conf}, &writer).is_ok());
-  std::ofstream(writer->data_dir() + "/state") << 8;
-  storage::SnapshotInfo info;
-  ASSERT_TRUE(writer->commit("", &info).is_ok());
+  const storage::SnapshotInfo info = make_snapshot({8, 4, conf});
   std::promise<ProposalOutcome> covered;
   h->wait_proposal(6, 1,
                    [&](const ProposalOutcome& o) { covered.set_value(o); });
@@ -425,14 +250,10 @@ TEST_F(HandlerTest, InstallsAVerifiedSnapshotInOrderWithEntries) {
 }
 
 TEST_F(HandlerTest, CorruptedSnapshotIsRefusedAndTheMachineUntouched) {
-  std::unique_ptr<storage::SnapshotWriter> writer;
-  ASSERT_TRUE(store_->begin({8, 4, {}}, &writer).is_ok());
-  std::ofstream(writer->data_dir() + "/state") << 8;
-  storage::SnapshotInfo info;
-  ASSERT_TRUE(writer->commit("", &info).is_ok());
+  const storage::SnapshotInfo info = make_snapshot({8, 4, {}});
   {
     // Flip one byte of the data.
-    std::fstream f(info.data_dir + "/state",
+    std::fstream f(fs::path(info.data_dir) / kSnapshotMachineDir / "state",
                    std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(0);
     f.put('9');
@@ -508,11 +329,7 @@ TEST_F(HandlerTest, RestartReplaysOnlyAfterTheMachinesLastApplied) {
 }
 
 TEST_F(HandlerTest, RestartWithoutLastAppliedResetsAndInstallsTheSnapshot) {
-  std::unique_ptr<storage::SnapshotWriter> writer;
-  ASSERT_TRUE(store_->begin({4, 2, {}}, &writer).is_ok());
-  std::ofstream(writer->data_dir() + "/state") << 4;
-  storage::SnapshotInfo info;
-  ASSERT_TRUE(writer->commit("", &info).is_ok());
+  const storage::SnapshotInfo info = make_snapshot({4, 2, {}});
   machine_.applied = 9;  // but it cannot say so
   dengine_state_machine vtable = machine_.vtable();
   vtable.last_applied = nullptr;
@@ -538,12 +355,8 @@ TEST_F(HandlerTest, RestartWithoutLastAppliedResetsAndInstallsTheSnapshot) {
 }
 
 TEST_F(HandlerTest, ACorruptedSnapshotFailsRecovery) {
-  std::unique_ptr<storage::SnapshotWriter> writer;
-  ASSERT_TRUE(store_->begin({4, 2, {}}, &writer).is_ok());
-  std::ofstream(writer->data_dir() + "/state") << 4;
-  storage::SnapshotInfo info;
-  ASSERT_TRUE(writer->commit("", &info).is_ok());
-  std::ofstream(info.data_dir + "/state") << 5;
+  const storage::SnapshotInfo info = make_snapshot({4, 2, {}});
+  std::ofstream(fs::path(info.data_dir) / kSnapshotMachineDir / "state") << 5;
   StateMachineHandlerOptions o;
   o.snapshots = store_.get();
   StateMachineHandler h(machine_.vtable(), o);

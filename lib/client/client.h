@@ -1,0 +1,165 @@
+// The client of a standalone dengine cluster (`dengined`): one connection at
+// a time, to the leader when it can find it, speaking the protocol of
+// docs/client-protocol.md.
+//
+// Leader discovery and retries: a call tries the current server; a
+// NOT_LEADER answer naming the leader sends it there at once; a connection
+// failure, a timeout, or a NOT_LEADER / TIMEOUT / SHUTTING_DOWN answer
+// without a usable hint moves to the next endpoint after a backoff. A call
+// gives up after max_retries further attempts or once its deadline passes,
+// returning the last error.
+//
+// Exactly-once writes: every write (put, put_with_ttl, erase,
+// compare_and_swap, propose) carries a session (client_id, seq, acked_seq)
+// with a new seq, and every retry of it carries the same seq, so the server
+// applies it once however many attempts reach it. A write that ends with
+// DENGINE_ERR_TIMEOUT or DENGINE_ERR_IO may or may not have been applied.
+//
+// Thread-safe: calls from several threads run one at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "client/connection.h"
+#include "client/endpoint.h"
+#include "client/status.h"
+#include "net/client_codec.h"
+
+namespace dengine::client {
+
+using net::ReadConsistency;
+
+struct ClientOptions {
+  // Servers to try, "host:port" each; at least one.
+  std::vector<std::string> endpoints;
+  std::chrono::milliseconds connect_timeout{1000};
+  // One attempt's wait for its answer; also the server's time limit for it.
+  std::chrono::milliseconds request_timeout{5000};
+  // A whole call, every attempt and backoff included.
+  std::chrono::milliseconds deadline{30000};
+  // Attempts after the first before a call gives up.
+  int max_retries = 10;
+  // Backoff between attempts: doubling from initial up to max, jittered.
+  std::chrono::milliseconds backoff_initial{20};
+  std::chrono::milliseconds backoff_max{1000};
+  // The session's client id; 0: a random one. Must differ from every other
+  // client the cluster has seen, or their writes are mistaken for retries.
+  uint64_t client_id = 0;
+  // The largest response frame accepted.
+  uint32_t max_response_bytes = net::kDefaultMaxFramePayload;
+
+  // Empty when usable, else what is wrong, naming the field.
+  std::string validate() const;
+};
+
+struct ProposeResult {
+  int32_t result = 0;  // the machine's status for the entry
+  std::string data;    // the machine's result bytes
+  uint64_t index = 0;  // the entry's log index
+  // false: a retry was answered after the server forgot the first result
+  // (the command was applied once; result and data are unknown).
+  bool result_known = true;
+};
+
+struct ScanResult {
+  std::vector<std::pair<std::string, std::string>> entries;  // in key order
+  bool more = false;  // more keys matched beyond the limit
+};
+
+class Client {
+ public:
+  // Checks the options; connects lazily, on the first call.
+  static Status create(ClientOptions options, std::unique_ptr<Client>* out);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Key-value operations of the built-in machines. Keys are not empty.
+  Status put(std::string_view key, std::string_view value);
+  Status put_with_ttl(std::string_view key, std::string_view value,
+                      std::chrono::milliseconds ttl);
+  // *existed (if not null): whether the key existed.
+  Status erase(std::string_view key, bool* existed = nullptr);
+  // Sets `key` to `value` if it holds `expected` (nullopt: if it is absent).
+  // *swapped (if not null): whether it did; *current (if not null): the key's
+  // value after the command (nullopt: absent).
+  Status compare_and_swap(std::string_view key,
+                          std::optional<std::string_view> expected,
+                          std::string_view value, bool* swapped,
+                          std::optional<std::string>* current = nullptr);
+  // *value: nullopt when the key is absent.
+  Status get(std::string_view key, std::optional<std::string>* value,
+             ReadConsistency consistency = ReadConsistency::kDefault);
+  // One value per key, in order, from one consistent view.
+  Status get_multi(const std::vector<std::string>& keys,
+                   std::vector<std::optional<std::string>>* values,
+                   ReadConsistency consistency = ReadConsistency::kDefault);
+  // At most `limit` (>= 1) keys starting with `prefix`, in key order.
+  Status scan_prefix(std::string_view prefix, uint32_t limit, ScanResult* out,
+                     ReadConsistency consistency = ReadConsistency::kDefault);
+
+  // An application machine's command and query, as opaque bytes.
+  Status propose(std::string_view command, ProposeResult* out = nullptr);
+  Status read(std::string_view query, std::string* answer,
+              ReadConsistency consistency = ReadConsistency::kDefault);
+
+  // The answering node's view (the leader's, once the client found it).
+  Status status(net::NodeStatus* out);
+  Status members(std::vector<net::Member>* out);
+  // Membership changes, one at a time (DENGINE_ERR_BUSY while another is
+  // pending); each returns once the change is committed.
+  Status add_learner(uint64_t node_id, std::string_view address);
+  Status promote(uint64_t node_id);
+  Status remove_node(uint64_t node_id);
+  // Hands leadership to `node_id` (0: the most caught-up voter).
+  Status transfer_leader(uint64_t node_id = 0);
+  // Takes a snapshot now; *index (if not null): its last included index.
+  Status snapshot(uint64_t* index = nullptr);
+
+  // Sends any request with the retry policy above, filling in its id, time
+  // limit and (for a write) session. OK when a response came back: its own
+  // status is then in response->status. Every method above is a call.
+  Status call(net::ClientRequest request, net::ClientResponse* response);
+
+  uint64_t client_id() const { return client_id_; }
+
+ private:
+  explicit Client(ClientOptions options);
+
+  // Runs `request` until an answer that ends the call, or until the
+  // attempts or the deadline run out. Called with mu_ held.
+  Status call_with_retries(net::ClientRequest* request,
+                           net::ClientResponse* response);
+  // One attempt at target_: connect if needed, send, wait for the answer.
+  // *reused: the attempt ran on a connection an earlier call opened.
+  Status attempt(net::ClientRequest* request, Clock::time_point deadline,
+                 net::ClientResponse* response, bool* reused);
+  // Drops the connection and makes the next endpoint the target.
+  void move_to_next_endpoint();
+  // Sleeps for the next backoff delay, never past `deadline`.
+  void back_off(int failures, Clock::time_point deadline);
+
+  const ClientOptions options_;
+  const uint64_t client_id_;
+
+  std::mutex mu_;
+  std::mt19937_64 rng_;                     // backoff jitter
+  size_t endpoint_index_ = 0;               // into options_.endpoints
+  std::string target_;                      // where the next attempt goes
+  std::unique_ptr<Connection> connection_;  // to target_, when open
+  uint64_t next_request_id_ = 1;
+  // The seq of the last write; every seq up to it is settled (answered or
+  // given up on), as calls run one at a time.
+  uint64_t last_seq_ = 0;
+};
+
+}  // namespace dengine::client

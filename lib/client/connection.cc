@@ -1,0 +1,167 @@
+#include "client/connection.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace dengine::client {
+
+namespace {
+
+Status io_error(const std::string& what, int err) {
+  return Status::error(DENGINE_ERR_IO, what + ": " + std::strerror(err));
+}
+
+// Milliseconds left until `deadline` for poll(), rounded up so that a wait
+// never ends just before it; 0 once it has passed.
+int poll_timeout(Clock::time_point deadline) {
+  const auto left = deadline - Clock::now();
+  if (left <= Clock::duration::zero()) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
+}
+
+// Connects a non-blocking socket to `addr` before `deadline`; returns the
+// socket, or -1 with *status set.
+int connect_one(const addrinfo& addr, Clock::time_point deadline,
+                const std::string& name, Status* status) {
+  const int fd =
+      socket(addr.ai_family, addr.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+             addr.ai_protocol);
+  if (fd < 0) {
+    *status = io_error("socket for " + name, errno);
+    return -1;
+  }
+  int err = 0;
+  if (connect(fd, addr.ai_addr, addr.ai_addrlen) != 0) err = errno;
+  if (err == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int ready = 0;
+    do {
+      ready = poll(&p, 1, poll_timeout(deadline));
+    } while (ready < 0 && errno == EINTR);
+    socklen_t len = sizeof(err);
+    if (ready == 0) {
+      err = ETIMEDOUT;
+    } else if (ready < 0) {
+      err = errno;
+    } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+      err = errno;
+    }
+  }
+  if (err != 0) {
+    close(fd);
+    *status = err == ETIMEDOUT
+                  ? Status::error(DENGINE_ERR_TIMEOUT,
+                                  "connect to " + name + " timed out")
+                  : io_error("connect to " + name, err);
+    return -1;
+  }
+  // Requests are small and each waits for its answer: send them at once.
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+}  // namespace
+
+Status Connection::open(const Endpoint& endpoint, Clock::time_point deadline,
+                        uint32_t max_frame_payload,
+                        std::unique_ptr<Connection>* out) {
+  const std::string name = endpoint.host + ":" + std::to_string(endpoint.port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc =
+      getaddrinfo(endpoint.host.c_str(), std::to_string(endpoint.port).c_str(),
+                  &hints, &found);
+  if (rc != 0) {
+    return Status::error(DENGINE_ERR_IO, "cannot resolve " + endpoint.host +
+                                             ": " + gai_strerror(rc));
+  }
+  Status status;
+  int fd = -1;
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = connect_one(*a, deadline, name, &status);
+  }
+  freeaddrinfo(found);
+  if (fd < 0) return status;
+  out->reset(new Connection(fd, name, max_frame_payload));
+  return {};
+}
+
+Connection::Connection(int fd, std::string name, uint32_t max_frame_payload)
+    : fd_(fd), name_(std::move(name)), decoder_(max_frame_payload) {}
+
+Connection::~Connection() { close(fd_); }
+
+Status Connection::wait(short events, Clock::time_point deadline,
+                        const char* what) {
+  pollfd p{fd_, events, 0};
+  int ready = 0;
+  do {
+    ready = poll(&p, 1, poll_timeout(deadline));
+  } while (ready < 0 && errno == EINTR);
+  if (ready < 0) return io_error(std::string("poll on ") + name_, errno);
+  if (ready == 0) {
+    return Status::error(
+        DENGINE_ERR_TIMEOUT,
+        std::string("no ") + what + " from " + name_ + " before the deadline");
+  }
+  return {};
+}
+
+Status Connection::send(std::string_view bytes, Clock::time_point deadline) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<size_t>(n));
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      Status status = wait(POLLOUT, deadline, "room to send");
+      if (!status.ok()) return status;
+    } else if (errno != EINTR) {
+      return io_error("send to " + name_, errno);
+    }
+  }
+  return {};
+}
+
+Status Connection::receive(net::Frame* out, Clock::time_point deadline) {
+  char buffer[64 * 1024];
+  for (;;) {
+    if (std::optional<net::Frame> frame = decoder_.pop()) {
+      *out = std::move(*frame);
+      return {};
+    }
+    if (decoder_.failed()) {
+      return Status::error(DENGINE_ERR_CORRUPTION,
+                           "from " + name_ + ": " + decoder_.error());
+    }
+    Status status = wait(POLLIN, deadline, "response");
+    if (!status.ok()) return status;
+    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+    if (n == 0) {
+      return Status::error(DENGINE_ERR_IO, name_ + " closed the connection");
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      return io_error("receive from " + name_, errno);
+    }
+    decoder_.feed(std::string_view(buffer, static_cast<size_t>(n)));
+  }
+}
+
+}  // namespace dengine::client

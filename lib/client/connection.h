@@ -1,0 +1,47 @@
+// One TCP connection to a server, used blockingly: every call takes a
+// deadline and waits with poll() no longer than that. Failures come back as
+// a Status: DENGINE_ERR_TIMEOUT when the deadline passed, DENGINE_ERR_IO
+// when the socket failed or the server closed it, DENGINE_ERR_CORRUPTION
+// when the bytes it sent are not frames.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "client/endpoint.h"
+#include "client/status.h"
+#include "net/frame.h"
+
+namespace dengine::client {
+
+using Clock = std::chrono::steady_clock;
+
+class Connection {
+ public:
+  // Resolves `endpoint` (name resolution itself is not bounded by the
+  // deadline) and connects to the first of its addresses that accepts.
+  static Status open(const Endpoint& endpoint, Clock::time_point deadline,
+                     uint32_t max_frame_payload,
+                     std::unique_ptr<Connection>* out);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends all of `bytes`.
+  Status send(std::string_view bytes, Clock::time_point deadline);
+  // Waits for the next complete frame.
+  Status receive(net::Frame* out, Clock::time_point deadline);
+
+ private:
+  Connection(int fd, std::string name, uint32_t max_frame_payload);
+  // Waits until the socket is ready for `events` (POLLIN / POLLOUT).
+  Status wait(short events, Clock::time_point deadline, const char* what);
+
+  int fd_;
+  std::string name_;  // "host:port", for messages
+  net::FrameDecoder decoder_;
+};
+
+}  // namespace dengine::client

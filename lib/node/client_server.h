@@ -1,0 +1,55 @@
+// Serves clients of a standalone node over TCP: each frame is a client
+// request (lib/net/client_codec.h, docs/client-protocol.md) answered with a
+// response frame carrying its request id. Requests are pipelined: a client
+// may send many before the first answer, and answers come as each request
+// completes. A malformed frame gets an error response and closes that one
+// connection; nothing else is affected.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "net/frame.h"
+#include "node/node.h"
+
+namespace dengine::node {
+
+struct ClientServerOptions {
+  std::string listen_address = "127.0.0.1:0";  // "host:port"; port 0: any
+  // The client address of each node, so that a NOT_LEADER answer can say
+  // where the leader serves clients (it is left empty when unknown).
+  std::map<raft::NodeId, std::string> client_addresses;
+  // For requests that carry no timeout of their own.
+  std::chrono::milliseconds default_timeout{5000};
+  uint32_t max_frame_payload = net::kDefaultMaxFramePayload;
+  // Requests one connection may have in flight; beyond it the server stops
+  // reading from that connection until some complete.
+  size_t max_in_flight_per_connection = 4096;
+};
+
+class ClientServer {
+ public:
+  // `node` is borrowed and must outlive the server.
+  ClientServer(Node* node, ClientServerOptions options);
+  ~ClientServer();  // stop()
+  ClientServer(const ClientServer&) = delete;
+  ClientServer& operator=(const ClientServer&) = delete;
+
+  // Binds, listens and starts the server's loop thread. Returns an empty
+  // string, or what failed.
+  std::string start();
+  // Closes every connection and joins the loop thread; requests still in
+  // the node complete unanswered. Idempotent.
+  void stop();
+  uint16_t port() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dengine::node

@@ -1,0 +1,464 @@
+// Node: options, start (opening storage, machine, handler, core, transport),
+// stop, and the public methods, which hand their work to the loop thread.
+#include "node/node.h"
+
+#include <filesystem>
+#include <set>
+
+#include "node/address.h"
+#include "node/blocking.h"
+#include "node/log.h"
+#include "node/node_impl.h"
+#include "sm/kv_machine.h"
+#include "storage/hard_state_store.h"
+#include "storage/rocksdb_log_store.h"
+#include "storage/wal_log_store.h"
+
+namespace dengine::node {
+
+const char* to_string(ReadConsistency consistency) {
+  switch (consistency) {
+    case ReadConsistency::kLinearizable:
+      return "linearizable";
+    case ReadConsistency::kLease:
+      return "lease";
+    case ReadConsistency::kEventual:
+      return "eventual";
+  }
+  return "unknown";
+}
+
+std::string NodeOptions::validate() const {
+  if (id == raft::kNoNode) return "id: must be a positive integer";
+  if (data_dir.empty()) return "data_dir: must not be empty";
+  HostPort listen;
+  if (std::string e = parse_address(listen_address, true, &listen);
+      !e.empty()) {
+    return "listen_address: " + e;
+  }
+  std::set<raft::NodeId> seen;
+  for (const Member& peer : peers) {
+    if (peer.id == raft::kNoNode) return "peers: a peer id must be positive";
+    if (peer.id == id) {
+      return "peers: peer " + std::to_string(peer.id) + " is this node";
+    }
+    if (!seen.insert(peer.id).second) {
+      return "peers: peer " + std::to_string(peer.id) + " is listed twice";
+    }
+    HostPort hp;
+    if (std::string e = parse_address(peer.address, false, &hp); !e.empty()) {
+      return "peers: peer " + std::to_string(peer.id) + ": " + e;
+    }
+  }
+  if (!initial_voters.empty()) {
+    std::set<raft::NodeId> voters(initial_voters.begin(), initial_voters.end());
+    if (voters.size() != initial_voters.size()) {
+      return "initial_voters: a voter is listed twice";
+    }
+    if (!voters.count(id)) {
+      return "initial_voters: must include this node (" + std::to_string(id) +
+             ")";
+    }
+    for (raft::NodeId voter : voters) {
+      if (voter != id && !seen.count(voter)) {
+        return "initial_voters: voter " + std::to_string(voter) +
+               " has no address in peers";
+      }
+    }
+  }
+  if (machine.has_value()) {
+    if (machine->apply_chunk == nullptr ||
+        machine->generate_snapshot == nullptr ||
+        machine->install_snapshot == nullptr) {
+      return "machine: apply_chunk, generate_snapshot and install_snapshot "
+             "are required";
+    }
+  } else if (kv_backend != DENGINE_KV_ROCKSDB &&
+             kv_backend != DENGINE_KV_FILE) {
+    return "kv_backend: must be DENGINE_KV_ROCKSDB or DENGINE_KV_FILE";
+  }
+  if (tick_interval.count() < 1 || tick_interval.count() > 10'000) {
+    return "tick_interval: must be 1 to 10000 ms";
+  }
+  if (heartbeat_ticks < 1) return "heartbeat_ticks: must be at least 1";
+  if (election_ticks <= heartbeat_ticks) {
+    return "election_ticks: must be greater than heartbeat_ticks";
+  }
+  if (snapshots_kept < 1) return "snapshots_kept: must be at least 1";
+  if (max_entry_bytes < 1) return "max_entry_bytes: must be at least 1";
+  return "";
+}
+
+Reply error_reply(int status, std::string message) {
+  Reply reply;
+  reply.status = status;
+  reply.message = std::move(message);
+  return reply;
+}
+
+// ---------------------------------------------------------------------------
+// Start and stop
+
+int Node::start(NodeOptions options, std::unique_ptr<Node>* out,
+                std::string* error) {
+  if (std::string e = options.validate(); !e.empty()) {
+    *error = "bad node options: " + e;
+    return DENGINE_ERR_INVALID_ARGUMENT;
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  if (int rc = impl->open(error); rc != DENGINE_OK) {
+    impl->stop();
+    return rc;
+  }
+  if (int rc = impl->start_loop(error); rc != DENGINE_OK) {
+    impl->stop();
+    return rc;
+  }
+  log_line(DENGINE_LOG_INFO, "node " + std::to_string(impl->options.id) +
+                                 " started, peers on " +
+                                 impl->options.listen_address + " (port " +
+                                 std::to_string(impl->transport->port()) + ")");
+  out->reset(new Node(std::move(impl)));
+  return DENGINE_OK;
+}
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Node::~Node() { stop(); }
+
+int Node::stop() { return impl_->stop(); }
+
+namespace {
+
+int from_storage(const storage::Status& s) {
+  return s.code() == storage::StatusCode::kCorruption ? DENGINE_ERR_CORRUPTION
+                                                      : DENGINE_ERR_IO;
+}
+
+}  // namespace
+
+int Node::Impl::open_machine(std::string* error) {
+  if (options.machine.has_value()) {
+    machine = *options.machine;
+    return DENGINE_OK;
+  }
+  owns_machine = true;
+  return sm::open_kv_machine(options.data_dir + "/machine", options.kv_backend,
+                             &machine, error);
+}
+
+int Node::Impl::open(std::string* error) {
+  const std::string& dir = options.data_dir;
+  storage::FileSystem* fs = storage::posix_file_system();
+  const auto failed = [&](const std::string& what, const storage::Status& s) {
+    *error = what + ": " + s.to_string();
+    return from_storage(s);
+  };
+  if (storage::Status s = fs->create_dirs(dir); !s) {
+    return failed("cannot create data_dir " + dir, s);
+  }
+  if (storage::Status s = addresses.open(fs, dir); !s) {
+    return failed("cannot read the address book", s);
+  }
+  for (const Member& peer : options.peers) {
+    bool changed = false;
+    if (storage::Status s = addresses.set(peer.id, peer.address, &changed);
+        !s) {
+      return failed("cannot write the address book", s);
+    }
+  }
+
+  std::unique_ptr<storage::LogStore> log;
+  std::unique_ptr<storage::HardStateStore> hard_state;
+  storage::Status s;
+  if (options.log_backend == LogBackend::kWal) {
+    s = storage::open_wal_log_store(fs, storage::WalOptions{dir + "/log"},
+                                    &log);
+    if (s)
+      s = storage::open_file_hard_state_store(fs, dir + "/log", &hard_state);
+  } else {
+    s = storage::open_rocksdb_stores(storage::RocksDbLogOptions{dir + "/log"},
+                                     &log, &hard_state);
+  }
+  if (!s) return failed("cannot open the log", s);
+  if (s = storage::SnapshotStore::open(dir + "/snapshots",
+                                       options.snapshots_kept, &snapshots);
+      !s) {
+    return failed("cannot open the snapshot store", s);
+  }
+  storage::SnapshotInfo latest;
+  s = snapshots->latest(&latest);
+  if (!s && s.code() != storage::StatusCode::kNotFound) {
+    return failed("cannot read the latest snapshot", s);
+  }
+  if (s = storage::DurableStorage::open(std::move(log), std::move(hard_state),
+                                        s ? latest.meta : raft::SnapshotMeta{},
+                                        &storage);
+      !s) {
+    return failed("cannot recover the log", s);
+  }
+
+  if (int rc = open_machine(error); rc != DENGINE_OK) return rc;
+  sm::StateMachineHandlerOptions handler_options;
+  handler_options.snapshot_policy = options.snapshot_policy;
+  handler_options.snapshots = snapshots.get();
+  handler_options.on_snapshot_taken = [this](
+                                          const storage::SnapshotInfo& info) {
+    storage_thread.post([this, meta = info.meta] {
+      if (storage::Status s = storage->compact(meta); !s) {
+        post([this, s] {
+          fatal(from_storage(s), "cannot compact the log: " + s.to_string());
+        });
+      }
+    });
+  };
+  handler_options.on_fatal = [this](int code, const std::string& message) {
+    post([this, code, message] { fatal(code, message); });
+  };
+  handler = std::make_unique<sm::StateMachineHandler>(
+      machine, std::move(handler_options));
+  if (int rc = handler->start(error); rc != DENGINE_OK) return rc;
+
+  raft_config.id = options.id;
+  raft_config.election_tick = options.election_ticks;
+  raft_config.heartbeat_tick = options.heartbeat_ticks;
+  raft_config.max_entry_bytes = options.max_entry_bytes;
+  raft_config.applied = handler->replay_from();
+  raft_config.bootstrap_voters = options.initial_voters;
+  raft_config.seed = options.id ^ static_cast<uint64_t>(
+                                      Clock::now().time_since_epoch().count());
+  raft = raft::Raft::create(raft_config, storage.get(), error);
+  if (raft == nullptr) return DENGINE_ERR_INVALID_ARGUMENT;
+  return DENGINE_OK;
+}
+
+void Node::Impl::learn_address(raft::NodeId id, const std::string& address) {
+  if (id == options.id || address.empty()) return;
+  HostPort hp;
+  if (!parse_address(address, false, &hp).empty()) return;
+  bool changed = false;
+  if (storage::Status s = addresses.set(id, address, &changed); !s) {
+    log_line(DENGINE_LOG_WARN, "cannot persist the address of node " +
+                                   std::to_string(id) + ": " + s.to_string());
+  }
+  if (changed && transport != nullptr) {
+    transport->add_peer(net::PeerAddress{id, hp.host, hp.port});
+  }
+}
+
+int Node::Impl::stop() {
+  std::lock_guard stop_lock(stop_mutex);
+  if (stopped) return stop_status;
+  stopped = true;
+  stopping = true;
+  // Peers first: nothing new arrives. Then the loop finishes the Ready in
+  // flight and exits; the storage thread drains; the handler applies what
+  // was queued and stops the machine.
+  if (transport) transport->stop();
+  if (loop_started) {
+    post([this] {
+      shutting_down = true;
+      close_loop();
+    });
+    loop_thread.join();
+    uv_loop_close(&loop);
+  }
+  storage_thread.stop();
+  int status = DENGINE_OK;
+  std::string message;
+  if (failed) status = DENGINE_ERR_INTERNAL;
+  {
+    std::lock_guard lock(status_mutex);
+    if (this->status.fatal_status != DENGINE_OK) {
+      status = this->status.fatal_status;
+      message = this->status.fatal_message;
+    }
+  }
+  {
+    std::unique_lock lock(machine_mutex);
+    machine_closed = true;
+  }
+  if (handler) {
+    const int rc = handler->stop();
+    if (status == DENGINE_OK) status = rc;
+  }
+  if (storage) {
+    if (storage::Status s = storage->close(); !s && status == DENGINE_OK) {
+      status = from_storage(s);
+    }
+  }
+  if (owns_machine) sm::close_kv_machine(&machine);
+  stop_status = status;
+  log_line(DENGINE_LOG_INFO, "node " + std::to_string(options.id) + " stopped");
+  return status;
+}
+
+// ---------------------------------------------------------------------------
+// Public methods: each posts its work to the loop thread.
+
+void Node::propose_async(std::string data, const Session* session,
+                         std::chrono::milliseconds timeout, Callback done) {
+  auto pending = std::make_shared<Pending>(std::move(done));
+  if (data.size() > impl_->options.max_entry_bytes) {
+    pending->finish(
+        error_reply(DENGINE_ERR_INVALID_ARGUMENT,
+                    "proposal of " + std::to_string(data.size()) +
+                        " bytes is larger than max_entry_bytes (" +
+                        std::to_string(impl_->options.max_entry_bytes) + ")"));
+    return;
+  }
+  if (session != nullptr && session->seq == 0) {
+    pending->finish(error_reply(DENGINE_ERR_INVALID_ARGUMENT,
+                                "a session's seq starts at 1"));
+    return;
+  }
+  std::string entry =
+      session == nullptr
+          ? sm::wrap_plain(data)
+          : sm::wrap_session(
+                {session->client_id, session->seq, session->acked_seq}, data);
+  impl_->submit(pending, timeout,
+                [impl = impl_.get(), entry = std::move(entry)](
+                    const std::shared_ptr<Pending>& p) mutable {
+                  impl->propose_entry(p, std::move(entry));
+                });
+}
+
+Reply Node::propose(std::string data, const Session* session,
+                    std::chrono::milliseconds timeout) {
+  return wait_for<Reply>([&](Callback done) {
+    propose_async(std::move(data), session, timeout, std::move(done));
+  });
+}
+
+void Node::read_async(std::string query, ReadConsistency consistency,
+                      std::chrono::milliseconds timeout, Callback done) {
+  auto pending = std::make_shared<Pending>(std::move(done));
+  if (consistency == ReadConsistency::kEventual) {
+    if (impl_->stopping) {
+      pending->finish(
+          error_reply(DENGINE_ERR_SHUTTING_DOWN, "the node is stopping"));
+    } else {
+      pending->finish(impl_->read_machine(query));
+    }
+    return;
+  }
+  const raft::ReadMode mode = consistency == ReadConsistency::kLease
+                                  ? raft::ReadMode::kLease
+                                  : raft::ReadMode::kReadIndex;
+  impl_->submit(pending, timeout,
+                [impl = impl_.get(), query = std::move(query),
+                 mode](const std::shared_ptr<Pending>& p) mutable {
+                  impl->start_read(p, std::move(query), mode);
+                });
+}
+
+Reply Node::read(std::string query, ReadConsistency consistency,
+                 std::chrono::milliseconds timeout) {
+  return wait_for<Reply>([&](Callback done) {
+    read_async(std::move(query), consistency, timeout, std::move(done));
+  });
+}
+
+void Node::add_learner_async(raft::NodeId id, std::string address,
+                             std::chrono::milliseconds timeout, Callback done) {
+  auto pending = std::make_shared<Pending>(std::move(done));
+  HostPort hp;
+  if (std::string e = parse_address(address, false, &hp); !e.empty()) {
+    pending->finish(error_reply(DENGINE_ERR_INVALID_ARGUMENT, e));
+    return;
+  }
+  raft::ConfChange change{raft::ConfChangeType::kAddLearner, id, address};
+  impl_->submit(
+      pending, timeout,
+      [impl = impl_.get(), change](const std::shared_ptr<Pending>& p) {
+        impl->change_membership(p, change);
+      });
+}
+
+void Node::promote_async(raft::NodeId id, std::chrono::milliseconds timeout,
+                         Callback done) {
+  raft::ConfChange change{raft::ConfChangeType::kPromoteLearner, id, ""};
+  impl_->submit(
+      std::make_shared<Pending>(std::move(done)), timeout,
+      [impl = impl_.get(), change](const std::shared_ptr<Pending>& p) {
+        impl->change_membership(p, change);
+      });
+}
+
+void Node::remove_node_async(raft::NodeId id, std::chrono::milliseconds timeout,
+                             Callback done) {
+  raft::ConfChange change{raft::ConfChangeType::kRemoveNode, id, ""};
+  impl_->submit(
+      std::make_shared<Pending>(std::move(done)), timeout,
+      [impl = impl_.get(), change](const std::shared_ptr<Pending>& p) {
+        impl->change_membership(p, change);
+      });
+}
+
+void Node::transfer_leadership_async(raft::NodeId to,
+                                     std::chrono::milliseconds timeout,
+                                     Callback done) {
+  impl_->submit(
+      std::make_shared<Pending>(std::move(done)), timeout,
+      [impl = impl_.get(), to](const std::shared_ptr<Pending>& p) {
+        raft::NodeId target = to;
+        if (target == raft::kNoNode) {
+          // The most caught-up other voter.
+          raft::Index best = 0;
+          for (const raft::PeerStatus& peer : impl->raft->status().peers) {
+            if (peer.id != impl->options.id && peer.voter &&
+                peer.progress.match >= best) {
+              best = peer.progress.match;
+              target = peer.id;
+            }
+          }
+        }
+        raft::Result result = impl->raft->transfer_leadership(target);
+        if (!result.ok()) {
+          p->finish(impl->reply_for(result));
+          return;
+        }
+        impl->transfers.push_back({target, p});
+      });
+}
+
+void Node::snapshot_async(std::chrono::milliseconds timeout, Callback done) {
+  auto pending = std::make_shared<Pending>(std::move(done));
+  impl_->submit(pending, timeout,
+                [impl = impl_.get()](const std::shared_ptr<Pending>& p) {
+                  impl->handler->request_snapshot(
+                      [p](int status, const std::string& message,
+                          const storage::SnapshotInfo& info) {
+                        Reply reply = error_reply(status, message);
+                        reply.index = info.meta.index;
+                        p->finish(std::move(reply));
+                      });
+                });
+}
+
+NodeStatus Node::status() const {
+  NodeStatus status;
+  {
+    std::lock_guard lock(impl_->status_mutex);
+    status = impl_->status;
+  }
+  status.applied_index = impl_->handler->last_applied();
+  return status;
+}
+
+void Node::set_leader_change_callback(LeaderChangeCallback callback) {
+  std::lock_guard lock(impl_->status_mutex);
+  impl_->on_leader_change = std::move(callback);
+}
+
+uint16_t Node::peer_port() const { return impl_->transport->port(); }
+
+bool Node::has_kv_machine() const { return impl_->owns_machine; }
+
+ReadConsistency Node::default_read() const {
+  return impl_->options.default_read;
+}
+
+}  // namespace dengine::node

@@ -1,0 +1,208 @@
+// The node: one member of a dengine cluster, running in the host process.
+// It puts the layers together: the Raft core (lib/raft) on a libuv loop
+// thread, the log and hard state (lib/storage) on a storage thread, the state
+// machine (lib/sm) on the apply thread, peers over lib/net.
+//
+// Threads and the life of a write. The loop thread owns the core: it feeds
+// it peer messages, ticks, proposals and reads, and takes its Ready batches
+// one at a time. Of each Ready it sends the leader's appends at once, hands
+// the entries and hard state to the storage thread (one fsync for everything
+// that arrived meanwhile: group commit), and when they are durable sends the
+// acknowledgements and votes, queues the committed entries on the apply
+// thread, and advances the core. The leader counts its own entries toward
+// commit only once durable, so it writes its disk in parallel with its
+// followers. A proposal completes when its entry is applied, with the
+// machine's result for it.
+//
+// Every method is thread-safe. Completion callbacks run on an internal
+// dengine thread (the loop or the apply thread): they must not block and must
+// not call the blocking methods of this node, but may call the async ones.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dengine.h"
+#include "raft/types.h"
+#include "sm/snapshot_policy.h"
+
+namespace dengine::node {
+
+enum class LogBackend : uint8_t {
+  kWal,      // the segmented WAL (default): fastest group commit
+  kRocksDb,  // log and hard state in one RocksDB database
+};
+
+enum class ReadConsistency : uint8_t {
+  kLinearizable,  // ReadIndex: one quorum round, shared by concurrent reads
+  kLease,         // served by the leader while its lease holds
+  kEventual,      // this node's applied state, no round trip; may be stale
+};
+
+const char* to_string(ReadConsistency consistency);
+
+struct Member {
+  raft::NodeId id = raft::kNoNode;
+  std::string address;  // "host:port" of its peer listener
+  bool voter = true;
+
+  bool operator==(const Member&) const = default;
+};
+
+struct NodeOptions {
+  raft::NodeId id = raft::kNoNode;
+  // Nodes of different clusters refuse each other's connections.
+  uint64_t cluster_id = 1;
+  // Everything this node stores lives here (created if missing).
+  std::string data_dir;
+  // "host:port" this node listens on for peers (port 0: any free port).
+  std::string listen_address = "127.0.0.1:0";
+  // Addresses of other nodes this node may need to talk to before it learns
+  // them from the log (a member's address also travels in the membership
+  // change that adds it).
+  std::vector<Member> peers;
+  // The voters of a brand-new cluster, this node included; used only when
+  // data_dir holds no state yet. Empty: the node waits to be added to an
+  // existing cluster (or restarts from its data).
+  std::vector<raft::NodeId> initial_voters;
+
+  LogBackend log_backend = LogBackend::kWal;
+  // The application's machine (its user pointer must outlive the node), or
+  // nullopt for the built-in KV machine stored under data_dir.
+  std::optional<dengine_state_machine> machine;
+  int kv_backend = DENGINE_KV_ROCKSDB;  // the built-in machine's backend
+
+  std::chrono::milliseconds tick_interval{50};
+  int election_ticks = 10;  // an election timeout is 10 to 20 ticks
+  int heartbeat_ticks = 2;
+  ReadConsistency default_read = ReadConsistency::kLinearizable;
+  sm::SnapshotPolicy snapshot_policy;
+  int snapshots_kept = 2;
+  // Largest entry a proposal may carry.
+  uint64_t max_entry_bytes = 16ull << 20;
+
+  // Empty when usable, else what is wrong, naming the field.
+  std::string validate() const;
+};
+
+// How a request ended. status is DENGINE_OK or a DENGINE_ERR_* code with
+// `message` saying why; on DENGINE_ERR_NOT_LEADER, leader_id and
+// leader_address name the leader when known (0 and "" otherwise).
+struct Reply {
+  int status = DENGINE_OK;
+  std::string message;
+  raft::NodeId leader_id = raft::kNoNode;
+  std::string leader_address;
+  // Proposals: the machine's result for the entry (status and bytes), and
+  // the entry's index. Reads: `data` is the answer.
+  int32_t result = 0;
+  std::string data;
+  raft::Index index = 0;
+  // A write of a session that was applied before: `result` and `data` are
+  // the first application's (result_known false: not remembered, e.g.
+  // learned from the log at a restart).
+  bool duplicate = false;
+  bool result_known = true;
+};
+
+// A client session's place in a write: see docs/architecture.md ("Client
+// sessions"). A retried write reuses its seq; the node applies it once.
+struct Session {
+  uint64_t client_id = 0;
+  uint64_t seq = 0;        // >= 1, one per new write
+  uint64_t acked_seq = 0;  // every seq <= this has its reply at the client
+};
+
+struct NodeStatus {
+  raft::NodeId id = raft::kNoNode;
+  raft::Role role = raft::Role::kFollower;
+  raft::Term term = 0;
+  raft::NodeId leader_id = raft::kNoNode;
+  std::string leader_address;
+  raft::Index commit_index = 0;
+  raft::Index applied_index = 0;
+  raft::Index last_log_index = 0;
+  raft::Index snapshot_index = 0;
+  std::vector<Member> members;  // voters, then learners, by id
+  // Set when the node stopped on a fatal error (storage or state machine).
+  int fatal_status = DENGINE_OK;
+  std::string fatal_message;
+};
+
+class Node {
+ public:
+  using Callback = std::function<void(Reply reply)>;
+  // New leader (kNoNode: none known) and term, whenever either changes.
+  using LeaderChangeCallback =
+      std::function<void(raft::NodeId leader, raft::Term term)>;
+
+  // Opens the data directory (recovering after a crash), starts the state
+  // machine, listens for peers and starts the loop. Returns DENGINE_OK and
+  // *out, or a code with *error saying what failed (nothing keeps running).
+  static int start(NodeOptions options, std::unique_ptr<Node>* out,
+                   std::string* error);
+  ~Node();  // stop()
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Stops serving (pending requests fail with DENGINE_ERR_SHUTTING_DOWN),
+  // makes everything durable, stops the machine. Idempotent; returns the
+  // first error met (e.g. the fatal error that stopped the node).
+  int stop();
+
+  // Proposes `data` for the machine (any bytes; at most max_entry_bytes).
+  // Completes once applied (DENGINE_OK with the machine's result), or with
+  // DENGINE_ERR_NOT_LEADER (not the leader, or the entry was replaced by
+  // another leader's: never applied) or DENGINE_ERR_TIMEOUT (the deadline
+  // passed: the entry may still apply later).
+  void propose_async(std::string data, const Session* session,
+                     std::chrono::milliseconds timeout, Callback done);
+  Reply propose(std::string data, const Session* session,
+                std::chrono::milliseconds timeout);
+
+  // Reads `query` through the machine's read callback at `consistency`.
+  void read_async(std::string query, ReadConsistency consistency,
+                  std::chrono::milliseconds timeout, Callback done);
+  Reply read(std::string query, ReadConsistency consistency,
+             std::chrono::milliseconds timeout);
+
+  // Membership, one change at a time; each completes once the change is
+  // committed. DENGINE_ERR_BUSY while another change is pending.
+  void add_learner_async(raft::NodeId id, std::string address,
+                         std::chrono::milliseconds timeout, Callback done);
+  void promote_async(raft::NodeId id, std::chrono::milliseconds timeout,
+                     Callback done);
+  void remove_node_async(raft::NodeId id, std::chrono::milliseconds timeout,
+                         Callback done);
+  // Hands leadership to `to` (kNoNode: the most caught-up voter); completes
+  // when `to` leads, or with DENGINE_ERR_TIMEOUT.
+  void transfer_leadership_async(raft::NodeId to,
+                                 std::chrono::milliseconds timeout,
+                                 Callback done);
+  // Takes a snapshot now; reply.index is its last included index.
+  void snapshot_async(std::chrono::milliseconds timeout, Callback done);
+
+  NodeStatus status() const;
+  // Replaces the leader-change callback (empty: none). Runs on the loop
+  // thread; the same rules as completion callbacks.
+  void set_leader_change_callback(LeaderChangeCallback callback);
+
+  // The peer port actually bound (useful with port 0).
+  uint16_t peer_port() const;
+  // Whether this node runs the built-in KV machine (see node/kv.h).
+  bool has_kv_machine() const;
+  ReadConsistency default_read() const;
+
+  struct Impl;
+
+ private:
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dengine::node

@@ -1,0 +1,159 @@
+// The inside of a Node, shared by node.cc (start, stop, the public methods),
+// node_loop.cc (the loop thread: Ready handling, ticks, peers) and
+// node_requests.cc (proposals, reads, membership, transfers, snapshots).
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "net/snapshot_transfer.h"
+#include "net/transport.h"
+#include "node/address_book.h"
+#include "node/node.h"
+#include "node/serial_executor.h"
+#include "raft/raft.h"
+#include "sm/state_machine_handler.h"
+#include "storage/raft_storage.h"
+#include "storage/snapshot_store.h"
+
+namespace dengine::node {
+
+using Clock = std::chrono::steady_clock;
+
+// One request waiting for its outcome. Whichever comes first (the outcome,
+// its deadline, a shutdown) finishes it; later attempts do nothing.
+struct Pending {
+  explicit Pending(Node::Callback callback) : done(std::move(callback)) {}
+  bool finish(Reply reply) {
+    if (finished.exchange(true)) return false;
+    done(std::move(reply));
+    return true;
+  }
+  Node::Callback done;
+  std::atomic<bool> finished{false};
+};
+
+Reply error_reply(int status, std::string message);
+
+struct Node::Impl {
+  NodeOptions options;
+  raft::Config raft_config;
+
+  // --- built in start(), torn down in stop() ---
+  AddressBook addresses;
+  dengine_state_machine machine{};
+  bool owns_machine = false;  // the built-in KV machine
+  std::unique_ptr<storage::SnapshotStore> snapshots;
+  std::unique_ptr<storage::DurableStorage> storage;
+  std::unique_ptr<sm::StateMachineHandler> handler;
+  std::unique_ptr<raft::Raft> raft;  // loop thread only, once running
+  std::unique_ptr<net::Transport> transport;
+  std::unique_ptr<net::SnapshotTransfer> snapshot_transfer;
+  SerialExecutor storage_thread;
+
+  // --- the loop ---
+  uv_loop_t loop{};
+  uv_async_t wakeup{};
+  uv_timer_t ticker{};
+  std::thread loop_thread;
+  bool loop_started = false;  // set and read by the starting/stopping thread
+
+  // Tasks for the loop thread, from any thread; closed until the loop runs.
+  std::mutex inbox_mutex;
+  std::vector<std::function<void()>> inbox;
+  bool inbox_closed = true;
+
+  std::atomic<bool> stopping{false};
+  std::mutex stop_mutex;
+  bool stopped = false;
+  int stop_status = DENGINE_OK;
+
+  // --- loop-thread state ---
+  bool persisting = false;     // a Ready is on the storage thread
+  bool shutting_down = false;  // take no new Ready
+  bool failed = false;         // a fatal error stopped the node
+  uint64_t next_read_id = 1;
+  struct PendingRead {
+    std::shared_ptr<Pending> pending;
+    std::string query;
+  };
+  std::unordered_map<std::string, PendingRead> reads;
+  struct PendingTransfer {
+    raft::NodeId target;
+    std::shared_ptr<Pending> pending;
+  };
+  std::vector<PendingTransfer> transfers;
+  std::multimap<Clock::time_point, std::weak_ptr<Pending>> deadlines;
+  // Snapshots received from a leader, by index, until the core takes them.
+  std::map<raft::Index, storage::SnapshotInfo> received_snapshots;
+  raft::SoftState soft_state;
+  raft::Term last_reported_term = 0;
+  raft::NodeId last_reported_leader = raft::kNoNode;
+  Clock::time_point last_proposal = Clock::now();
+
+  // Reads of the machine (any thread) end before it is stopped.
+  std::shared_mutex machine_mutex;
+  bool machine_closed = false;
+
+  // --- shared with every thread ---
+  mutable std::mutex status_mutex;
+  NodeStatus status;  // refreshed by the loop after each Ready
+  LeaderChangeCallback on_leader_change;  // guarded by status_mutex
+
+  // node.cc
+  int open(std::string* error);
+  int open_machine(std::string* error);
+  void learn_address(raft::NodeId id, const std::string& address);
+  int stop();
+
+  // node_loop.cc: everything below runs on the loop thread.
+  int start_loop(std::string* error);
+  // Queues `task` for the loop thread; false (task dropped) once closed.
+  bool post(std::function<void()> task);
+  void drain_inbox();
+  void on_tick();
+  void drive();
+  void handle_ready(raft::Ready ready);
+  void finish_ready(std::shared_ptr<raft::Ready> ready,
+                    storage::Status persisted);
+  void send_messages(std::vector<raft::Message>& messages);
+  void observe_entries(const std::vector<raft::Entry>& entries);
+  void on_soft_state(const raft::SoftState& soft);
+  void publish_status();
+  void fatal(int code, const std::string& message);
+  void expire_deadlines(Clock::time_point now);
+  void fail_all(int code, const std::string& message);
+  void close_loop();
+
+  // node_requests.cc
+  void track(const std::shared_ptr<Pending>& pending,
+             std::chrono::milliseconds timeout);
+  Reply not_leader_reply(raft::NodeId leader, const std::string& message);
+  Reply reply_for(const raft::Result& result);
+  void submit(std::shared_ptr<Pending> pending,
+              std::chrono::milliseconds timeout,
+              std::function<void(const std::shared_ptr<Pending>&)> task);
+  void propose_entry(const std::shared_ptr<Pending>& pending, std::string data);
+  void start_read(const std::shared_ptr<Pending>& pending, std::string query,
+                  raft::ReadMode mode);
+  void serve_read_states(const std::vector<raft::ReadState>& states);
+  void fail_reads(const std::vector<raft::ReadFailure>& failures);
+  Reply read_machine(const std::string& query);
+  void change_membership(const std::shared_ptr<Pending>& pending,
+                         const raft::ConfChange& change);
+  void check_transfers();
+  void maybe_tick_kv_clock(Clock::time_point now);
+};
+
+}  // namespace dengine::node

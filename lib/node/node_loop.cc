@@ -1,0 +1,342 @@
+// The loop thread: owns the Raft core, takes its Ready batches one at a
+// time, hands the durable part to the storage thread and finishes each once
+// it is durable; ticks, peer messages and snapshot transfers arrive here.
+#include <chrono>
+
+#include "node/address.h"
+#include "node/log.h"
+#include "node/node_impl.h"
+#include "raft/conf_change.h"
+#include "sm/kv_command.h"
+#include "sm/session.h"
+
+namespace dengine::node {
+namespace {
+
+Node::Impl* impl_of(uv_handle_t* handle) {
+  return static_cast<Node::Impl*>(handle->loop->data);
+}
+
+int from_storage(const storage::Status& s) {
+  return s.code() == storage::StatusCode::kCorruption ? DENGINE_ERR_CORRUPTION
+                                                      : DENGINE_ERR_IO;
+}
+
+}  // namespace
+
+int Node::Impl::start_loop(std::string* error) {
+  net::TransportConfig config;
+  config.node_id = options.id;
+  config.cluster_id = options.cluster_id;
+  HostPort listen;
+  parse_address(options.listen_address, true, &listen);
+  config.listen_host = listen.host;
+  config.listen_port = listen.port;
+  for (const auto& [id, address] : addresses.all()) {
+    HostPort hp;
+    if (id == options.id || !parse_address(address, false, &hp).empty()) {
+      continue;
+    }
+    config.peers.push_back({id, hp.host, hp.port});
+  }
+  transport = std::make_unique<net::Transport>(
+      config,
+      [this](raft::Message m) {
+        post([this, m = std::move(m)] { raft->step(m); });
+      },
+      [this](raft::NodeId id) {
+        post([this, id] { raft->report_unreachable(id); });
+      });
+  snapshot_transfer = std::make_unique<net::SnapshotTransfer>(
+      net::SnapshotTransferConfig{}, transport.get(), snapshots.get(),
+      [this](raft::NodeId to, bool ok) {
+        post([this, to, ok] { raft->report_snapshot(to, ok); });
+      },
+      [this](raft::Message install, storage::SnapshotInfo info) {
+        post([this, install = std::move(install), info = std::move(info)] {
+          received_snapshots[info.meta.index] = info;
+          raft->step(install);
+        });
+      });
+  if (std::string e = transport->start(); !e.empty()) {
+    *error = "cannot listen for peers on " + options.listen_address + ": " + e;
+    return DENGINE_ERR_IO;
+  }
+  storage_thread.start();
+
+  uv_loop_init(&loop);
+  loop.data = this;
+  uv_async_init(&loop, &wakeup, [](uv_async_t* h) {
+    impl_of(reinterpret_cast<uv_handle_t*>(h))->drain_inbox();
+  });
+  uv_timer_init(&loop, &ticker);
+  const uint64_t tick_ms = static_cast<uint64_t>(options.tick_interval.count());
+  uv_timer_start(
+      &ticker,
+      [](uv_timer_t* h) {
+        impl_of(reinterpret_cast<uv_handle_t*>(h))->on_tick();
+      },
+      tick_ms, tick_ms);
+  {
+    std::lock_guard lock(inbox_mutex);
+    inbox_closed = false;
+  }
+  loop_thread = std::thread([this] { uv_run(&loop, UV_RUN_DEFAULT); });
+  loop_started = true;
+  post([this] {
+    publish_status();
+    drive();
+  });
+  return DENGINE_OK;
+}
+
+bool Node::Impl::post(std::function<void()> task) {
+  // Sending under the lock: close_loop() closes the handle only after
+  // marking the inbox closed under it.
+  std::lock_guard lock(inbox_mutex);
+  if (inbox_closed) return false;
+  inbox.push_back(std::move(task));
+  uv_async_send(&wakeup);
+  return true;
+}
+
+void Node::Impl::drain_inbox() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(inbox_mutex);
+    tasks.swap(inbox);
+  }
+  for (auto& task : tasks) task();
+  drive();
+}
+
+void Node::Impl::on_tick() {
+  if (failed || shutting_down) return;
+  raft->tick();
+  const Clock::time_point now = Clock::now();
+  expire_deadlines(now);
+  maybe_tick_kv_clock(now);
+  drive();
+  publish_status();
+}
+
+void Node::Impl::drive() {
+  if (failed) return;
+  if (storage::Status s = storage->read_error(); !s) {
+    fatal(from_storage(s), "cannot read the log: " + s.to_string());
+    return;
+  }
+  while (!persisting && !failed && !shutting_down && raft->has_ready()) {
+    handle_ready(raft->ready());
+  }
+}
+
+void Node::Impl::handle_ready(raft::Ready ready) {
+  if (ready.soft_state.has_value()) on_soft_state(*ready.soft_state);
+  observe_entries(ready.entries);
+  // The leader's appends need nothing durable: they travel while its own
+  // disk write runs.
+  send_messages(ready.messages);
+  auto shared = std::make_shared<raft::Ready>(std::move(ready));
+  if (!shared->snapshot.has_value() && shared->entries.empty() &&
+      !shared->hard_state.has_value()) {
+    finish_ready(shared, storage::Status::ok());
+    return;
+  }
+  persisting = true;
+  storage_thread.post([this, shared] {
+    storage::Status s = storage->persist(*shared);
+    post([this, shared, s] {
+      persisting = false;
+      finish_ready(shared, s);
+      if (shutting_down) {
+        close_loop();
+      } else {
+        drive();
+      }
+    });
+  });
+}
+
+void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
+                              storage::Status persisted) {
+  if (!persisted) {
+    fatal(from_storage(persisted),
+          "cannot persist the log: " + persisted.to_string());
+    return;
+  }
+  send_messages(ready->messages_after_persist);
+  raft->advance(*ready);
+  if (ready->snapshot.has_value()) {
+    const raft::Index index = ready->snapshot->meta.index;
+    auto it = received_snapshots.find(index);
+    if (it == received_snapshots.end()) {
+      fatal(DENGINE_ERR_INTERNAL, "the core took snapshot " +
+                                      std::to_string(index) +
+                                      " that was never received");
+      return;
+    }
+    handler->install(it->second, nullptr);
+    received_snapshots.erase(received_snapshots.begin(), std::next(it));
+  }
+  if (!ready->committed_entries.empty()) {
+    handler->apply(std::move(ready->committed_entries));
+  }
+  serve_read_states(ready->read_states);
+  fail_reads(ready->failed_reads);
+  publish_status();
+}
+
+void Node::Impl::send_messages(std::vector<raft::Message>& messages) {
+  for (raft::Message& m : messages) {
+    if (m.type != raft::MessageType::kInstallSnapshot) {
+      transport->send(m);
+      continue;
+    }
+    // The core names the snapshot; its files travel as a stream.
+    storage::SnapshotInfo info;
+    storage::Status s = snapshots->latest(&info);
+    if (s && m.snapshot.has_value() &&
+        info.meta.index == m.snapshot->meta.index) {
+      snapshot_transfer->send(m.to, info, std::move(m));
+    } else {
+      raft->report_snapshot(m.to, false);
+    }
+  }
+}
+
+void Node::Impl::observe_entries(const std::vector<raft::Entry>& entries) {
+  for (const raft::Entry& entry : entries) {
+    if (entry.type != raft::EntryType::kConfChange) continue;
+    std::optional<raft::ConfChangeRecord> record =
+        raft::decode_conf_change(entry.data);
+    if (record && record->change.type == raft::ConfChangeType::kAddLearner) {
+      learn_address(record->change.node, record->change.context);
+    }
+  }
+}
+
+void Node::Impl::on_soft_state(const raft::SoftState& soft) {
+  soft_state = soft;
+  const raft::Term term = raft->term();
+  check_transfers();
+  if (soft.leader == last_reported_leader && term == last_reported_term) {
+    return;
+  }
+  last_reported_leader = soft.leader;
+  last_reported_term = term;
+  log_line(DENGINE_LOG_INFO,
+           "node " + std::to_string(options.id) + ": term " +
+               std::to_string(term) + ", " +
+               (soft.leader == raft::kNoNode
+                    ? std::string("no leader")
+                    : "leader " + std::to_string(soft.leader)));
+  LeaderChangeCallback callback;
+  {
+    std::lock_guard lock(status_mutex);
+    callback = on_leader_change;
+  }
+  if (callback) callback(soft.leader, term);
+}
+
+void Node::Impl::publish_status() {
+  const raft::Status s = raft->status();
+  NodeStatus fresh;
+  fresh.id = options.id;
+  fresh.role = s.soft_state.role;
+  fresh.term = s.hard_state.term;
+  fresh.leader_id = s.soft_state.leader;
+  fresh.commit_index = s.hard_state.commit;
+  fresh.last_log_index = s.last_index;
+  fresh.snapshot_index = storage->snapshot().meta.index;
+  const auto address_of = [&](raft::NodeId id) {
+    if (id != options.id) return addresses.get(id);
+    HostPort listen;
+    parse_address(options.listen_address, true, &listen);
+    return listen.host + ":" + std::to_string(transport->port());
+  };
+  if (fresh.leader_id != raft::kNoNode) {
+    fresh.leader_address = address_of(fresh.leader_id);
+  }
+  for (raft::NodeId id : s.conf.voters) {
+    fresh.members.push_back({id, address_of(id), true});
+  }
+  for (raft::NodeId id : s.conf.learners) {
+    fresh.members.push_back({id, address_of(id), false});
+  }
+  std::lock_guard lock(status_mutex);
+  fresh.fatal_status = status.fatal_status;
+  fresh.fatal_message = status.fatal_message;
+  status = std::move(fresh);
+}
+
+void Node::Impl::fatal(int code, const std::string& message) {
+  if (failed) return;
+  failed = true;
+  log_line(DENGINE_LOG_ERROR, "node " + std::to_string(options.id) +
+                                  " stopped serving: " + message);
+  {
+    std::lock_guard lock(status_mutex);
+    status.fatal_status = code;
+    status.fatal_message = message;
+  }
+  fail_all(code, message);
+}
+
+void Node::Impl::expire_deadlines(Clock::time_point now) {
+  while (!deadlines.empty() && deadlines.begin()->first <= now) {
+    if (auto pending = deadlines.begin()->second.lock()) {
+      pending->finish(error_reply(
+          DENGINE_ERR_TIMEOUT, "the deadline passed; the outcome is unknown"));
+    }
+    deadlines.erase(deadlines.begin());
+  }
+}
+
+void Node::Impl::fail_all(int code, const std::string& message) {
+  for (auto& [deadline, weak] : deadlines) {
+    if (auto pending = weak.lock()) {
+      pending->finish(error_reply(code, message));
+    }
+  }
+  deadlines.clear();
+  reads.clear();
+  transfers.clear();
+}
+
+void Node::Impl::close_loop() {
+  if (persisting) return;  // called again when the Ready in flight finishes
+  {
+    std::lock_guard lock(inbox_mutex);
+    inbox_closed = true;
+  }
+  // Tasks queued before the close still run; requests among them see
+  // shutting_down and fail.
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(inbox_mutex);
+    tasks.swap(inbox);
+  }
+  for (auto& task : tasks) task();
+  fail_all(DENGINE_ERR_SHUTTING_DOWN, "the node is stopping");
+  uv_close(reinterpret_cast<uv_handle_t*>(&wakeup), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ticker), nullptr);
+}
+
+void Node::Impl::maybe_tick_kv_clock(Clock::time_point now) {
+  // The built-in machine expires TTL keys by the timestamps in its entries;
+  // an idle leader proposes a tick so expiry does not wait for a write.
+  if (!owns_machine || soft_state.role != raft::Role::kLeader ||
+      !soft_state.leader_ready ||
+      now - last_proposal < std::chrono::seconds(1)) {
+    return;
+  }
+  last_proposal = now;
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  raft->propose(sm::wrap_plain(
+      sm::encode_command(sm::KvCommand::tick(static_cast<uint64_t>(now_ms)))));
+}
+
+}  // namespace dengine::node

@@ -1,0 +1,280 @@
+#include "net/client_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sample_client_messages.h"
+#include "storage/byte_codec.h"
+
+namespace dengine::net {
+namespace {
+
+using testing::all_client_requests;
+using testing::all_client_responses;
+using testing::full_request;
+
+// Offsets in an encoded request and response (docs/client-protocol.md).
+constexpr size_t kRequestOpOffset = 9;
+constexpr size_t kRequestFlagsOffset = 10;
+constexpr size_t kRequestConsistencyOffset = 11;
+constexpr size_t kRequestBodyOffset = 16;  // without a session
+constexpr size_t kResponseStatusOffset = 9;
+constexpr size_t kResponseFlagsOffset = 13;
+
+std::string request_error(const std::string& payload) {
+  ClientRequest q;
+  return decode_client_request(payload, &q);
+}
+
+std::string response_error(const std::string& payload) {
+  ClientResponse p;
+  return decode_client_response(payload, &p);
+}
+
+TEST(ClientCodec, RoundTripsEveryRequest) {
+  for (const ClientRequest& request : all_client_requests()) {
+    SCOPED_TRACE(to_string(request.op));
+    EXPECT_EQ(validate_client_request(request), "");
+    const std::string payload = encode_client_request(request);
+    ClientRequest got;
+    ASSERT_EQ(decode_client_request(payload, &got), "");
+    EXPECT_EQ(got, request);
+    EXPECT_EQ(encode_client_request(got), payload);
+  }
+}
+
+TEST(ClientCodec, RoundTripsEveryResponse) {
+  for (const ClientResponse& response : all_client_responses()) {
+    SCOPED_TRACE(response.request_id);
+    const std::string payload = encode_client_response(response);
+    ClientResponse got;
+    ASSERT_EQ(decode_client_response(payload, &got), "");
+    EXPECT_EQ(got, response);
+    EXPECT_EQ(encode_client_response(got), payload);
+  }
+}
+
+TEST(ClientCodec, EncodesOnlyTheFieldsOfTheOp) {
+  ClientRequest status = full_request(ClientOp::kStatus);
+  status.key = "ignored";
+  status.keys = {"ignored"};
+  ClientRequest got;
+  ASSERT_EQ(decode_client_request(encode_client_request(status), &got), "");
+  EXPECT_EQ(got, full_request(ClientOp::kStatus));
+  EXPECT_EQ(encode_client_request(got).size(), kRequestBodyOffset);
+}
+
+TEST(ClientCodec, RejectsEveryTruncation) {
+  for (const ClientRequest& request : all_client_requests()) {
+    const std::string payload = encode_client_request(request);
+    for (size_t n = 0; n < payload.size(); ++n) {
+      EXPECT_NE(request_error(payload.substr(0, n)), "")
+          << to_string(request.op) << " cut at " << n;
+    }
+  }
+  for (const ClientResponse& response : all_client_responses()) {
+    const std::string payload = encode_client_response(response);
+    for (size_t n = 0; n < payload.size(); ++n) {
+      EXPECT_NE(response_error(payload.substr(0, n)), "")
+          << response.request_id << " cut at " << n;
+    }
+  }
+}
+
+TEST(ClientCodec, RejectsTrailingBytes) {
+  const std::string request =
+      encode_client_request(full_request(ClientOp::kGet));
+  EXPECT_EQ(request_error(request + "x"), "client request: 1 trailing bytes");
+  const std::string response = encode_client_response(ClientResponse{});
+  EXPECT_EQ(response_error(response + "xy"),
+            "client response: 2 trailing bytes");
+}
+
+TEST(ClientCodec, RejectsAnotherProtocolVersion) {
+  std::string request = encode_client_request(full_request(ClientOp::kGet));
+  request[0] = 2;
+  EXPECT_EQ(request_error(request),
+            "client request: unsupported protocol version 2 (this side "
+            "speaks 1)");
+  std::string response = encode_client_response(ClientResponse{});
+  response[0] = 0;
+  EXPECT_NE(response_error(response).find("unsupported protocol version 0"),
+            std::string::npos);
+  EXPECT_EQ(request_error(""), "client request: empty");
+}
+
+TEST(ClientCodec, RejectsUnknownEnumValuesAndFlags) {
+  const std::string status =
+      encode_client_request(full_request(ClientOp::kStatus));
+  std::string bad = status;
+  bad[kRequestOpOffset] = 0;
+  EXPECT_EQ(request_error(bad), "client request: unknown op 0");
+  bad[kRequestOpOffset] = 17;
+  EXPECT_EQ(request_error(bad), "client request: unknown op 17");
+  bad = status;
+  bad[kRequestFlagsOffset] = 2;
+  EXPECT_EQ(request_error(bad), "client request: unknown flags 2");
+  bad = status;
+  bad[kRequestConsistencyOffset] = 4;
+  EXPECT_EQ(request_error(bad), "client request: unknown read consistency 4");
+
+  std::string response = encode_client_response(ClientResponse{});
+  response[kResponseFlagsOffset] = 32;
+  EXPECT_EQ(response_error(response), "client response: unknown flags 32");
+}
+
+TEST(ClientCodec, RejectsBooleansOtherThanZeroOrOne) {
+  ClientRequest cas = full_request(ClientOp::kCompareAndSwap);
+  cas.session.reset();
+  std::string payload = encode_client_request(cas);
+  // The presence byte of `expected` follows the key (length 4, "k").
+  payload[kRequestBodyOffset + 5] = 2;
+  EXPECT_EQ(request_error(payload),
+            "client request: compare-and-swap fields malformed");
+
+  ClientResponse values;
+  values.values = {std::nullopt};
+  payload = encode_client_response(values);
+  // The value's presence byte, before the entry count.
+  payload[payload.size() - 5] = 2;
+  EXPECT_EQ(response_error(payload), "client response: value malformed");
+
+  ClientResponse status;
+  status.node_status = testing::full_node_status();
+  payload = encode_client_response(status);
+  payload.back() = 2;  // the last member's voter byte
+  EXPECT_EQ(response_error(payload), "client response: member malformed");
+}
+
+TEST(ClientCodec, RejectsAPositiveStatus) {
+  ClientResponse response;
+  response.status = 1;
+  EXPECT_EQ(response_error(encode_client_response(response)),
+            "client response: positive status 1");
+  response.status = -11;
+  EXPECT_EQ(response_error(encode_client_response(response)), "");
+}
+
+TEST(ClientCodec, RejectsCountsBeyondTheBytesPresent) {
+  ClientRequest multi = full_request(ClientOp::kGetMulti);
+  multi.session.reset();
+  multi.consistency = ReadConsistency::kDefault;
+  std::string payload = encode_client_request(multi);
+  payload.resize(kRequestBodyOffset);
+  storage::ByteWriter(&payload).u32(0xFFFFFFFF);
+  EXPECT_EQ(request_error(payload),
+            "client request: key count 4294967295 exceeds the remaining bytes");
+
+  ClientResponse status;
+  status.node_status = testing::full_node_status();
+  status.node_status->members.clear();
+  payload = encode_client_response(status);
+  payload.resize(payload.size() - 4);
+  storage::ByteWriter(&payload).u32(1);  // one member, with no bytes for it
+  EXPECT_EQ(response_error(payload),
+            "client response: member count 1 exceeds the remaining bytes");
+
+  payload = encode_client_response(ClientResponse{});
+  payload.resize(payload.size() - 8);
+  storage::ByteWriter(&payload).u32(5);  // five values in four bytes
+  storage::ByteWriter(&payload).u32(0);
+  EXPECT_EQ(response_error(payload),
+            "client response: value count 5 exceeds the remaining bytes");
+}
+
+TEST(ClientCodec, LeavesTheOutputAloneOnFailure) {
+  const ClientRequest before = full_request(ClientOp::kPut);
+  ClientRequest q = before;
+  EXPECT_NE(decode_client_request("\x01", &q), "");
+  EXPECT_EQ(q, before);
+  ClientResponse p;
+  p.message = "kept";
+  EXPECT_NE(decode_client_response("\x01", &p), "");
+  EXPECT_EQ(p.message, "kept");
+  EXPECT_EQ(response_error(std::string(1, '\x01') +
+                           std::string(kResponseStatusOffset, '\0')),
+            "client response: fields truncated");
+}
+
+TEST(ClientCodec, ValidatesSessions) {
+  ClientRequest put = full_request(ClientOp::kPut);
+  put.session->client_id = 0;
+  EXPECT_EQ(validate_client_request(put), "put: session client id 0");
+  put = full_request(ClientOp::kPut);
+  put.session->seq = 0;
+  put.session->acked_seq = 0;
+  EXPECT_EQ(validate_client_request(put), "put: session seq 0");
+  put = full_request(ClientOp::kPut);
+  put.session->acked_seq = put.session->seq;
+  EXPECT_EQ(validate_client_request(put),
+            "put: session acked seq 12 not below seq 12");
+  ClientRequest get = full_request(ClientOp::kGet);
+  get.session = ClientSession{1, 1, 0};
+  EXPECT_EQ(validate_client_request(get), "get: a session on a non-write");
+  // A write without a session is allowed: it is then at-least-once.
+  put.session.reset();
+  EXPECT_EQ(validate_client_request(put), "");
+}
+
+TEST(ClientCodec, ValidatesArguments) {
+  auto error_with = [](ClientOp op, auto change) {
+    ClientRequest q = full_request(op);
+    change(q);
+    return validate_client_request(q);
+  };
+  EXPECT_EQ(error_with(ClientOp::kPut,
+                       [](ClientRequest& q) {
+                         q.consistency = ReadConsistency::kEventual;
+                       }),
+            "put: a read consistency on a non-read");
+  for (ClientOp op : {ClientOp::kPut, ClientOp::kPutWithTtl, ClientOp::kDelete,
+                      ClientOp::kCompareAndSwap, ClientOp::kGet}) {
+    EXPECT_EQ(error_with(op, [](ClientRequest& q) { q.key.clear(); }),
+              std::string(to_string(op)) + ": empty key");
+  }
+  EXPECT_EQ(
+      error_with(ClientOp::kPutWithTtl, [](ClientRequest& q) { q.ttl_ms = 0; }),
+      "put-with-ttl: ttl 0");
+  EXPECT_EQ(
+      error_with(ClientOp::kGetMulti, [](ClientRequest& q) { q.keys.clear(); }),
+      "get-multi: no keys");
+  EXPECT_EQ(error_with(ClientOp::kGetMulti,
+                       [](ClientRequest& q) { q.keys.push_back(""); }),
+            "get-multi: empty key");
+  EXPECT_EQ(
+      error_with(ClientOp::kScanPrefix, [](ClientRequest& q) { q.limit = 0; }),
+      "scan-prefix: limit 0");
+  EXPECT_EQ(error_with(ClientOp::kAddLearner,
+                       [](ClientRequest& q) { q.address.clear(); }),
+            "add-learner: empty address");
+  for (ClientOp op :
+       {ClientOp::kAddLearner, ClientOp::kPromote, ClientOp::kRemoveNode}) {
+    EXPECT_EQ(error_with(op, [](ClientRequest& q) { q.node_id = 0; }),
+              std::string(to_string(op)) + ": node id 0");
+  }
+  // Transfer to node 0 means "to any voter"; a scan prefix may be empty.
+  EXPECT_EQ(error_with(ClientOp::kTransferLeader,
+                       [](ClientRequest& q) { q.node_id = 0; }),
+            "");
+  EXPECT_EQ(error_with(ClientOp::kScanPrefix,
+                       [](ClientRequest& q) { q.prefix.clear(); }),
+            "");
+}
+
+TEST(ClientCodec, ClassifiesOps) {
+  int writes = 0;
+  int reads = 0;
+  for (uint8_t op = 1; op <= testing::kClientOpCount; ++op) {
+    const ClientOp o = static_cast<ClientOp>(op);
+    EXPECT_STRNE(to_string(o), "unknown");
+    EXPECT_FALSE(is_session_write(o) && is_consistent_read(o));
+    writes += is_session_write(o);
+    reads += is_consistent_read(o);
+  }
+  EXPECT_EQ(writes, 5);
+  EXPECT_EQ(reads, 4);
+}
+
+}  // namespace
+}  // namespace dengine::net

@@ -4,7 +4,7 @@
 
 #include "capi/errors.h"
 #include "capi/handles.h"
-#include "node/address.h"
+#include "net/address.h"
 
 using dengine::capi::fail;
 using dengine::capi::guarded;
@@ -31,8 +31,8 @@ int configure(dengine_config* config, const char* function, Set set) {
 
 std::string check_address(const char* address, bool allow_any_port) {
   if (address == nullptr) return "address is NULL";
-  dengine::node::HostPort hp;
-  return dengine::node::parse_address(address, allow_any_port, &hp);
+  dengine::net::HostPort hp;
+  return dengine::net::parse_address(address, allow_any_port, &hp);
 }
 
 }  // namespace

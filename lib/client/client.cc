@@ -51,8 +51,9 @@ Status malformed_answer(const std::string& what) {
 std::string ClientOptions::validate() const {
   if (endpoints.empty()) return "endpoints: none given";
   for (const std::string& text : endpoints) {
-    Endpoint endpoint;
-    std::string error = parse_endpoint(text, &endpoint);
+    net::HostPort endpoint;
+    std::string error =
+        net::parse_address(text, /*allow_any_port=*/false, &endpoint);
     if (!error.empty()) return "endpoints: " + error;
   }
   using std::chrono::milliseconds;
@@ -138,12 +139,14 @@ Status Client::call_with_retries(ClientRequest* request,
       continue;
     }
     last = answer_status(*response);
-    Endpoint hint;
+    net::HostPort hint;
     switch (response->status) {
       case DENGINE_ERR_NOT_LEADER:
         if (!response->leader_address.empty() &&
             response->leader_address != target_ &&
-            parse_endpoint(response->leader_address, &hint).empty()) {
+            net::parse_address(response->leader_address,
+                               /*allow_any_port=*/false, &hint)
+                .empty()) {
           // Follow a hint at once, but not around a loop of stale hints.
           connection_.reset();
           target_ = response->leader_address;
@@ -171,8 +174,9 @@ Status Client::attempt(ClientRequest* request, Clock::time_point deadline,
                        ClientResponse* response, bool* reused) {
   *reused = connection_ != nullptr;
   if (!connection_) {
-    Endpoint endpoint;
-    std::string error = parse_endpoint(target_, &endpoint);
+    net::HostPort endpoint;
+    std::string error =
+        net::parse_address(target_, /*allow_any_port=*/false, &endpoint);
     if (!error.empty()) {
       return Status::error(DENGINE_ERR_INVALID_ARGUMENT, error);
     }

@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "client/connection.h"
-#include "client/endpoint.h"
 #include "client/status.h"
+#include "net/address.h"
 #include "net/client_codec.h"
 
 namespace dengine::client {

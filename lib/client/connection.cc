@@ -76,8 +76,8 @@ int connect_one(const addrinfo& addr, Clock::time_point deadline,
 
 }  // namespace
 
-Status Connection::open(const Endpoint& endpoint, Clock::time_point deadline,
-                        uint32_t max_frame_payload,
+Status Connection::open(const net::HostPort& endpoint,
+                        Clock::time_point deadline, uint32_t max_frame_payload,
                         std::unique_ptr<Connection>* out) {
   const std::string name = endpoint.host + ":" + std::to_string(endpoint.port);
   addrinfo hints{};

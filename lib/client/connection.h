@@ -10,8 +10,8 @@
 #include <memory>
 #include <string_view>
 
-#include "client/endpoint.h"
 #include "client/status.h"
+#include "net/address.h"
 #include "net/frame.h"
 
 namespace dengine::client {
@@ -22,7 +22,7 @@ class Connection {
  public:
   // Resolves `endpoint` (name resolution itself is not bounded by the
   // deadline) and connects to the first of its addresses that accepts.
-  static Status open(const Endpoint& endpoint, Clock::time_point deadline,
+  static Status open(const net::HostPort& endpoint, Clock::time_point deadline,
                      uint32_t max_frame_payload,
                      std::unique_ptr<Connection>* out);
   ~Connection();

@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "net/address.h"
 #include "net/client_codec.h"
-#include "node/address.h"
 #include "node/kv.h"
 #include "node/log.h"
 
@@ -102,8 +102,8 @@ struct ClientServer::Impl {
 };
 
 std::string ClientServer::Impl::start() {
-  HostPort hp;
-  if (std::string e = parse_address(options.listen_address, true, &hp);
+  net::HostPort hp;
+  if (std::string e = net::parse_address(options.listen_address, true, &hp);
       !e.empty()) {
     return e;
   }

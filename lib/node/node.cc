@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <set>
 
-#include "node/address.h"
+#include "net/address.h"
 #include "node/blocking.h"
 #include "node/log.h"
 #include "node/node_impl.h"
@@ -31,8 +31,8 @@ const char* to_string(ReadConsistency consistency) {
 std::string NodeOptions::validate() const {
   if (id == raft::kNoNode) return "id: must be a positive integer";
   if (data_dir.empty()) return "data_dir: must not be empty";
-  HostPort listen;
-  if (std::string e = parse_address(listen_address, true, &listen);
+  net::HostPort listen;
+  if (std::string e = net::parse_address(listen_address, true, &listen);
       !e.empty()) {
     return "listen_address: " + e;
   }
@@ -45,8 +45,9 @@ std::string NodeOptions::validate() const {
     if (!seen.insert(peer.id).second) {
       return "peers: peer " + std::to_string(peer.id) + " is listed twice";
     }
-    HostPort hp;
-    if (std::string e = parse_address(peer.address, false, &hp); !e.empty()) {
+    net::HostPort hp;
+    if (std::string e = net::parse_address(peer.address, false, &hp);
+        !e.empty()) {
       return "peers: peer " + std::to_string(peer.id) + ": " + e;
     }
   }
@@ -235,8 +236,8 @@ int Node::Impl::open(std::string* error) {
 
 void Node::Impl::learn_address(raft::NodeId id, const std::string& address) {
   if (id == options.id || address.empty()) return;
-  HostPort hp;
-  if (!parse_address(address, false, &hp).empty()) return;
+  net::HostPort hp;
+  if (!net::parse_address(address, false, &hp).empty()) return;
   bool changed = false;
   if (storage::Status s = addresses.set(id, address, &changed); !s) {
     log_line(DENGINE_LOG_WARN, "cannot persist the address of node " +
@@ -364,8 +365,8 @@ Reply Node::read(std::string query, ReadConsistency consistency,
 void Node::add_learner_async(raft::NodeId id, std::string address,
                              std::chrono::milliseconds timeout, Callback done) {
   auto pending = std::make_shared<Pending>(std::move(done));
-  HostPort hp;
-  if (std::string e = parse_address(address, false, &hp); !e.empty()) {
+  net::HostPort hp;
+  if (std::string e = net::parse_address(address, false, &hp); !e.empty()) {
     pending->finish(error_reply(DENGINE_ERR_INVALID_ARGUMENT, e));
     return;
   }

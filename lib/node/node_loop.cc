@@ -3,7 +3,7 @@
 // it is durable; ticks, peer messages and snapshot transfers arrive here.
 #include <chrono>
 
-#include "node/address.h"
+#include "net/address.h"
 #include "node/log.h"
 #include "node/node_impl.h"
 #include "raft/conf_change.h"
@@ -28,13 +28,13 @@ int Node::Impl::start_loop(std::string* error) {
   net::TransportConfig config;
   config.node_id = options.id;
   config.cluster_id = options.cluster_id;
-  HostPort listen;
-  parse_address(options.listen_address, true, &listen);
+  net::HostPort listen;
+  net::parse_address(options.listen_address, true, &listen);
   config.listen_host = listen.host;
   config.listen_port = listen.port;
   for (const auto& [id, address] : addresses.all()) {
-    HostPort hp;
-    if (id == options.id || !parse_address(address, false, &hp).empty()) {
+    net::HostPort hp;
+    if (id == options.id || !net::parse_address(address, false, &hp).empty()) {
       continue;
     }
     config.peers.push_back({id, hp.host, hp.port});
@@ -251,8 +251,8 @@ void Node::Impl::publish_status() {
   fresh.snapshot_index = storage->snapshot().meta.index;
   const auto address_of = [&](raft::NodeId id) {
     if (id != options.id) return addresses.get(id);
-    HostPort listen;
-    parse_address(options.listen_address, true, &listen);
+    net::HostPort listen;
+    net::parse_address(options.listen_address, true, &listen);
     return listen.host + ":" + std::to_string(transport->port());
   };
   if (fresh.leader_id != raft::kNoNode) {

@@ -20,8 +20,8 @@
 
 #include <toml++/toml.h>
 
+#include "net/address.h"
 #include "net/frame.h"
-#include "node/address.h"
 
 namespace dengine::server {
 namespace {
@@ -85,9 +85,9 @@ std::string store_nonempty(const Value& value, std::string* out) {
 
 std::string store_address(const Value& value, std::string* out) {
   const std::string& text = std::get<std::string>(value);
-  node::HostPort parsed;
+  net::HostPort parsed;
   std::string problem =
-      node::parse_address(text, /*allow_any_port=*/false, &parsed);
+      net::parse_address(text, /*allow_any_port=*/false, &parsed);
   if (problem.empty()) *out = text;
   return problem;
 }
@@ -372,12 +372,12 @@ std::string check_peer(int64_t id, const std::string& address,
                        const std::string& client_address,
                        const std::vector<Peer>& before) {
   if (id < 1) return "node ids must be at least 1, got " + std::to_string(id);
-  node::HostPort parsed;
+  net::HostPort parsed;
   std::string problem =
-      node::parse_address(address, /*allow_any_port=*/false, &parsed);
+      net::parse_address(address, /*allow_any_port=*/false, &parsed);
   if (problem.empty() && !client_address.empty()) {
     problem =
-        node::parse_address(client_address, /*allow_any_port=*/false, &parsed);
+        net::parse_address(client_address, /*allow_any_port=*/false, &parsed);
   }
   if (!problem.empty()) return problem;
   for (const Peer& peer : before) {

@@ -539,7 +539,8 @@ TEST(Client, ValidatesOptions) {
   EXPECT_EQ(status.message, "client options: endpoints: none given");
   options.endpoints = {"localhost"};
   EXPECT_EQ(Client::create(options, &client).message,
-            "client options: endpoints: endpoint \"localhost\": no \":port\"");
+            "client options: endpoints: bad address \"localhost\": expected "
+            "host:port");
   options.endpoints = {"localhost:7000"};
   options.request_timeout = 0ms;
   EXPECT_EQ(Client::create(options, &client).message,

@@ -1,12 +1,13 @@
-// Network addresses as the configuration and the membership carry them:
-// "host:port", where host is a name or an IPv4 address, or "[v6]:port".
+// Network addresses as configurations, membership changes and clients
+// write them: "host:port", where host is a name or an IPv4 address, or
+// "[v6]:port". The one parser every layer uses.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace dengine::node {
+namespace dengine::net {
 
 struct HostPort {
   std::string host;
@@ -18,4 +19,4 @@ struct HostPort {
 std::string parse_address(std::string_view text, bool allow_any_port,
                           HostPort* out);
 
-}  // namespace dengine::node
+}  // namespace dengine::net

@@ -1,8 +1,8 @@
-#include "node/address.h"
+#include "net/address.h"
 
 #include <charconv>
 
-namespace dengine::node {
+namespace dengine::net {
 
 std::string parse_address(std::string_view text, bool allow_any_port,
                           HostPort* out) {
@@ -24,6 +24,10 @@ std::string parse_address(std::string_view text, bool allow_any_port,
     }
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return "bad address " + quoted +
+             ": an IPv6 address needs brackets, as in [::1]:7001";
+    }
   }
   if (host.empty()) return "bad address " + quoted + ": empty host";
   unsigned value = 0;
@@ -39,4 +43,4 @@ std::string parse_address(std::string_view text, bool allow_any_port,
   return "";
 }
 
-}  // namespace dengine::node
+}  // namespace dengine::net

@@ -340,6 +340,15 @@ DENGINE_API int dengine_config_set_listen_address(dengine_config* config,
  * the same id replaces the address. */
 DENGINE_API int dengine_config_add_peer(dengine_config* config, uint64_t id,
                                         const char* address);
+/* "host:port" to serve clients of dengine_client_* on (as dengined does);
+ * unset: no client listener. Port 0 picks a free one. */
+DENGINE_API int dengine_config_set_client_address(dengine_config* config,
+                                                  const char* address);
+/* Another node's client address, named to clients that reach this one when
+ * that node leads. */
+DENGINE_API int dengine_config_add_peer_client_address(dengine_config* config,
+                                                       uint64_t id,
+                                                       const char* address);
 /* The voters of a brand-new cluster, this node included (used only when the
  * data dir is empty). Leave unset on a node that will be added to an
  * existing cluster with dengine_node_add_learner. */
@@ -581,6 +590,81 @@ DENGINE_API int dengine_kv_scan_prefix(dengine_node* node, const void* prefix,
                                        size_t prefix_len, uint32_t limit,
                                        int consistency, uint32_t timeout_ms,
                                        dengine_kv_items* out);
+
+/* ------------------------------------------------------------------------ */
+/* Clients of a standalone cluster (dengined)                                */
+/*
+ * A dengine_client talks to dengined servers over TCP
+ * (docs/client-protocol.md). It finds the leader among its endpoints,
+ * follows NOT_LEADER redirects, and retries after a timeout, a lost
+ * connection or a leader change until the call's deadline. Every write
+ * carries the client's session (a random client id and a sequence number
+ * per write, reused by its retries), so a retried write is applied once.
+ * A write that still ends in DENGINE_ERR_TIMEOUT or DENGINE_ERR_IO may or
+ * may not have been applied.
+ *
+ * Thread-safe: calls on one client from several threads run one at a time
+ * (use one client per thread for concurrency). Blocking; the deadline of
+ * each call, retries included, is the client's timeout.
+ */
+
+typedef struct dengine_client dengine_client; /* opaque */
+
+/* Opens a client of the servers at `endpoints`, comma-separated "host:port"
+ * client addresses ("127.0.0.1:8001,127.0.0.1:8002"). timeout_ms bounds each
+ * call, retries included (0: 30 s). Connects lazily, on the first call.
+ * Free with dengine_client_close. */
+DENGINE_API int dengine_client_open(const char* endpoints, uint32_t timeout_ms,
+                                    dengine_client** out);
+/* NULL is allowed. */
+DENGINE_API void dengine_client_close(dengine_client* client);
+
+/* The KV operations of the built-in machine, as dengine_kv_* on a node. */
+DENGINE_API int dengine_client_put(dengine_client* client, const void* key,
+                                   size_t key_len, const void* value,
+                                   size_t value_len);
+DENGINE_API int dengine_client_put_ttl(dengine_client* client, const void* key,
+                                       size_t key_len, const void* value,
+                                       size_t value_len, uint64_t ttl_ms);
+DENGINE_API int dengine_client_delete(dengine_client* client, const void* key,
+                                      size_t key_len, int* existed);
+DENGINE_API int dengine_client_cas(dengine_client* client, const void* key,
+                                   size_t key_len, const void* expected,
+                                   size_t expected_len, const void* value,
+                                   size_t value_len, int* swapped);
+/* *value: free with dengine_free; DENGINE_ERR_NOT_FOUND if absent. */
+DENGINE_API int dengine_client_get(dengine_client* client, const void* key,
+                                   size_t key_len, int consistency,
+                                   uint8_t** value, size_t* value_len);
+DENGINE_API int dengine_client_get_multi(dengine_client* client,
+                                         const void* const* keys,
+                                         const size_t* key_lens, size_t count,
+                                         int consistency,
+                                         dengine_kv_items* out);
+DENGINE_API int dengine_client_scan_prefix(dengine_client* client,
+                                           const void* prefix,
+                                           size_t prefix_len, uint32_t limit,
+                                           int consistency,
+                                           dengine_kv_items* out);
+/* An application machine's command and query, as opaque bytes; the reply
+ * owns its buffers (dengine_reply_free). `reply` may be NULL. */
+DENGINE_API int dengine_client_propose(dengine_client* client, const void* data,
+                                       size_t len, dengine_reply* reply);
+DENGINE_API int dengine_client_read(dengine_client* client, const void* query,
+                                    size_t len, int consistency,
+                                    dengine_reply* reply);
+/* The answering server's view (the leader's once found); members'
+ * addresses are peer addresses. Free with dengine_status_free. */
+DENGINE_API int dengine_client_status(dengine_client* client,
+                                      dengine_status* out);
+DENGINE_API int dengine_client_add_learner(dengine_client* client, uint64_t id,
+                                           const char* address);
+DENGINE_API int dengine_client_promote(dengine_client* client, uint64_t id);
+DENGINE_API int dengine_client_remove(dengine_client* client, uint64_t id);
+DENGINE_API int dengine_client_transfer_leadership(dengine_client* client,
+                                                   uint64_t to);
+DENGINE_API int dengine_client_snapshot(dengine_client* client,
+                                        uint64_t* index);
 
 /* ------------------------------------------------------------------------ */
 /* Testing your state machine                                                */

@@ -110,6 +110,27 @@ int dengine_config_add_peer(dengine_config* config, uint64_t id,
                    });
 }
 
+int dengine_config_set_client_address(dengine_config* config,
+                                      const char* address) {
+  return configure(config, "dengine_config_set_client_address",
+                   [&](NodeOptions& o) -> std::string {
+                     std::string error = check_address(address, true);
+                     if (error.empty()) o.client_address = address;
+                     return error;
+                   });
+}
+
+int dengine_config_add_peer_client_address(dengine_config* config, uint64_t id,
+                                           const char* address) {
+  return configure(config, "dengine_config_add_peer_client_address",
+                   [&](NodeOptions& o) -> std::string {
+                     if (id == 0) return "peer id must be positive";
+                     std::string error = check_address(address, false);
+                     if (error.empty()) o.client_addresses[id] = address;
+                     return error;
+                   });
+}
+
 int dengine_config_set_initial_voters(dengine_config* config,
                                       const uint64_t* ids, size_t count) {
   return configure(config, "dengine_config_set_initial_voters",

@@ -5,6 +5,10 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "dengine.h"
 #include "node/node.h"
@@ -34,5 +38,13 @@ bool to_consistency(int value, const dengine_node* node,
 std::chrono::milliseconds to_timeout(uint32_t timeout_ms);
 // Checks the handle; records the error and returns false when NULL.
 bool valid(const dengine_node* node, const char* function);
+// Fills *out with malloc'd items: one per key of `keys` with `values` (a
+// get-multi), or, when keys is NULL, one per entry (a scan).
+void fill_items(const std::vector<std::string>* keys,
+                const std::vector<std::optional<std::string>>& values,
+                const std::vector<std::pair<std::string, std::string>>& entries,
+                bool more, dengine_kv_items* out);
+// A malloc'd copy of a found value (never NULL, even when empty).
+uint8_t* malloc_value(const std::string& value);
 
 }  // namespace dengine::capi

@@ -57,40 +57,6 @@ int read(dengine_node* node, const KvRead& query, int consistency,
   return dengine::capi::status_of(out->reply, function);
 }
 
-void fill_items(const dengine::sm::KvReadAnswer& answer,
-                const std::vector<std::string>& keys, dengine_kv_items* out) {
-  const size_t count = keys.empty() ? answer.entries.size() : keys.size();
-  *out = dengine_kv_items{};
-  if (count == 0) return;
-  out->items = static_cast<dengine_kv_item*>(
-      std::calloc(count, sizeof(dengine_kv_item)));
-  if (out->items == nullptr) throw std::bad_alloc();
-  out->count = count;
-  out->more = answer.more ? 1 : 0;
-  try {
-    for (size_t i = 0; i < count; ++i) {
-      dengine_kv_item& item = out->items[i];
-      const std::string& key = keys.empty() ? answer.entries[i].first : keys[i];
-      const std::string* value = nullptr;
-      if (keys.empty()) {
-        value = &answer.entries[i].second;
-      } else if (i < answer.values.size() && answer.values[i].has_value()) {
-        value = &*answer.values[i];
-      }
-      item.key = dengine::capi::malloc_bytes(key);
-      item.key_len = key.size();
-      item.found = value != nullptr ? 1 : 0;
-      if (value != nullptr) {
-        item.value = dengine::capi::malloc_bytes(*value);
-        item.value_len = value->size();
-      }
-    }
-  } catch (...) {
-    dengine_kv_items_free(out);
-    throw;
-  }
-}
-
 }  // namespace
 
 extern "C" {
@@ -200,12 +166,8 @@ int dengine_kv_get(dengine_node* node, const void* key, size_t key_len,
     if (r.answer.values.size() != 1 || !r.answer.values[0].has_value()) {
       return fail(DENGINE_ERR_NOT_FOUND, "dengine_kv_get: no such key");
     }
-    *value = dengine::capi::malloc_bytes(*r.answer.values[0]);
+    *value = dengine::capi::malloc_value(*r.answer.values[0]);
     *value_len = r.answer.values[0]->size();
-    if (*value == nullptr) {  // an empty value still needs a pointer
-      *value = static_cast<uint8_t*>(std::malloc(1));
-      if (*value == nullptr) throw std::bad_alloc();
-    }
     return DENGINE_OK;
   });
 }
@@ -237,7 +199,8 @@ int dengine_kv_get_multi(dengine_node* node, const void* const* keys,
     const int rc = read(node, KvRead::get_multi(names), consistency, timeout_ms,
                         "dengine_kv_get_multi", &r);
     if (rc != DENGINE_OK) return rc;
-    fill_items(r.answer, names, out);
+    dengine::capi::fill_items(&names, r.answer.values, r.answer.entries, false,
+                              out);
     return DENGINE_OK;
   });
 }
@@ -259,9 +222,60 @@ int dengine_kv_scan_prefix(dengine_node* node, const void* prefix,
         read(node, KvRead::scan_prefix(bytes_of(prefix, prefix_len), limit),
              consistency, timeout_ms, "dengine_kv_scan_prefix", &r);
     if (rc != DENGINE_OK) return rc;
-    fill_items(r.answer, {}, out);
+    dengine::capi::fill_items(nullptr, r.answer.values, r.answer.entries,
+                              r.answer.more, out);
     return DENGINE_OK;
   });
 }
 
 }  // extern "C"
+
+namespace dengine::capi {
+
+void fill_items(const std::vector<std::string>* keys,
+                const std::vector<std::optional<std::string>>& values,
+                const std::vector<std::pair<std::string, std::string>>& entries,
+                bool more, dengine_kv_items* out) {
+  const size_t count = keys != nullptr ? keys->size() : entries.size();
+  *out = dengine_kv_items{};
+  out->more = more ? 1 : 0;
+  if (count == 0) return;
+  out->items = static_cast<dengine_kv_item*>(
+      std::calloc(count, sizeof(dengine_kv_item)));
+  if (out->items == nullptr) throw std::bad_alloc();
+  out->count = count;
+  try {
+    for (size_t i = 0; i < count; ++i) {
+      dengine_kv_item& item = out->items[i];
+      const std::string& key = keys != nullptr ? (*keys)[i] : entries[i].first;
+      const std::string* value = nullptr;
+      if (keys == nullptr) {
+        value = &entries[i].second;
+      } else if (i < values.size() && values[i].has_value()) {
+        value = &*values[i];
+      }
+      item.key = malloc_bytes(key);
+      item.key_len = key.size();
+      item.found = value != nullptr ? 1 : 0;
+      if (value != nullptr) {
+        item.value = malloc_bytes(*value);
+        item.value_len = value->size();
+      }
+    }
+  } catch (...) {
+    dengine_kv_items_free(out);
+    throw;
+  }
+}
+
+uint8_t* malloc_value(const std::string& value) {
+  // An empty value still gets a pointer, so "found" never looks like NULL.
+  uint8_t* copy = malloc_bytes(value);
+  if (copy == nullptr) {
+    copy = static_cast<uint8_t*>(std::malloc(1));
+    if (copy == nullptr) throw std::bad_alloc();
+  }
+  return copy;
+}
+
+}  // namespace dengine::capi

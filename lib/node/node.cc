@@ -36,6 +36,16 @@ std::string NodeOptions::validate() const {
       !e.empty()) {
     return "listen_address: " + e;
   }
+  if (!client_address.empty()) {
+    net::HostPort client;
+    if (std::string e = net::parse_address(client_address, true, &client);
+        !e.empty()) {
+      return "client_address: " + e;
+    }
+    if (client_address == listen_address && client.port != 0) {
+      return "client_address: must differ from listen_address";
+    }
+  }
   std::set<raft::NodeId> seen;
   for (const Member& peer : peers) {
     if (peer.id == raft::kNoNode) return "peers: a peer id must be positive";
@@ -116,11 +126,30 @@ int Node::start(NodeOptions options, std::unique_ptr<Node>* out,
     impl->stop();
     return rc;
   }
-  log_line(DENGINE_LOG_INFO, "node " + std::to_string(impl->options.id) +
-                                 " started, peers on " +
-                                 impl->options.listen_address + " (port " +
-                                 std::to_string(impl->transport->port()) + ")");
-  out->reset(new Node(std::move(impl)));
+  std::unique_ptr<Node> node(new Node(std::move(impl)));
+  Impl& started = *node->impl_;
+  if (!started.options.client_address.empty()) {
+    ClientServerOptions server_options;
+    server_options.listen_address = started.options.client_address;
+    server_options.client_addresses = started.options.client_addresses;
+    server_options.client_addresses[started.options.id] =
+        started.options.client_address;
+    started.client_server =
+        std::make_unique<ClientServer>(node.get(), server_options);
+    if (std::string e = started.client_server->start(); !e.empty()) {
+      *error = e;
+      node->stop();
+      return DENGINE_ERR_IO;
+    }
+  }
+  log_line(DENGINE_LOG_INFO,
+           "node " + std::to_string(started.options.id) + " started, peers " +
+               "on port " + std::to_string(started.transport->port()) +
+               (started.client_server
+                    ? ", clients on port " +
+                          std::to_string(started.client_server->port())
+                    : ""));
+  *out = std::move(node);
   return DENGINE_OK;
 }
 
@@ -253,9 +282,10 @@ int Node::Impl::stop() {
   if (stopped) return stop_status;
   stopped = true;
   stopping = true;
-  // Peers first: nothing new arrives. Then the loop finishes the Ready in
-  // flight and exits; the storage thread drains; the handler applies what
-  // was queued and stops the machine.
+  // Clients and peers first: nothing new arrives. Then the loop finishes the
+  // Ready in flight and exits; the storage thread drains; the handler applies
+  // what was queued and stops the machine.
+  if (client_server) client_server->stop();
   if (transport) transport->stop();
   if (loop_started) {
     post([this] {
@@ -455,6 +485,10 @@ void Node::set_leader_change_callback(LeaderChangeCallback callback) {
 }
 
 uint16_t Node::peer_port() const { return impl_->transport->port(); }
+
+uint16_t Node::client_port() const {
+  return impl_->client_server ? impl_->client_server->port() : 0;
+}
 
 bool Node::has_kv_machine() const { return impl_->owns_machine; }
 

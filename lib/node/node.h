@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,12 @@ struct NodeOptions {
   // data_dir holds no state yet. Empty: the node waits to be added to an
   // existing cluster (or restarts from its data).
   std::vector<raft::NodeId> initial_voters;
+
+  // "host:port" to serve clients on (docs/client-protocol.md), as dengined
+  // does; empty: no client listener. client_addresses: the other nodes'
+  // client addresses, so a NOT_LEADER answer can say where the leader is.
+  std::string client_address;
+  std::map<raft::NodeId, std::string> client_addresses;
 
   LogBackend log_backend = LogBackend::kWal;
   // The application's machine (its user pointer must outlive the node), or
@@ -192,8 +199,10 @@ class Node {
   // thread; the same rules as completion callbacks.
   void set_leader_change_callback(LeaderChangeCallback callback);
 
-  // The peer port actually bound (useful with port 0).
+  // The ports actually bound (useful with port 0); client_port() is 0
+  // without a client listener.
   uint16_t peer_port() const;
+  uint16_t client_port() const;
   // Whether this node runs the built-in KV machine (see node/kv.h).
   bool has_kv_machine() const;
   ReadConsistency default_read() const;

@@ -20,6 +20,7 @@
 #include "net/snapshot_transfer.h"
 #include "net/transport.h"
 #include "node/address_book.h"
+#include "node/client_server.h"
 #include "node/node.h"
 #include "node/serial_executor.h"
 #include "raft/raft.h"
@@ -61,6 +62,7 @@ struct Node::Impl {
   std::unique_ptr<net::Transport> transport;
   std::unique_ptr<net::SnapshotTransfer> snapshot_transfer;
   SerialExecutor storage_thread;
+  std::unique_ptr<ClientServer> client_server;  // with a client_address
 
   // --- the loop ---
   uv_loop_t loop{};

@@ -12,7 +12,6 @@
 #include <string>
 
 #include "dengined/config.h"
-#include "node/client_server.h"
 #include "node/log.h"
 #include "node/node.h"
 
@@ -78,20 +77,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const dengine::raft::NodeId id = config.node.id;
+  config.node.client_address = config.client_address;
+  config.node.client_addresses = config.client_addresses;
   std::unique_ptr<dengine::node::Node> node;
   int rc = dengine::node::Node::start(config.node, &node, &error);
   if (rc != DENGINE_OK) {
     std::cerr << "dengined: node " << id << " cannot start: " << error << "\n";
-    return 1;
-  }
-  dengine::node::ClientServerOptions server_options;
-  server_options.listen_address = config.client_address;
-  server_options.client_addresses = config.client_addresses;
-  server_options.client_addresses[id] = config.client_address;
-  dengine::node::ClientServer server(node.get(), server_options);
-  if (std::string e = server.start(); !e.empty()) {
-    std::cerr << "dengined: node " << id << ": " << e << "\n";
-    node->stop();
     return 1;
   }
   dengine::node::log_line(DENGINE_LOG_INFO,
@@ -104,7 +95,6 @@ int main(int argc, char** argv) {
   dengine::node::log_line(DENGINE_LOG_INFO,
                           std::string("dengined: ") + strsignal(signal) +
                               ", stopping node " + std::to_string(id));
-  server.stop();
   rc = node->stop();
   if (rc != DENGINE_OK) {
     std::cerr << "dengined: node " << id

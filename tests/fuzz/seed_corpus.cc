@@ -15,6 +15,7 @@
 #include "sample_chunks.h"
 #include "sample_client_messages.h"
 #include "sample_messages.h"
+#include "sm/session.h"
 
 namespace {
 
@@ -78,5 +79,21 @@ int main(int argc, char** argv) {
     chunks.push_back(dengine::net::encode_chunk(c));
   }
   write_seeds(root / "snapshot_chunk_decoder", chunks);
+
+  // session_decoder: a leading byte 0 for an envelope, 1 for a table.
+  using dengine::sm::SessionHeader;
+  dengine::sm::SessionTable table;
+  const SessionHeader first{7, 1, 0};
+  const SessionHeader second{7, 2, 1};
+  table.admit(10, first);
+  table.set_result(first, {true, 0, "ok"});
+  table.admit(11, second);
+  table.set_result(second, {true, 1, ""});
+  table.pass(12);
+  write_seeds(
+      root / "session_decoder",
+      {std::string(1, '\0') + dengine::sm::wrap_plain("command"),
+       std::string(1, '\0') + dengine::sm::wrap_session(second, "command"),
+       std::string(1, '\1') + table.encode()});
   return 0;
 }

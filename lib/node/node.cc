@@ -460,11 +460,19 @@ void Node::snapshot_async(std::chrono::milliseconds timeout, Callback done) {
   impl_->submit(pending, timeout,
                 [impl = impl_.get()](const std::shared_ptr<Pending>& p) {
                   impl->handler->request_snapshot(
-                      [p](int status, const std::string& message,
-                          const storage::SnapshotInfo& info) {
+                      [impl, p](int status, const std::string& message,
+                                const storage::SnapshotInfo& info) {
                         Reply reply = error_reply(status, message);
                         reply.index = info.meta.index;
-                        p->finish(std::move(reply));
+                        // The log compaction was queued on the storage thread
+                        // before this runs (on_snapshot_taken): answer after
+                        // it, so a snapshot that completed has also compacted
+                        // the log.
+                        if (status != DENGINE_OK ||
+                            !impl->storage_thread.post(
+                                [p, reply] { p->finish(reply); })) {
+                          p->finish(std::move(reply));
+                        }
                       });
                 });
 }
@@ -475,7 +483,10 @@ NodeStatus Node::status() const {
     std::lock_guard lock(impl_->status_mutex);
     status = impl_->status;
   }
+  // Applied and snapshot indexes are read live; every index the loop
+  // published is at least as new as what they reflect.
   status.applied_index = impl_->handler->last_applied();
+  status.snapshot_index = impl_->storage->snapshot().meta.index;
   return status;
 }
 

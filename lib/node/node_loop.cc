@@ -50,9 +50,16 @@ int Node::Impl::start_loop(std::string* error) {
   snapshot_transfer = std::make_unique<net::SnapshotTransfer>(
       net::SnapshotTransferConfig{}, transport.get(), snapshots.get(),
       [this](raft::NodeId to, bool ok) {
+        log_line(ok ? DENGINE_LOG_INFO : DENGINE_LOG_WARN,
+                 "node " + std::to_string(options.id) + ": snapshot to node " +
+                     std::to_string(to) + (ok ? " installed" : " failed"));
         post([this, to, ok] { raft->report_snapshot(to, ok); });
       },
       [this](raft::Message install, storage::SnapshotInfo info) {
+        log_line(DENGINE_LOG_INFO,
+                 "node " + std::to_string(options.id) + ": received snapshot " +
+                     std::to_string(info.meta.index) + " from node " +
+                     std::to_string(install.from));
         post([this, install = std::move(install), info = std::move(info)] {
           received_snapshots[info.meta.index] = info;
           raft->step(install);
@@ -167,6 +174,9 @@ void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
   }
   send_messages(ready->messages_after_persist);
   raft->advance(*ready);
+  // Published before the entries reach the apply thread, so a status never
+  // shows an applied index past its commit index.
+  publish_status();
   if (ready->snapshot.has_value()) {
     const raft::Index index = ready->snapshot->meta.index;
     auto it = received_snapshots.find(index);
@@ -184,7 +194,6 @@ void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
   }
   serve_read_states(ready->read_states);
   fail_reads(ready->failed_reads);
-  publish_status();
 }
 
 void Node::Impl::send_messages(std::vector<raft::Message>& messages) {
@@ -198,6 +207,11 @@ void Node::Impl::send_messages(std::vector<raft::Message>& messages) {
     storage::Status s = snapshots->latest(&info);
     if (s && m.snapshot.has_value() &&
         info.meta.index == m.snapshot->meta.index) {
+      log_line(DENGINE_LOG_INFO, "node " + std::to_string(options.id) +
+                                     ": sending snapshot " +
+                                     std::to_string(info.meta.index) + " (" +
+                                     std::to_string(info.bytes) +
+                                     " bytes) to node " + std::to_string(m.to));
       snapshot_transfer->send(m.to, info, std::move(m));
     } else {
       raft->report_snapshot(m.to, false);
@@ -210,7 +224,15 @@ void Node::Impl::observe_entries(const std::vector<raft::Entry>& entries) {
     if (entry.type != raft::EntryType::kConfChange) continue;
     std::optional<raft::ConfChangeRecord> record =
         raft::decode_conf_change(entry.data);
-    if (record && record->change.type == raft::ConfChangeType::kAddLearner) {
+    if (!record) continue;
+    log_line(DENGINE_LOG_INFO,
+             "node " + std::to_string(options.id) + ": membership entry " +
+                 std::to_string(entry.index) + ": " +
+                 raft::to_string(record->change.type) + " node " +
+                 std::to_string(record->change.node) + ", now " +
+                 std::to_string(record->conf.voters.size()) + " voters and " +
+                 std::to_string(record->conf.learners.size()) + " learners");
+    if (record->change.type == raft::ConfChangeType::kAddLearner) {
       learn_address(record->change.node, record->change.context);
     }
   }

@@ -16,6 +16,7 @@ Status DurableStorage::open(std::unique_ptr<LogStore> log,
       new DurableStorage(std::move(log), std::move(hard_state)));
   Status s = storage->hard_state_store_->load(&storage->hard_state_);
   if (!s) return s;
+  storage->saved_hard_state_ = storage->hard_state_;
   s = storage->reconcile(snapshot);
   if (!s) return s;
   storage->snapshot_ = snapshot;
@@ -123,8 +124,18 @@ Status DurableStorage::persist(const raft::Ready& ready) {
     if (!s) return s;
   }
   if (ready.hard_state) {
-    Status s = hard_state_store_->save(*ready.hard_state);
-    if (!s) return s;
+    // Term and vote must be durable before any message depending on them
+    // leaves; the commit index need not be (Raft keeps it volatile: a
+    // restarted node learns it again). Saving only when term or vote
+    // change spares a synced file replace per committed batch.
+    const bool vote_changed =
+        ready.hard_state->term != saved_hard_state_.term ||
+        ready.hard_state->vote != saved_hard_state_.vote;
+    if (vote_changed) {
+      Status s = hard_state_store_->save(*ready.hard_state);
+      if (!s) return s;
+      saved_hard_state_ = *ready.hard_state;
+    }
     std::lock_guard lock(mutex_);
     hard_state_ = *ready.hard_state;
   }
@@ -163,6 +174,21 @@ Status DurableStorage::read_error() const {
   return read_error_;
 }
 
-Status DurableStorage::close() { return log_->close(); }
+Status DurableStorage::close() {
+  // A clean close keeps the latest commit index too, so a restart hands out
+  // the committed entries without waiting for a leader.
+  raft::HardState latest;
+  {
+    std::lock_guard lock(mutex_);
+    latest = hard_state_;
+  }
+  Status s = log_->sync();
+  if (s && latest != saved_hard_state_) {
+    s = hard_state_store_->save(latest);
+    if (s) saved_hard_state_ = latest;
+  }
+  Status closed = log_->close();
+  return s ? closed : s;
+}
 
 }  // namespace dengine::storage

@@ -4,9 +4,17 @@
 //
 // Write order for one Ready (lib/raft/types.h): the snapshot resets the log
 // to its index and term; the entries are appended (replacing any held suffix
-// from their first index); the hard state is saved (durable at once); then, if
-// the Ready must be synced, one log sync() makes the entries durable. The
-// snapshot's files must already be complete in the SnapshotStore.
+// from their first index); the hard state is saved (durable at once) when its
+// term or vote changed; then, if the Ready must be synced, one log sync()
+// makes the entries durable. The snapshot's files must already be complete in
+// the SnapshotStore.
+//
+// The commit index alone is not worth a synced save per batch: it is saved
+// with term and vote changes and by close(). After a crash it may come back
+// lower than it was (never below a snapshot's index); Raft treats it as
+// volatile, and the node learns it again from the leader (or, alone, by
+// committing an entry of its new term), so the entries in between are handed
+// out again and the state machine skips what it already applied.
 //
 // A crash between the hard-state save and the log sync can leave a commit
 // index past the durable log. Nothing was applied or acknowledged past the
@@ -62,7 +70,7 @@ class DurableStorage final : public raft::Storage {
   Status compact(const raft::SnapshotMeta& meta);
   // The first read failure hidden from the core, or ok.
   Status read_error() const;
-  // Syncs and closes the log.
+  // Syncs and closes the log and saves the latest hard state.
   Status close();
 
   LogStore* log_store() { return log_.get(); }
@@ -79,6 +87,8 @@ class DurableStorage final : public raft::Storage {
   // Guards the fields below.
   mutable std::mutex mutex_;
   raft::HardState hard_state_;
+  // What the store holds; written only by the persisting thread (and open).
+  raft::HardState saved_hard_state_;
   raft::SnapshotMeta snapshot_;
   mutable Status read_error_;
 };

@@ -225,7 +225,7 @@ class DurableStorageRaftTest : public ::testing::TestWithParam<Backend> {
   ScratchDir dir_;
 };
 
-TEST_P(DurableStorageRaftTest, SingleNodeRestartsWithSameLogTermAndCommit) {
+TEST_P(DurableStorageRaftTest, SingleNodeRestartsWithSameLogTermAndState) {
   Cluster cluster(GetParam(), dir_.path(), 1);
   ASSERT_NO_FATAL_FAILURE(cluster.start(1));
   Host& h = cluster.host(1);
@@ -246,15 +246,16 @@ TEST_P(DurableStorageRaftTest, SingleNodeRestartsWithSameLogTermAndCommit) {
   ASSERT_NO_FATAL_FAILURE(cluster.start(1));
   EXPECT_EQ(h.raft->log().last_index(), last);
   EXPECT_EQ(h.raft->term(), term);
-  EXPECT_EQ(h.raft->status().hard_state.commit, commit);
+  // The commit index is volatile: saved with term and vote, not per batch.
+  EXPECT_LE(h.raft->status().hard_state.commit, commit);
   EXPECT_EQ(h.raft->status().hard_state.vote, NodeId{1});
-  // The committed entries are handed out again and rebuild the same state.
-  cluster.stabilize();
-  EXPECT_EQ(h.state, state);
+  // Once it leads again the entries commit again and are handed out again,
+  // rebuilding the same state.
   h.raft->campaign();
   cluster.stabilize();
   ASSERT_EQ(h.raft->role(), raft::Role::kLeader);
   EXPECT_GT(h.raft->term(), term);
+  EXPECT_EQ(h.state, state);
   ASSERT_NO_FATAL_FAILURE(cluster.propose(1, "after-restart"));
   EXPECT_EQ(h.state.rbegin()->second, "after-restart");
 }

@@ -103,6 +103,7 @@ struct Node::Impl {
   raft::Term last_reported_term = 0;
   raft::NodeId last_reported_leader = raft::kNoNode;
   Clock::time_point last_proposal = Clock::now();
+  Clock::time_point last_tick_at;  // the core's clock, in whole ticks
 
   // Reads of the machine (any thread) end before it is stopped.
   std::shared_mutex machine_mutex;
@@ -125,6 +126,8 @@ struct Node::Impl {
   bool post(std::function<void()> task);
   void drain_inbox();
   void on_tick();
+  // Ticks the core for every tick interval elapsed since the last tick.
+  void advance_clock();
   void drive();
   void handle_ready(raft::Ready ready);
   void finish_ready(std::shared_ptr<raft::Ready> ready,

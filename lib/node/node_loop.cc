@@ -1,6 +1,7 @@
 // The loop thread: owns the Raft core, takes its Ready batches one at a
 // time, hands the durable part to the storage thread and finishes each once
 // it is durable; ticks, peer messages and snapshot transfers arrive here.
+#include <algorithm>
 #include <chrono>
 
 #include "net/address.h"
@@ -88,6 +89,7 @@ int Node::Impl::start_loop(std::string* error) {
     std::lock_guard lock(inbox_mutex);
     inbox_closed = false;
   }
+  last_tick_at = Clock::now();
   loop_thread = std::thread([this] { uv_run(&loop, UV_RUN_DEFAULT); });
   loop_started = true;
   post([this] {
@@ -107,7 +109,24 @@ bool Node::Impl::post(std::function<void()> task) {
   return true;
 }
 
+void Node::Impl::advance_clock() {
+  // One core tick per elapsed tick interval of the monotonic clock, not per
+  // timer callback: after the process was paused (SIGSTOP, a VM freeze, a
+  // long GC in the host) the timer fires once, but the leader's lease must
+  // have run out by the time it serves anything. Beyond a few election
+  // timeouts more ticks change nothing.
+  const Clock::time_point now = Clock::now();
+  const auto interval = options.tick_interval;
+  int64_t due = (now - last_tick_at) / interval;
+  if (due <= 0) return;
+  last_tick_at += due * interval;
+  due =
+      std::min<int64_t>(due, 4 * static_cast<int64_t>(options.election_ticks));
+  for (int64_t i = 0; i < due; ++i) raft->tick();
+}
+
 void Node::Impl::drain_inbox() {
+  if (!failed && !shutting_down) advance_clock();
   std::vector<std::function<void()>> tasks;
   {
     std::lock_guard lock(inbox_mutex);
@@ -119,7 +138,7 @@ void Node::Impl::drain_inbox() {
 
 void Node::Impl::on_tick() {
   if (failed || shutting_down) return;
-  raft->tick();
+  advance_clock();
   const Clock::time_point now = Clock::now();
   expire_deadlines(now);
   maybe_tick_kv_clock(now);

@@ -281,6 +281,18 @@ void Cluster::kill(uint64_t id) {
   n.pid = -1;
 }
 
+void Cluster::pause(uint64_t id) {
+  const Node& n = node(id);
+  ASSERT_GT(n.pid, 0) << "node " << id << " is not running";
+  ::kill(n.pid, SIGSTOP);
+}
+
+void Cluster::resume(uint64_t id) {
+  const Node& n = node(id);
+  ASSERT_GT(n.pid, 0) << "node " << id << " is not running";
+  ::kill(n.pid, SIGCONT);
+}
+
 void Cluster::stop(uint64_t id) {
   Node& n = node(id);
   if (n.pid <= 0) {

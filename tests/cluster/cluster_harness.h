@@ -58,6 +58,9 @@ class Cluster {
   void kill(uint64_t id);
   // SIGTERM; fails the test unless the node exits cleanly (status 0).
   void stop(uint64_t id);
+  // SIGSTOP / SIGCONT: the process freezes (its clock keeps running).
+  void pause(uint64_t id);
+  void resume(uint64_t id);
   bool running(uint64_t id) const;
   // Fails the test for each node that exited without being told to.
   void check_alive();

@@ -535,5 +535,48 @@ TEST(ClusterTest, TransfersLeadershipAndRemovesANode) {
   expect_replicated_everywhere(cluster, written);
 }
 
+// A leader frozen (SIGSTOP) past its lease, while the others elect a new
+// leader and accept a write, must not answer a lease read from its old state
+// when it wakes: its lease is measured on the monotonic clock, which kept
+// running, not in timer callbacks, which did not.
+TEST(ClusterTest, APausedLeaderNeverServesAStaleLeaseRead) {
+  Cluster cluster;
+  cluster.start_all();
+  const uint64_t old_leader = cluster.wait_for_leader();
+  ASSERT_NE(old_leader, 0u);
+  auto c = cluster.client();
+  ASSERT_TRUE(c->put("k", "old").ok());
+  auto at_old_leader = cluster.client({old_leader});
+  std::optional<std::string> value;
+  ASSERT_TRUE(at_old_leader->get("k", &value, ReadConsistency::kLease).ok());
+  ASSERT_EQ(value, "old");
+
+  cluster.pause(old_leader);
+  std::vector<uint64_t> others;
+  for (uint64_t id : cluster.ids()) {
+    if (id != old_leader) others.push_back(id);
+  }
+  ASSERT_TRUE(eventually([&] {
+    net::NodeStatus s;
+    return cluster.status(others[0], &s).ok() && s.leader_id != 0 &&
+           s.leader_id != old_leader;
+  }));
+  auto at_others = cluster.client(others);
+  ASSERT_TRUE(at_others->put("k", "new").ok());
+
+  cluster.resume(old_leader);
+  // Whatever the old leader answers at once (or wherever it redirects),
+  // it is never the overwritten value.
+  for (int i = 0; i < 20; ++i) {
+    value.reset();
+    const client::Status s =
+        at_old_leader->get("k", &value, ReadConsistency::kLease);
+    if (s.ok()) {
+      EXPECT_EQ(value, "new") << "stale lease read, attempt " << i;
+    }
+  }
+  cluster.check_alive();
+}
+
 }  // namespace
 }  // namespace dengine::cluster_test

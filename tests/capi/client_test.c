@@ -18,20 +18,8 @@
 #include <cmocka.h>
 
 #include "dengine.h"
+#include "ports.h"
 #include "temp_dir.h"
-
-static int free_port(void) {
-  struct sockaddr_in addr;
-  socklen_t len = sizeof addr;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr*)&addr, sizeof addr), 0);
-  getsockname(fd, (struct sockaddr*)&addr, &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 static void bad_endpoints_are_refused(void** state) {
   dengine_client* client = NULL;

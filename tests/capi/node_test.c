@@ -23,6 +23,7 @@
 
 #include "counter_machine.h"
 #include "dengine.h"
+#include "ports.h"
 #include "temp_dir.h"
 
 enum { TIMEOUT_MS = 5000 };
@@ -32,20 +33,6 @@ static void sleep_ms(long ms) {
   t.tv_sec = ms / 1000;
   t.tv_nsec = (ms % 1000) * 1000000L;
   nanosleep(&t, NULL);
-}
-
-/* A loopback port nobody listens on right now. */
-static int free_port(void) {
-  struct sockaddr_in addr;
-  socklen_t len = sizeof addr;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr*)&addr, sizeof addr), 0);
-  getsockname(fd, (struct sockaddr*)&addr, &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 static uint64_t get_u64(const uint8_t* p) {

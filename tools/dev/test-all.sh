@@ -18,6 +18,8 @@ run_build() {
 
 echo "== build and test: release"
 run_build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== go binding against the release build"
+tools/dev/test-go.sh build/release
 echo "== build and test: asan+ubsan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_build build/asan -DCMAKE_BUILD_TYPE=Debug -DDENGINE_SANITIZE=ON

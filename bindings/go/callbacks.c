@@ -1,0 +1,169 @@
+#include "callbacks.h"
+
+#include <string.h>
+
+#include "_cgo_export.h"
+
+/* ----- the state machine vtable ----- */
+
+static uintptr_t handle_of(void* user) { return (uintptr_t)user; }
+
+static int machine_apply_chunk(void* user, const dengine_entry* entries,
+                               size_t count, dengine_results* results) {
+  return goMachineApply(handle_of(user), (dengine_entry*)entries, count,
+                        results);
+}
+
+static uint64_t machine_last_applied(void* user) {
+  return goMachineLastApplied(handle_of(user));
+}
+
+static int machine_read(void* user, const uint8_t* query, size_t len,
+                        dengine_read_result* out) {
+  return goMachineRead(handle_of(user), (uint8_t*)query, len, out);
+}
+
+static uint64_t machine_len(void* user) {
+  return goMachineLen(handle_of(user));
+}
+
+/* last_index is the machine's own last applied index: Go's Snapshot
+ * writes the state as of that without being told. */
+static int machine_generate_snapshot(void* user, const char* dir,
+                                     uint64_t last_index) {
+  (void)last_index;
+  return goMachineSnapshot(handle_of(user), (char*)dir);
+}
+
+static int machine_install_snapshot(void* user, const char* dir,
+                                    const dengine_snapshot_meta* meta) {
+  return goMachineRestore(handle_of(user), (char*)dir,
+                          (dengine_snapshot_meta*)meta);
+}
+
+static int machine_flush(void* user) { return goMachineFlush(handle_of(user)); }
+
+static int machine_reset(void* user) { return goMachineReset(handle_of(user)); }
+
+void godengine_fill_machine(dengine_state_machine* m, uintptr_t handle,
+                            int has_last_applied, int has_len) {
+  memset(m, 0, sizeof *m);
+  m->version = DENGINE_STATE_MACHINE_VERSION;
+  m->struct_size = sizeof *m;
+  m->user = (void*)handle;
+  m->apply_chunk = machine_apply_chunk;
+  m->last_applied = has_last_applied ? machine_last_applied : NULL;
+  m->read = machine_read;
+  m->len = has_len ? machine_len : NULL;
+  m->generate_snapshot = machine_generate_snapshot;
+  m->install_snapshot = machine_install_snapshot;
+  m->flush = machine_flush;
+  /* stop must leave everything durable: for a Go machine that is Flush. */
+  m->stop = machine_flush;
+  m->reset = machine_reset;
+}
+
+uintptr_t godengine_machine_handle(const dengine_state_machine* m) {
+  return handle_of(m->user);
+}
+
+/* ----- the conformance suite's builder ----- */
+
+static int builder_open(void* user, const char* path,
+                        dengine_state_machine* out) {
+  return goBuilderOpen(handle_of(user), (char*)path, out);
+}
+
+static void builder_close(void* user, dengine_state_machine* machine) {
+  goBuilderClose(handle_of(user), machine);
+}
+
+static size_t builder_make_command(void* user, uint64_t n, uint8_t* buf,
+                                   size_t cap) {
+  return goBuilderCommand(handle_of(user), n, buf, cap);
+}
+
+static size_t builder_make_state_query(void* user, uint8_t* buf, size_t cap) {
+  return goBuilderStateQuery(handle_of(user), buf, cap);
+}
+
+void godengine_fill_builder(dengine_sm_builder* b, uintptr_t handle,
+                            int has_command, int has_state_query) {
+  memset(b, 0, sizeof *b);
+  b->version = DENGINE_SM_BUILDER_VERSION;
+  b->struct_size = sizeof *b;
+  b->user = (void*)handle;
+  b->open = builder_open;
+  b->close = builder_close;
+  b->make_command = has_command ? builder_make_command : NULL;
+  b->make_state_query = has_state_query ? builder_make_state_query : NULL;
+}
+
+/* ----- async requests ----- */
+
+static void request_done(void* ctx, int status, const dengine_reply* reply) {
+  goRequestDone(handle_of(ctx), status, (dengine_reply*)reply);
+}
+
+int godengine_propose_async(dengine_node* node, const void* data, size_t len,
+                            uint32_t timeout_ms, uintptr_t handle) {
+  return dengine_node_propose_async(node, data, len, NULL, timeout_ms,
+                                    request_done, (void*)handle);
+}
+
+int godengine_read_async(dengine_node* node, const void* query, size_t len,
+                         int consistency, uint32_t timeout_ms,
+                         uintptr_t handle) {
+  return dengine_node_read_async(node, query, len, consistency, timeout_ms,
+                                 request_done, (void*)handle);
+}
+
+int godengine_add_learner_async(dengine_node* node, uint64_t id,
+                                const char* address, uint32_t timeout_ms,
+                                uintptr_t handle) {
+  return dengine_node_add_learner_async(node, id, address, timeout_ms,
+                                        request_done, (void*)handle);
+}
+
+int godengine_promote_async(dengine_node* node, uint64_t id,
+                            uint32_t timeout_ms, uintptr_t handle) {
+  return dengine_node_promote_async(node, id, timeout_ms, request_done,
+                                    (void*)handle);
+}
+
+int godengine_remove_async(dengine_node* node, uint64_t id, uint32_t timeout_ms,
+                           uintptr_t handle) {
+  return dengine_node_remove_async(node, id, timeout_ms, request_done,
+                                   (void*)handle);
+}
+
+int godengine_transfer_leadership_async(dengine_node* node, uint64_t to,
+                                        uint32_t timeout_ms, uintptr_t handle) {
+  return dengine_node_transfer_leadership_async(node, to, timeout_ms,
+                                                request_done, (void*)handle);
+}
+
+int godengine_snapshot_async(dengine_node* node, uint32_t timeout_ms,
+                             uintptr_t handle) {
+  return dengine_node_snapshot_async(node, timeout_ms, request_done,
+                                     (void*)handle);
+}
+
+/* ----- leader changes and logs ----- */
+
+static void leader_changed(void* ctx, uint64_t leader_id, uint64_t term) {
+  goLeaderChanged(handle_of(ctx), leader_id, term);
+}
+
+int godengine_set_leader_callback(dengine_node* node, uintptr_t handle) {
+  return dengine_node_set_leader_callback(node, leader_changed, (void*)handle);
+}
+
+static void log_line(void* user, int level, const char* message) {
+  (void)user;
+  goLog(level, (char*)message);
+}
+
+void godengine_set_log_callback(int enabled, int min_level) {
+  dengine_set_log_callback(enabled ? log_line : NULL, NULL, min_level);
+}

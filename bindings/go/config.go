@@ -1,0 +1,185 @@
+package dengine
+
+/*
+#include <stdlib.h>
+#include <dengine.h>
+*/
+import "C"
+
+import (
+	"maps"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+// Storage selects the log store.
+type Storage int
+
+const (
+	StorageWAL     Storage = C.DENGINE_STORAGE_WAL     // the segmented WAL (default)
+	StorageRocksDB Storage = C.DENGINE_STORAGE_ROCKSDB // log and hard state in RocksDB
+)
+
+// KVBackend selects the built-in KV machine's storage.
+type KVBackend int
+
+const (
+	KVRocksDB KVBackend = C.DENGINE_KV_ROCKSDB // the default
+	KVFile    KVBackend = C.DENGINE_KV_FILE    // a chunk log plus a compacted image
+)
+
+// Consistency is a read's consistency level.
+type Consistency int
+
+const (
+	ReadDefault      Consistency = C.DENGINE_READ_DEFAULT      // the node's default
+	ReadLinearizable Consistency = C.DENGINE_READ_LINEARIZABLE // ReadIndex: a quorum round
+	ReadLease        Consistency = C.DENGINE_READ_LEASE        // the leader's lease
+	ReadEventual     Consistency = C.DENGINE_READ_EVENTUAL     // local; may be stale
+)
+
+// Timing sets the Raft clock: one tick every Tick, an election after
+// ElectionTicks to twice that without a leader, a heartbeat every
+// HeartbeatTicks.
+type Timing struct {
+	Tick           time.Duration
+	ElectionTicks  uint32
+	HeartbeatTicks uint32
+}
+
+// SnapshotPolicy takes a snapshot after Entries entries or Bytes entry bytes
+// since the last one (0 disables that threshold; both 0: only on demand).
+type SnapshotPolicy struct {
+	Entries uint64
+	Bytes   uint64
+}
+
+// Config configures a node. Zero values mean dengine's defaults (see
+// docs/operations.md); NodeID and DataDir are required.
+type Config struct {
+	NodeID    uint64
+	ClusterID uint64 // nodes of different clusters refuse each other; 0: 1
+	DataDir   string // the log, snapshots and the built-in machine
+	// ListenAddress is "host:port" for peers; "": 127.0.0.1 on a free port.
+	ListenAddress string
+	// Peers are the other nodes' addresses by id: every voter of a new
+	// cluster; at least the leader's for a node that joins one.
+	Peers map[uint64]string
+	// InitialVoters are the voters of a brand-new cluster, this node
+	// included; used only when DataDir is empty. Leave nil on a node that
+	// will join with AddLearner.
+	InitialVoters []uint64
+	// ClientAddress, if set, serves dengine clients (see OpenClient) on
+	// "host:port"; PeerClientAddresses names the other nodes' ones, for
+	// redirects.
+	ClientAddress       string
+	PeerClientAddresses map[uint64]string
+	Storage             Storage
+	// StateMachine is the application's machine; nil: the built-in KV
+	// machine (KVBackend). It is used only between StartNode and Close.
+	StateMachine StateMachine
+	KVBackend    KVBackend
+	Timing       *Timing         // nil: the defaults
+	Snapshots    *SnapshotPolicy // nil: every 10,000 entries or 64 MiB
+	DefaultRead  Consistency     // ReadDefault: linearizable
+	// MaxEntryBytes bounds a proposal's size; 0: the default (16 MiB).
+	MaxEntryBytes uint64
+}
+
+// cConfig is a C config built from a Config; free it with free.
+type cConfig struct{ c *C.dengine_config }
+
+func (cc cConfig) free() { C.dengine_config_free(cc.c) }
+
+// newCConfig copies cfg into a new C config; machine (may be NULL) is set as
+// the application machine. Errors name the field dengine refused.
+func newCConfig(cfg *Config, machine *C.dengine_state_machine) (cConfig, error) {
+	var cc cConfig
+	if err := call("StartNode", func() C.int { return C.dengine_config_new(&cc.c) }); err != nil {
+		return cc, err
+	}
+	set := func(f func() C.int) error { return call("StartNode", f) }
+	withString := func(s string, f func(*C.char) C.int) func() C.int {
+		return func() C.int {
+			cs := C.CString(s)
+			defer C.free(unsafe.Pointer(cs))
+			return f(cs)
+		}
+	}
+	steps := []func() C.int{
+		func() C.int { return C.dengine_config_set_node_id(cc.c, C.uint64_t(cfg.NodeID)) },
+		withString(cfg.DataDir, func(s *C.char) C.int { return C.dengine_config_set_data_dir(cc.c, s) }),
+		func() C.int { return C.dengine_config_set_storage(cc.c, C.int(cfg.Storage)) },
+		func() C.int { return C.dengine_config_set_kv_backend(cc.c, C.int(cfg.KVBackend)) },
+	}
+	if cfg.ClusterID != 0 {
+		steps = append(steps, func() C.int {
+			return C.dengine_config_set_cluster_id(cc.c, C.uint64_t(cfg.ClusterID))
+		})
+	}
+	if cfg.ListenAddress != "" {
+		steps = append(steps, withString(cfg.ListenAddress, func(s *C.char) C.int {
+			return C.dengine_config_set_listen_address(cc.c, s)
+		}))
+	}
+	for _, id := range sortedIDs(cfg.Peers) {
+		steps = append(steps, withString(cfg.Peers[id], func(s *C.char) C.int {
+			return C.dengine_config_add_peer(cc.c, C.uint64_t(id), s)
+		}))
+	}
+	if len(cfg.InitialVoters) > 0 {
+		steps = append(steps, func() C.int {
+			ids := make([]C.uint64_t, len(cfg.InitialVoters))
+			for i, id := range cfg.InitialVoters {
+				ids[i] = C.uint64_t(id)
+			}
+			return C.dengine_config_set_initial_voters(cc.c, &ids[0], C.size_t(len(ids)))
+		})
+	}
+	if cfg.ClientAddress != "" {
+		steps = append(steps, withString(cfg.ClientAddress, func(s *C.char) C.int {
+			return C.dengine_config_set_client_address(cc.c, s)
+		}))
+	}
+	for _, id := range sortedIDs(cfg.PeerClientAddresses) {
+		steps = append(steps, withString(cfg.PeerClientAddresses[id], func(s *C.char) C.int {
+			return C.dengine_config_add_peer_client_address(cc.c, C.uint64_t(id), s)
+		}))
+	}
+	if t := cfg.Timing; t != nil {
+		steps = append(steps, func() C.int {
+			return C.dengine_config_set_timing(cc.c, C.uint32_t(t.Tick/time.Millisecond),
+				C.uint32_t(t.ElectionTicks), C.uint32_t(t.HeartbeatTicks))
+		})
+	}
+	if p := cfg.Snapshots; p != nil {
+		steps = append(steps, func() C.int {
+			return C.dengine_config_set_snapshot_policy(cc.c, C.uint64_t(p.Entries), C.uint64_t(p.Bytes))
+		})
+	}
+	if cfg.DefaultRead != ReadDefault {
+		steps = append(steps, func() C.int {
+			return C.dengine_config_set_default_read(cc.c, C.int(cfg.DefaultRead))
+		})
+	}
+	if cfg.MaxEntryBytes != 0 {
+		steps = append(steps, func() C.int {
+			return C.dengine_config_set_max_entry_bytes(cc.c, C.uint64_t(cfg.MaxEntryBytes))
+		})
+	}
+	if machine != nil {
+		steps = append(steps, func() C.int { return C.dengine_config_set_state_machine(cc.c, machine) })
+	}
+	for _, step := range steps {
+		if err := set(step); err != nil {
+			cc.free()
+			return cConfig{}, err
+		}
+	}
+	return cc, nil
+}
+
+// sortedIDs gives a map's ids in order, so configs are built the same way
+// every time.
+func sortedIDs(m map[uint64]string) []uint64 { return slices.Sorted(maps.Keys(m)) }

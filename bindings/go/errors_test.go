@@ -1,0 +1,38 @@
+package dengine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"dengine.dev/dengine"
+)
+
+func TestErrorsMatchSentinelsAndCarryDetails(t *testing.T) {
+	timeout := &dengine.Error{Code: dengine.CodeTimeout, Op: "Propose", Message: "the deadline passed"}
+	if !errors.Is(timeout, dengine.ErrTimeout) || !errors.Is(timeout, context.DeadlineExceeded) ||
+		errors.Is(timeout, dengine.ErrNotLeader) {
+		t.Fatalf("a timeout matches the wrong sentinels: %v", timeout)
+	}
+	if got := timeout.Error(); got != "dengine: Propose: timeout: the deadline passed" {
+		t.Fatalf("message %q", got)
+	}
+
+	wrapped := fmt.Errorf("writing: %w", &dengine.NotLeaderError{LeaderID: 2, LeaderAddress: "127.0.0.1:7002",
+		Err: &dengine.Error{Code: dengine.CodeNotLeader, Op: "Propose"}})
+	var notLeader *dengine.NotLeaderError
+	var e *dengine.Error
+	if !errors.Is(wrapped, dengine.ErrNotLeader) || !errors.As(wrapped, &notLeader) || !errors.As(wrapped, &e) {
+		t.Fatalf("a wrapped not-leader error does not unwrap: %v", wrapped)
+	}
+	if notLeader.LeaderID != 2 || e.Code != dengine.CodeNotLeader || errors.Is(wrapped, context.DeadlineExceeded) {
+		t.Fatalf("not-leader details: %+v, %+v", notLeader, e)
+	}
+	if got := dengine.CodeNotLeader.String(); got != "not leader" {
+		t.Fatalf("code name %q", got)
+	}
+	if dengine.Version() == "" {
+		t.Fatal("no library version")
+	}
+}

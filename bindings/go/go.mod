@@ -1,0 +1,3 @@
+module dengine.dev/dengine
+
+go 1.23

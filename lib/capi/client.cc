@@ -102,6 +102,9 @@ int dengine_client_open(const char* endpoints, uint32_t timeout_ms,
     for (std::string endpoint; std::getline(list, endpoint, ',');) {
       if (!endpoint.empty()) options.endpoints.push_back(endpoint);
     }
+    // The deadline bounds a call, not a count of attempts: a leader's
+    // election may take several of them.
+    options.max_retries = 1 << 20;
     if (timeout_ms != 0) {
       options.deadline = std::chrono::milliseconds(timeout_ms);
       options.request_timeout =

@@ -487,6 +487,11 @@ NodeStatus Node::status() const {
   // published is at least as new as what they reflect.
   status.applied_index = impl_->handler->last_applied();
   status.snapshot_index = impl_->storage->snapshot().meta.index;
+  // The handler records a fatal apply error before it fails the waiting
+  // requests, so a request that failed on it already sees it here.
+  if (status.fatal_status == DENGINE_OK) {
+    status.fatal_status = impl_->handler->fatal_status(&status.fatal_message);
+  }
   return status;
 }
 

@@ -272,6 +272,7 @@ void Node::Impl::on_soft_state(const raft::SoftState& soft) {
                (soft.leader == raft::kNoNode
                     ? std::string("no leader")
                     : "leader " + std::to_string(soft.leader)));
+  publish_status();  // status() already names the leader the callback does
   LeaderChangeCallback callback;
   {
     std::lock_guard lock(status_mutex);

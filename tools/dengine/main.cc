@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
   ClientOptions options;
   options.endpoints = split(endpoints);
   options.deadline = std::chrono::milliseconds(timeout_ms);
+  options.max_retries = 1 << 20;  // the deadline bounds a command
   options.request_timeout =
       std::min(options.deadline, std::chrono::milliseconds(5000));
   std::unique_ptr<Client> client;

@@ -20,6 +20,8 @@ echo "== build and test: release"
 run_build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== go binding against the release build"
 tools/dev/test-go.sh build/release
+echo "== python binding (pip install ./bindings/python, pytest)"
+tools/dev/test-python.sh
 echo "== build and test: asan+ubsan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_build build/asan -DCMAKE_BUILD_TYPE=Debug -DDENGINE_SANITIZE=ON

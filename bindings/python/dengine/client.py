@@ -1,0 +1,117 @@
+"""dengine.Client: a client of dengine servers (dengined, or nodes started
+with a ``client_address``) over TCP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Self, TypeVar
+
+from . import _dengine
+from .errors import from_status
+from .node import Bytes, Result, ScanResult, Status, consistency_code, timeout_ms
+
+T = TypeVar("T")
+
+
+class Client:
+    """Talks to the servers at ``endpoints`` (their client addresses, a list
+    or a comma-separated string). It finds the leader, follows redirects
+    and retries until the deadline (``timeout`` seconds per call, retries
+    included). Every write carries the client's session, so a retried write
+    applies once; a write that still ends in TimeoutError or IOError may or
+    may not have applied.
+
+    Thread-safe (calls run one at a time: use a client per thread for
+    concurrency); every call releases the GIL. A context manager.
+    """
+
+    def __init__(
+        self, endpoints: str | Sequence[str], *, timeout: float = 30.0
+    ) -> None:
+        if not isinstance(endpoints, str):
+            endpoints = ",".join(endpoints)
+        self._handle: _dengine.Client | None = None
+        self._handle = _dengine.Client(endpoints, timeout_ms(timeout, timeout))
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def put(self, key: Bytes, value: Bytes) -> None:
+        self._call(lambda h: h.put(key, value))
+
+    def put_ttl(self, key: Bytes, value: Bytes, ttl: float) -> None:
+        """Puts a key that expires ``ttl`` seconds after the leader's clock."""
+        self._call(lambda h: h.put_ttl(key, value, max(int(ttl * 1000), 0)))
+
+    def delete(self, key: Bytes) -> bool:
+        """True if the key existed."""
+        return self._call(lambda h: h.delete(key))
+
+    def cas(self, key: Bytes, expected: Bytes | None, value: Bytes) -> bool:
+        """Sets key to value if it holds expected (None: if absent); True if
+        it did."""
+        return self._call(lambda h: h.cas(key, expected, value))
+
+    def get(self, key: Bytes, *, consistency: str | None = None) -> bytes | None:
+        code = consistency_code(consistency)
+        return self._call(lambda h: h.get(key, code))
+
+    def get_multi(
+        self, keys: Sequence[Bytes], *, consistency: str | None = None
+    ) -> list[bytes | None]:
+        code = consistency_code(consistency)
+        return self._call(lambda h: h.get_multi(list(keys), code))
+
+    def scan_prefix(
+        self, prefix: Bytes = b"", *, limit: int = 1000, consistency: str | None = None
+    ) -> ScanResult:
+        code = consistency_code(consistency)
+        items, more = self._call(lambda h: h.scan_prefix(prefix, limit, code))
+        return ScanResult(items, more)
+
+    def propose(self, data: Bytes) -> Result:
+        """A command for the servers' application machine."""
+        reply = self._call(lambda h: h.propose(data))
+        return Result(reply.result, reply.data, reply.index, reply.duplicate)
+
+    def read(self, query: Bytes = b"", *, consistency: str | None = None) -> bytes:
+        code = consistency_code(consistency)
+        return self._call(lambda h: h.read(query, code)).data
+
+    def status(self) -> Status:
+        """The answering server's view (the leader's once found)."""
+        return Status._from_dict(self._call(lambda h: h.status()))
+
+    def add_learner(self, id: int, address: str) -> None:
+        self._call(lambda h: h.add_learner(id, address))
+
+    def promote(self, id: int) -> None:
+        self._call(lambda h: h.promote(id))
+
+    def remove(self, id: int) -> None:
+        self._call(lambda h: h.remove(id))
+
+    def transfer_leadership(self, to: int = 0) -> None:
+        self._call(lambda h: h.transfer_leadership(to))
+
+    def snapshot(self) -> int:
+        return self._call(lambda h: h.snapshot())
+
+    def _call(self, fn: Callable[[_dengine.Client], T]) -> T:
+        handle = self._handle
+        if handle is None:
+            raise from_status(
+                _dengine.ERR_SHUTTING_DOWN, "shutting down: the client is closed"
+            )
+        return fn(handle)

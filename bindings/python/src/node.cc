@@ -1,0 +1,467 @@
+// dengine.Config and dengine.Node's C side: dengine_config_* and
+// dengine_node_* / dengine_kv_*, every blocking call with the GIL released.
+//
+// A node handle may be used from many Python threads while another closes
+// it: each call holds a shared lock on the handle while it runs (taken
+// after the GIL is released), close() stops the node first (so blocked
+// calls return) and then takes the lock exclusively to free it.
+#include <pybind11/stl.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings.h"
+#include "events.h"
+#include "machine.h"
+
+namespace dengine_py {
+namespace {
+
+void check(int status) {
+  if (status != DENGINE_OK) raise_last_error(status);
+}
+
+class ConfigHandle {
+ public:
+  ConfigHandle() { check(dengine_config_new(&config_)); }
+  ~ConfigHandle() { dengine_config_free(config_); }
+  ConfigHandle(const ConfigHandle&) = delete;
+  ConfigHandle& operator=(const ConfigHandle&) = delete;
+
+  dengine_config* get() const { return config_; }
+
+ private:
+  dengine_config* config_ = nullptr;
+};
+
+// The outcome of one call: its status, its reply, and why it failed.
+struct Outcome {
+  int status = DENGINE_OK;
+  Reply reply;
+  std::string error;
+};
+
+// Waits for the completion of an _async call, for the blocking forms that
+// the C API does not give a reply (membership, transfer, snapshot).
+struct Waiter {
+  std::mutex mutex;
+  std::condition_variable done;
+  bool finished = false;
+  int status = DENGINE_OK;
+  Reply reply;
+
+  static void complete(void* ctx, int status, const dengine_reply* reply) {
+    auto* self = static_cast<Waiter*>(ctx);
+    {
+      std::lock_guard lock(self->mutex);
+      self->status = status;
+      if (reply != nullptr) self->reply = copy_reply(*reply);
+      self->finished = true;
+    }
+    self->done.notify_one();
+  }
+
+  void wait() {
+    std::unique_lock lock(mutex);
+    done.wait(lock, [&] { return finished; });
+  }
+};
+
+class NodeHandle {
+ public:
+  // Starts a node; `machine` is a Machine adapter, or None for the built-in
+  // KV machine. The adapter is kept until the node is closed.
+  NodeHandle(ConfigHandle& config, py::object machine)
+      : machine_(std::move(machine)) {
+    if (!machine_.is_none()) {
+      const auto& adapter = machine_.cast<const MachineAdapter&>();
+      check(dengine_config_set_state_machine(config.get(), &adapter.vtable()));
+    }
+    int status;
+    std::string error;
+    {
+      py::gil_scoped_release release;  // start calls the machine
+      status = dengine_node_start(config.get(), &node_);
+      if (status != DENGINE_OK) error = dengine_last_error();
+    }
+    if (status != DENGINE_OK) raise_status(status, error);
+  }
+
+  ~NodeHandle() { close(); }
+  NodeHandle(const NodeHandle&) = delete;
+  NodeHandle& operator=(const NodeHandle&) = delete;
+
+  Reply propose(py::handle data, TimeoutMs timeout_ms) {
+    const std::string bytes = copy_bytes(data, "a proposal");
+    return check_reply(call([&](dengine_node* node, Outcome* out) {
+      dengine_reply reply;
+      out->status = dengine_node_propose(node, bytes.data(), bytes.size(),
+                                         nullptr, timeout_ms, &reply);
+      out->reply = copy_reply(reply);
+      dengine_reply_free(&reply);
+    }));
+  }
+
+  void propose_async(py::handle data, TimeoutMs timeout_ms, uint64_t token) {
+    const std::string bytes = copy_bytes(data, "a proposal");
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status =
+          dengine_node_propose_async(node, bytes.data(), bytes.size(), nullptr,
+                                     timeout_ms, &on_done, token_ctx(token));
+    }));
+  }
+
+  Reply read(py::handle query, int consistency, TimeoutMs timeout_ms) {
+    const std::string bytes = copy_bytes(query, "a query");
+    return check_reply(call([&](dengine_node* node, Outcome* out) {
+      dengine_reply reply;
+      out->status = dengine_node_read(node, bytes.data(), bytes.size(),
+                                      consistency, timeout_ms, &reply);
+      out->reply = copy_reply(reply);
+      dengine_reply_free(&reply);
+    }));
+  }
+
+  void read_async(py::handle query, int consistency, TimeoutMs timeout_ms,
+                  uint64_t token) {
+    const std::string bytes = copy_bytes(query, "a query");
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status =
+          dengine_node_read_async(node, bytes.data(), bytes.size(), consistency,
+                                  timeout_ms, &on_done, token_ctx(token));
+    }));
+  }
+
+  void add_learner(uint64_t id, const std::string& address,
+                   TimeoutMs timeout_ms) {
+    wait_for("add_learner",
+             [&](dengine_node* node, dengine_done_fn done, void* ctx) {
+               return dengine_node_add_learner_async(node, id, address.c_str(),
+                                                     timeout_ms, done, ctx);
+             });
+  }
+
+  void promote(uint64_t id, TimeoutMs timeout_ms) {
+    wait_for(
+        "promote", [&](dengine_node* node, dengine_done_fn done, void* ctx) {
+          return dengine_node_promote_async(node, id, timeout_ms, done, ctx);
+        });
+  }
+
+  void remove(uint64_t id, TimeoutMs timeout_ms) {
+    wait_for(
+        "remove", [&](dengine_node* node, dengine_done_fn done, void* ctx) {
+          return dengine_node_remove_async(node, id, timeout_ms, done, ctx);
+        });
+  }
+
+  void transfer_leadership(uint64_t to, TimeoutMs timeout_ms) {
+    wait_for("transfer_leadership",
+             [&](dengine_node* node, dengine_done_fn done, void* ctx) {
+               return dengine_node_transfer_leadership_async(
+                   node, to, timeout_ms, done, ctx);
+             });
+  }
+
+  uint64_t snapshot(TimeoutMs timeout_ms) {
+    return wait_for("snapshot",
+                    [&](dengine_node* node, dengine_done_fn done, void* ctx) {
+                      return dengine_node_snapshot_async(node, timeout_ms, done,
+                                                         ctx);
+                    })
+        .index;
+  }
+
+  py::dict status() {
+    dengine_status s{};
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_node_status(node, &s);
+    }));
+    py::dict out = status_to_dict(s);
+    dengine_status_free(&s);
+    return out;
+  }
+
+  // Leader changes go to the Python handler `token`; None stops them.
+  void set_leader_token(std::optional<uint64_t> token) {
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status =
+          token ? dengine_node_set_leader_callback(node, &on_leader_change,
+                                                   token_ctx(*token))
+                : dengine_node_set_leader_callback(node, nullptr, nullptr);
+    }));
+  }
+
+  void put(py::handle key, py::handle value, TimeoutMs timeout_ms) {
+    const std::string k = copy_bytes(key, "a key");
+    const std::string v = copy_bytes(value, "a value");
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_kv_put(node, k.data(), k.size(), v.data(), v.size(),
+                                   nullptr, timeout_ms);
+    }));
+  }
+
+  void put_ttl(py::handle key, py::handle value, uint64_t ttl_ms,
+               TimeoutMs timeout_ms) {
+    const std::string k = copy_bytes(key, "a key");
+    const std::string v = copy_bytes(value, "a value");
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_kv_put_ttl(node, k.data(), k.size(), v.data(),
+                                       v.size(), ttl_ms, nullptr, timeout_ms);
+    }));
+  }
+
+  bool remove_key(py::handle key, TimeoutMs timeout_ms) {
+    const std::string k = copy_bytes(key, "a key");
+    int existed = 0;
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_kv_delete(node, k.data(), k.size(), nullptr,
+                                      timeout_ms, &existed);
+    }));
+    return existed != 0;
+  }
+
+  bool cas(py::handle key, py::handle expected, py::handle value,
+           TimeoutMs timeout_ms) {
+    const std::string k = copy_bytes(key, "a key");
+    const bool absent = expected.is_none();
+    const std::string e =
+        absent ? std::string() : copy_bytes(expected, "expected");
+    const std::string v = copy_bytes(value, "a value");
+    int swapped = 0;
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_kv_cas(
+          node, k.data(), k.size(), absent ? nullptr : e.data(), e.size(),
+          v.data(), v.size(), nullptr, timeout_ms, &swapped);
+    }));
+    return swapped != 0;
+  }
+
+  py::object get(py::handle key, int consistency, TimeoutMs timeout_ms) {
+    const std::string k = copy_bytes(key, "a key");
+    uint8_t* value = nullptr;
+    size_t value_len = 0;
+    Outcome outcome = call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_kv_get(node, k.data(), k.size(), consistency,
+                                   timeout_ms, &value, &value_len);
+    });
+    if (outcome.status == DENGINE_ERR_NOT_FOUND) return py::none();
+    check_outcome(outcome);
+    py::bytes out(reinterpret_cast<const char*>(value), value_len);
+    dengine_free(value);
+    return out;
+  }
+
+  py::object get_multi(const py::list& keys, int consistency,
+                       TimeoutMs timeout_ms) {
+    const KeyList list(keys);
+    dengine_kv_items items{};
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_kv_get_multi(node, list.pointers.data(),
+                                         list.lengths.data(), list.owned.size(),
+                                         consistency, timeout_ms, &items);
+    }));
+    py::object out = found_values(items);
+    dengine_kv_items_free(&items);
+    return out;
+  }
+
+  py::tuple scan_prefix(py::handle prefix, uint32_t limit, int consistency,
+                        TimeoutMs timeout_ms) {
+    const std::string p = copy_bytes(prefix, "a prefix");
+    dengine_kv_items items{};
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_kv_scan_prefix(node, p.data(), p.size(), limit,
+                                           consistency, timeout_ms, &items);
+    }));
+    py::tuple out = py::make_tuple(key_values(items), items.more != 0);
+    dengine_kv_items_free(&items);
+    return out;
+  }
+
+  // Stops serving and stops the machine; raises the error that stopped the
+  // node, if one did.
+  void stop() {
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_node_stop(node);
+    }));
+  }
+
+  // Stops (if needed) and frees the node, then releases the machine.
+  // Idempotent; never raises.
+  void close() {
+    {
+      py::gil_scoped_release release;
+      {
+        std::shared_lock lock(mutex_);
+        if (node_ != nullptr) dengine_node_stop(node_);
+      }
+      std::unique_lock lock(mutex_);
+      dengine_node_close(node_);
+      node_ = nullptr;
+    }
+    machine_ = py::none();
+  }
+
+ private:
+  // Runs `body(node, &outcome)` with the GIL released and the handle held;
+  // the error message is taken on the calling thread.
+  template <typename Body>
+  Outcome call(Body&& body) {
+    Outcome out;
+    py::gil_scoped_release release;
+    std::shared_lock lock(mutex_);
+    if (node_ == nullptr) {
+      out.status = DENGINE_ERR_SHUTTING_DOWN;
+      out.error = "shutting down: the node is closed";
+      return out;
+    }
+    body(node_, &out);
+    if (out.status != DENGINE_OK) {
+      if (out.error.empty()) out.error = dengine_last_error();
+      if (out.status == DENGINE_ERR_NOT_LEADER && out.reply.leader_id == 0) {
+        // The KV helpers report no leader: take it from the status.
+        dengine_status s{};
+        if (dengine_node_status(node_, &s) == DENGINE_OK) {
+          out.reply.leader_id = s.leader_id;
+          out.reply.leader_address = s.leader_address;
+          dengine_status_free(&s);
+        }
+      }
+    }
+    return out;
+  }
+
+  // Runs an _async call to completion with the GIL released.
+  template <typename Start>
+  Reply wait_for(const char* function, Start&& start) {
+    Outcome outcome = call([&](dengine_node* node, Outcome* out) {
+      Waiter waiter;
+      out->status = start(node, &Waiter::complete, &waiter);
+      if (out->status != DENGINE_OK) return;  // done is not called
+      waiter.wait();
+      out->status = waiter.status;
+      out->reply = std::move(waiter.reply);
+      if (out->status != DENGINE_OK) {
+        // Failed on a dengine thread: this thread's last error is not it.
+        out->error =
+            std::string(dengine_strerror(out->status)) + ": dengine_node_" +
+            function +
+            (out->reply.message.empty() ? "" : ": " + out->reply.message);
+      }
+    });
+    return check_reply(std::move(outcome));
+  }
+
+  static void check_outcome(const Outcome& outcome) {
+    if (outcome.status == DENGINE_OK) return;
+    raise_status(outcome.status, outcome.error, outcome.reply.leader_id,
+                 outcome.reply.leader_address);
+  }
+
+  static Reply check_reply(Outcome outcome) {
+    check_outcome(outcome);
+    return std::move(outcome.reply);
+  }
+
+  std::shared_mutex mutex_;
+  dengine_node* node_ = nullptr;
+  py::object machine_;
+};
+
+}  // namespace
+
+void register_node(py::module_& m) {
+  py::class_<ConfigHandle>(m, "Config")
+      .def(py::init<>())
+      .def("set_node_id",
+           [](ConfigHandle& c, uint64_t id) {
+             check(dengine_config_set_node_id(c.get(), id));
+           })
+      .def("set_cluster_id",
+           [](ConfigHandle& c, uint64_t id) {
+             check(dengine_config_set_cluster_id(c.get(), id));
+           })
+      .def("set_data_dir",
+           [](ConfigHandle& c, const std::string& dir) {
+             check(dengine_config_set_data_dir(c.get(), dir.c_str()));
+           })
+      .def("set_listen_address",
+           [](ConfigHandle& c, const std::string& address) {
+             check(dengine_config_set_listen_address(c.get(), address.c_str()));
+           })
+      .def("add_peer",
+           [](ConfigHandle& c, uint64_t id, const std::string& address) {
+             check(dengine_config_add_peer(c.get(), id, address.c_str()));
+           })
+      .def("set_client_address",
+           [](ConfigHandle& c, const std::string& address) {
+             check(dengine_config_set_client_address(c.get(), address.c_str()));
+           })
+      .def("add_peer_client_address",
+           [](ConfigHandle& c, uint64_t id, const std::string& address) {
+             check(dengine_config_add_peer_client_address(c.get(), id,
+                                                          address.c_str()));
+           })
+      .def("set_initial_voters",
+           [](ConfigHandle& c, const std::vector<uint64_t>& ids) {
+             check(dengine_config_set_initial_voters(c.get(), ids.data(),
+                                                     ids.size()));
+           })
+      .def("set_storage",
+           [](ConfigHandle& c, int storage) {
+             check(dengine_config_set_storage(c.get(), storage));
+           })
+      .def("set_kv_backend",
+           [](ConfigHandle& c, int backend) {
+             check(dengine_config_set_kv_backend(c.get(), backend));
+           })
+      .def("set_timing",
+           [](ConfigHandle& c, uint32_t tick_ms, uint32_t election_ticks,
+              uint32_t heartbeat_ticks) {
+             check(dengine_config_set_timing(c.get(), tick_ms, election_ticks,
+                                             heartbeat_ticks));
+           })
+      .def("set_default_read",
+           [](ConfigHandle& c, int consistency) {
+             check(dengine_config_set_default_read(c.get(), consistency));
+           })
+      .def("set_snapshot_policy",
+           [](ConfigHandle& c, uint64_t entries, uint64_t bytes) {
+             check(dengine_config_set_snapshot_policy(c.get(), entries, bytes));
+           })
+      .def("set_max_entry_bytes", [](ConfigHandle& c, uint64_t bytes) {
+        check(dengine_config_set_max_entry_bytes(c.get(), bytes));
+      });
+
+  py::class_<NodeHandle>(m, "Node")
+      .def(py::init<ConfigHandle&, py::object>(), py::arg("config"),
+           py::arg("machine"))
+      .def("propose", &NodeHandle::propose)
+      .def("propose_async", &NodeHandle::propose_async)
+      .def("read", &NodeHandle::read)
+      .def("read_async", &NodeHandle::read_async)
+      .def("add_learner", &NodeHandle::add_learner)
+      .def("promote", &NodeHandle::promote)
+      .def("remove", &NodeHandle::remove)
+      .def("transfer_leadership", &NodeHandle::transfer_leadership)
+      .def("snapshot", &NodeHandle::snapshot)
+      .def("status", &NodeHandle::status)
+      .def("set_leader_token", &NodeHandle::set_leader_token)
+      .def("put", &NodeHandle::put)
+      .def("put_ttl", &NodeHandle::put_ttl)
+      .def("delete", &NodeHandle::remove_key)
+      .def("cas", &NodeHandle::cas)
+      .def("get", &NodeHandle::get)
+      .def("get_multi", &NodeHandle::get_multi)
+      .def("scan_prefix", &NodeHandle::scan_prefix)
+      .def("stop", &NodeHandle::stop)
+      .def("close", &NodeHandle::close);
+}
+
+}  // namespace dengine_py

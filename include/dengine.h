@@ -385,7 +385,10 @@ DENGINE_API int dengine_config_set_max_entry_bytes(dengine_config* config,
 
 /* Opens the data directory (recovering after a crash), starts the state
  * machine, listens for peers and joins the cluster. The config may be freed
- * afterwards. On error nothing keeps running and *out is NULL. */
+ * afterwards. On error nothing keeps running and *out is NULL.
+ * Process-wide effect: if SIGPIPE still has its default action (terminate),
+ * it is set to ignored, since a peer or client closing its connection must
+ * not kill the process; a handler the host installed is left alone. */
 DENGINE_API int dengine_node_start(const dengine_config* config,
                                    dengine_node** out);
 /* Stops serving (pending requests end with DENGINE_ERR_SHUTTING_DOWN),

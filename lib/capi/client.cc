@@ -1,7 +1,6 @@
 // dengine_client_*: forwards to dengine::client::Client (lib/client/).
 #include <cstdio>
 #include <cstring>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -9,6 +8,7 @@
 #include "capi/handles.h"
 #include "capi/memory.h"
 #include "client/client.h"
+#include "net/address.h"
 
 using dengine::capi::fail;
 using dengine::capi::guarded;
@@ -78,11 +78,12 @@ int bad_consistency(const char* function) {
               std::string(function) + ": consistency must be a DENGINE_READ_*");
 }
 
-int role_of(const std::string& name) {
-  if (name == "leader") return DENGINE_ROLE_LEADER;
-  if (name == "candidate") return DENGINE_ROLE_CANDIDATE;
-  if (name == "pre-candidate") return DENGINE_ROLE_PRE_CANDIDATE;
-  return DENGINE_ROLE_FOLLOWER;
+dengine::raft::Role role_of(const std::string& name) {
+  using dengine::raft::Role;
+  if (name == "leader") return Role::kLeader;
+  if (name == "candidate") return Role::kCandidate;
+  if (name == "pre-candidate") return Role::kPreCandidate;
+  return Role::kFollower;
 }
 
 }  // namespace
@@ -98,10 +99,7 @@ int dengine_client_open(const char* endpoints, uint32_t timeout_ms,
     }
     *out = nullptr;
     dengine::client::ClientOptions options;
-    std::stringstream list(endpoints);
-    for (std::string endpoint; std::getline(list, endpoint, ',');) {
-      if (!endpoint.empty()) options.endpoints.push_back(endpoint);
-    }
+    options.endpoints = dengine::net::split_address_list(endpoints);
     // The deadline bounds a call, not a count of attempts: a leader's
     // election may take several of them.
     options.max_retries = 1 << 20;
@@ -349,28 +347,21 @@ int dengine_client_status(dengine_client* client, dengine_status* out) {
         rc != DENGINE_OK) {
       return rc;
     }
-    out->id = s.node_id;
-    out->role = role_of(s.role);
-    out->term = s.term;
-    out->leader_id = s.leader_id;
-    std::snprintf(out->leader_address, sizeof out->leader_address, "%s",
-                  s.leader_address.c_str());
-    out->commit_index = s.commit_index;
-    out->applied_index = s.applied_index;
-    out->last_log_index = s.last_log_index;
-    out->snapshot_index = s.snapshot_index;
-    if (!s.members.empty()) {
-      out->members = static_cast<dengine_member*>(
-          std::calloc(s.members.size(), sizeof(dengine_member)));
-      if (out->members == nullptr) throw std::bad_alloc();
-      out->member_count = s.members.size();
-      for (size_t i = 0; i < s.members.size(); ++i) {
-        out->members[i].id = s.members[i].id;
-        out->members[i].voter = s.members[i].voter ? 1 : 0;
-        std::snprintf(out->members[i].address, sizeof out->members[i].address,
-                      "%s", s.members[i].address.c_str());
-      }
+    // The answering node's view, in the node layer's terms.
+    dengine::node::NodeStatus view;
+    view.id = s.node_id;
+    view.role = role_of(s.role);
+    view.term = s.term;
+    view.leader_id = s.leader_id;
+    view.leader_address = s.leader_address;
+    view.commit_index = s.commit_index;
+    view.applied_index = s.applied_index;
+    view.last_log_index = s.last_log_index;
+    view.snapshot_index = s.snapshot_index;
+    for (const auto& m : s.members) {
+      view.members.push_back({m.id, m.address, m.voter});
     }
+    dengine::capi::fill_status(view, out);
     return DENGINE_OK;
   });
 }

@@ -36,6 +36,8 @@ node::Node::Callback callback_for(dengine_done_fn done, void* ctx);
 bool to_consistency(int value, const dengine_node* node,
                     node::ReadConsistency* out);
 std::chrono::milliseconds to_timeout(uint32_t timeout_ms);
+// Fills *out (members malloc'd: dengine_status_free) from a node's status.
+void fill_status(const node::NodeStatus& status, dengine_status* out);
 // Checks the handle; records the error and returns false when NULL.
 bool valid(const dengine_node* node, const char* function);
 // Fills *out with malloc'd items: one per key of `keys` with `values` (a

@@ -96,6 +96,32 @@ std::chrono::milliseconds to_timeout(uint32_t timeout_ms) {
   return std::chrono::milliseconds(timeout_ms);
 }
 
+void fill_status(const node::NodeStatus& s, dengine_status* out) {
+  *out = dengine_status{};
+  out->id = s.id;
+  out->role = static_cast<int>(s.role);
+  out->term = s.term;
+  out->leader_id = s.leader_id;
+  std::snprintf(out->leader_address, sizeof out->leader_address, "%s",
+                s.leader_address.c_str());
+  out->commit_index = s.commit_index;
+  out->applied_index = s.applied_index;
+  out->last_log_index = s.last_log_index;
+  out->snapshot_index = s.snapshot_index;
+  out->fatal_status = s.fatal_status;
+  if (s.members.empty()) return;
+  out->members = static_cast<dengine_member*>(
+      std::calloc(s.members.size(), sizeof(dengine_member)));
+  if (out->members == nullptr) throw std::bad_alloc();
+  out->member_count = s.members.size();
+  for (size_t i = 0; i < s.members.size(); ++i) {
+    out->members[i].id = s.members[i].id;
+    out->members[i].voter = s.members[i].voter ? 1 : 0;
+    std::snprintf(out->members[i].address, sizeof out->members[i].address, "%s",
+                  s.members[i].address.c_str());
+  }
+}
+
 bool valid(const dengine_node* node, const char* function) {
   if (node != nullptr && node->node != nullptr) return true;
   fail(DENGINE_ERR_INVALID_ARGUMENT, std::string(function) + ": node is NULL");
@@ -432,31 +458,7 @@ int dengine_node_status(dengine_node* node, dengine_status* out) {
       return fail(DENGINE_ERR_INVALID_ARGUMENT,
                   "dengine_node_status: out is NULL");
     }
-    const dengine::node::NodeStatus s = node->node->status();
-    *out = dengine_status{};
-    out->id = s.id;
-    out->role = static_cast<int>(s.role);
-    out->term = s.term;
-    out->leader_id = s.leader_id;
-    std::snprintf(out->leader_address, sizeof out->leader_address, "%s",
-                  s.leader_address.c_str());
-    out->commit_index = s.commit_index;
-    out->applied_index = s.applied_index;
-    out->last_log_index = s.last_log_index;
-    out->snapshot_index = s.snapshot_index;
-    out->fatal_status = s.fatal_status;
-    if (!s.members.empty()) {
-      out->members = static_cast<dengine_member*>(
-          std::calloc(s.members.size(), sizeof(dengine_member)));
-      if (out->members == nullptr) throw std::bad_alloc();
-      out->member_count = s.members.size();
-      for (size_t i = 0; i < s.members.size(); ++i) {
-        out->members[i].id = s.members[i].id;
-        out->members[i].voter = s.members[i].voter ? 1 : 0;
-        std::snprintf(out->members[i].address, sizeof out->members[i].address,
-                      "%s", s.members[i].address.c_str());
-      }
-    }
+    dengine::capi::fill_status(node->node->status(), out);
     return DENGINE_OK;
   });
 }

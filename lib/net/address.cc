@@ -43,4 +43,16 @@ std::string parse_address(std::string_view text, bool allow_any_port,
   return "";
 }
 
+std::vector<std::string> split_address_list(std::string_view text) {
+  std::vector<std::string> items;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
 }  // namespace dengine::net

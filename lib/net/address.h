@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dengine::net {
 
@@ -18,5 +19,8 @@ struct HostPort {
 // Port 0 is accepted only when `allow_any_port` (a listen address).
 std::string parse_address(std::string_view text, bool allow_any_port,
                           HostPort* out);
+
+// The non-empty items of a comma-separated list ("a:1,b:2"), in order.
+std::vector<std::string> split_address_list(std::string_view text);
 
 }  // namespace dengine::net

@@ -91,6 +91,7 @@ struct ClientServer::Impl {
   std::string start();
   void on_connection();
   void on_read(Connection* conn, ssize_t n);
+  void start_reading(Connection* conn);
   void close_connection(Connection* conn);
   void handle(Connection* conn, const std::string& payload);
   void dispatch(uint64_t conn_id, net::ClientRequest request);
@@ -162,6 +163,10 @@ void ClientServer::Impl::on_connection() {
   }
   uv_tcp_nodelay(&conn->tcp, 1);
   connections[conn->id] = conn;
+  start_reading(conn);
+}
+
+void ClientServer::Impl::start_reading(Connection* conn) {
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&conn->tcp),
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -418,16 +423,7 @@ void ClientServer::Impl::flush_outbox() {
     if (!conn->reading &&
         conn->in_flight < options.max_in_flight_per_connection / 2) {
       conn->reading = true;
-      uv_read_start(
-          reinterpret_cast<uv_stream_t*>(&conn->tcp),
-          [](uv_handle_t* h, size_t, uv_buf_t* buf) {
-            auto* c = static_cast<Connection*>(h->data);
-            *buf = uv_buf_init(c->buffer.data(), c->buffer.size());
-          },
-          [](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
-            auto* c = static_cast<Connection*>(s->data);
-            c->server->on_read(c, n);
-          });
+      start_reading(conn);
     }
   }
 }

@@ -2,6 +2,8 @@
 // stop, and the public methods, which hand their work to the loop thread.
 #include "node/node.h"
 
+#include <signal.h>
+
 #include <filesystem>
 #include <set>
 
@@ -110,12 +112,32 @@ Reply error_reply(int status, std::string message) {
 // ---------------------------------------------------------------------------
 // Start and stop
 
+namespace {
+
+// libuv writes to sockets with write(2), which raises SIGPIPE when the peer
+// has gone; by default that kills the process. A node ignores it (the write
+// then fails with EPIPE and only that connection closes) unless the host
+// installed a handler of its own.
+void ignore_sigpipe() {
+  struct sigaction current {};
+  if (sigaction(SIGPIPE, nullptr, &current) == 0 &&
+      current.sa_handler == SIG_DFL) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, nullptr);
+  }
+}
+
+}  // namespace
+
 int Node::start(NodeOptions options, std::unique_ptr<Node>* out,
                 std::string* error) {
   if (std::string e = options.validate(); !e.empty()) {
     *error = "bad node options: " + e;
     return DENGINE_ERR_INVALID_ARGUMENT;
   }
+  ignore_sigpipe();
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   if (int rc = impl->open(error); rc != DENGINE_OK) {

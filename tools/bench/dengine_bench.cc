@@ -19,6 +19,7 @@
 
 #include "closed_loop.h"
 #include "embedded_cluster.h"
+#include "net/address.h"
 #include "standalone_target.h"
 #include "workload.h"
 
@@ -58,15 +59,6 @@ struct Settings {
   // standalone
   std::string endpoints = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003";
 };
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
-  for (std::string part; std::getline(stream, part, ',');) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
-}
 
 // Which driver runs embedded clients: an eventual read completes inside
 // the call, on the caller's thread, so the async API gives it no
@@ -144,7 +136,7 @@ void print_json(const Settings& s, const LoopResult& r) {
     out["driver"] = embedded_driver(s);
     out["snapshot_entries"] = s.snapshot_entries;
   } else {
-    out["endpoints"] = split(s.endpoints);
+    out["endpoints"] = dengine::net::split_address_list(s.endpoints);
   }
   if (s.workload == Workload::kMixed) out["read_percent"] = s.read_percent;
   if (r.errors > 0) out["first_error"] = r.first_error;
@@ -188,8 +180,9 @@ bool run(const Settings& s, LoopResult* result, std::string* error) {
     const size_t connections = reads_keys(s.workload)
                                    ? std::max(s.clients, kPreloadClients)
                                    : s.clients;
-    std::unique_ptr<StandaloneTarget> target = StandaloneTarget::connect(
-        split(s.endpoints), connections, timeout, error);
+    std::unique_ptr<StandaloneTarget> target =
+        StandaloneTarget::connect(dengine::net::split_address_list(s.endpoints),
+                                  connections, timeout, error);
     if (!target) return false;
     if (reads_keys(s.workload) && !preload(*target, kv, s, error)) return false;
     *result = run_closed_loop(*target, ops, loop_options(s, "run"));
@@ -294,7 +287,8 @@ int main(int argc, char** argv) {
     std::cerr << "dengine-bench: " << e << "\n";
     return kBadUsage;
   }
-  if (s.mode == "standalone" && split(s.endpoints).empty()) {
+  if (s.mode == "standalone" &&
+      dengine::net::split_address_list(s.endpoints).empty()) {
     std::cerr << "dengine-bench: --endpoints names no server\n";
     return kBadUsage;
   }

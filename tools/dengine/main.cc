@@ -12,12 +12,12 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client/client.h"
+#include "net/address.h"
 
 namespace {
 
@@ -28,15 +28,6 @@ using dengine::net::ReadConsistency;
 
 constexpr int kNo = 1;
 constexpr int kFailed = 3;
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
-  for (std::string part; std::getline(stream, part, ',');) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
-}
 
 int report(const Status& status) {
   if (status.ok()) return 0;
@@ -149,7 +140,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   ClientOptions options;
-  options.endpoints = split(endpoints);
+  options.endpoints = dengine::net::split_address_list(endpoints);
   options.deadline = std::chrono::milliseconds(timeout_ms);
   options.max_retries = 1 << 20;  // the deadline bounds a command
   options.request_timeout =

@@ -287,7 +287,10 @@ DENGINE_API void dengine_kv_machine_close(dengine_state_machine* machine);
  * Errors. DENGINE_ERR_NOT_LEADER means this node cannot serve the request
  * (writes, membership and transfers need the leader; reads are forwarded by
  * followers); the reply names the leader when known (for the dengine_kv_*
- * helpers, which have no reply, dengine_last_error() does). DENGINE_ERR_BUSY:
+ * helpers, which have no reply, dengine_last_error() does). While no leader
+ * is known at all (an election is running, e.g. just after start), writes,
+ * reads and membership changes wait for one, within their timeout, rather
+ * than fail. DENGINE_ERR_BUSY:
  * try again shortly (a leader not yet ready, a membership change pending).
  * DENGINE_ERR_SHUTTING_DOWN: the node is stopping or stopped.
  */

@@ -162,6 +162,10 @@ class Node {
   // first error met (e.g. the fatal error that stopped the node).
   int stop();
 
+  // Requests that need the leader wait while none is known (an election is
+  // running), within their timeout; with a leader elsewhere they fail with
+  // DENGINE_ERR_NOT_LEADER naming it.
+  //
   // Proposes `data` for the machine (any bytes; at most max_entry_bytes).
   // Completes once applied (DENGINE_OK with the machine's result), or with
   // DENGINE_ERR_NOT_LEADER (not the leader, or the entry was replaced by

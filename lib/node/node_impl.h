@@ -97,6 +97,9 @@ struct Node::Impl {
   };
   std::vector<PendingTransfer> transfers;
   std::multimap<Clock::time_point, std::weak_ptr<Pending>> deadlines;
+  // Requests that met "no leader known" (an election is running): retried
+  // once a leader is known; their deadlines still apply.
+  std::vector<std::function<void()>> awaiting_leader;
   // Snapshots received from a leader, by index, until the core takes them.
   std::map<raft::Index, storage::SnapshotInfo> received_snapshots;
   raft::SoftState soft_state;
@@ -149,6 +152,10 @@ struct Node::Impl {
   void submit(std::shared_ptr<Pending> pending,
               std::chrono::milliseconds timeout,
               std::function<void(const std::shared_ptr<Pending>&)> task);
+  // Parks `retry` when `result` says no leader is known; false otherwise.
+  bool park_until_leader(const raft::Result& result,
+                         std::function<void()> retry);
+  void retry_parked_requests();
   void propose_entry(const std::shared_ptr<Pending>& pending, std::string data);
   void start_read(const std::shared_ptr<Pending>& pending, std::string query,
                   raft::ReadMode mode);

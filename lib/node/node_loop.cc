@@ -273,6 +273,7 @@ void Node::Impl::on_soft_state(const raft::SoftState& soft) {
                     ? std::string("no leader")
                     : "leader " + std::to_string(soft.leader)));
   publish_status();  // status() already names the leader the callback does
+  if (soft.leader != raft::kNoNode) retry_parked_requests();
   LeaderChangeCallback callback;
   {
     std::lock_guard lock(status_mutex);
@@ -344,6 +345,7 @@ void Node::Impl::fail_all(int code, const std::string& message) {
   deadlines.clear();
   reads.clear();
   transfers.clear();
+  awaiting_leader.clear();
 }
 
 void Node::Impl::close_loop() {

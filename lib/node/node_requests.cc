@@ -92,11 +92,31 @@ void await_entry(sm::StateMachineHandler* handler,
 
 }  // namespace
 
+bool Node::Impl::park_until_leader(const raft::Result& result,
+                                   std::function<void()> retry) {
+  if (result.code != raft::Code::kNotLeader || result.leader != raft::kNoNode) {
+    return false;
+  }
+  awaiting_leader.push_back(std::move(retry));
+  return true;
+}
+
+void Node::Impl::retry_parked_requests() {
+  std::vector<std::function<void()>> parked;
+  parked.swap(awaiting_leader);
+  for (auto& retry : parked) retry();
+}
+
 void Node::Impl::propose_entry(const std::shared_ptr<Pending>& pending,
                                std::string data) {
-  const raft::Result result = raft->propose(std::move(data));
+  if (pending->finished) return;  // its deadline passed while parked
+  const raft::Result result = raft->propose(data);
   if (!result.ok()) {
-    pending->finish(reply_for(result));
+    if (!park_until_leader(result, [this, pending, data = std::move(data)] {
+          propose_entry(pending, data);
+        })) {
+      pending->finish(reply_for(result));
+    }
     return;
   }
   last_proposal = Clock::now();
@@ -105,9 +125,14 @@ void Node::Impl::propose_entry(const std::shared_ptr<Pending>& pending,
 
 void Node::Impl::change_membership(const std::shared_ptr<Pending>& pending,
                                    const raft::ConfChange& change) {
+  if (pending->finished) return;
   const raft::Result result = raft->propose_conf_change(change);
   if (!result.ok()) {
-    pending->finish(reply_for(result));
+    if (!park_until_leader(result, [this, pending, change] {
+          change_membership(pending, change);
+        })) {
+      pending->finish(reply_for(result));
+    }
     return;
   }
   if (change.type == raft::ConfChangeType::kAddLearner) {
@@ -118,12 +143,17 @@ void Node::Impl::change_membership(const std::shared_ptr<Pending>& pending,
 
 void Node::Impl::start_read(const std::shared_ptr<Pending>& pending,
                             std::string query, raft::ReadMode mode) {
+  if (pending->finished) return;
   std::string context(8, '\0');
   const uint64_t id = next_read_id++;
   for (int i = 0; i < 8; ++i) context[i] = static_cast<char>(id >> (8 * i));
   const raft::Result result = raft->read_index(context, mode);
   if (!result.ok()) {
-    pending->finish(reply_for(result));
+    if (!park_until_leader(result, [this, pending, query, mode] {
+          start_read(pending, query, mode);
+        })) {
+      pending->finish(reply_for(result));
+    }
     return;
   }
   reads.emplace(std::move(context), PendingRead{pending, std::move(query)});

@@ -214,6 +214,17 @@ TEST_F(NodeTest, SingleNodeServesEveryKvOperation) {
   EXPECT_EQ(s.members[0].address, address_of(1));
 }
 
+TEST_F(NodeTest, RequestsRightAfterStartWaitForTheElection) {
+  NodeOptions options = options_for(1);
+  options.initial_voters = {1};
+  start(1, options);
+  // No leader yet: the write and the read wait for the election.
+  KvWriteReply w = kv_write(*nodes_.at(1), sm::KvCommand::put("k", "v", 0),
+                            nullptr, kTimeout);
+  ASSERT_EQ(w.reply.status, DENGINE_OK) << w.reply.message;
+  EXPECT_EQ(get(1, "k", ReadConsistency::kLinearizable), "v");
+}
+
 TEST_F(NodeTest, ThreeNodesReplicateAndFollowersRedirect) {
   start_cluster(3);
   const raft::NodeId lead = leader();

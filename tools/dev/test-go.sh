@@ -12,8 +12,14 @@ command -v go >/dev/null || { echo "test-go.sh: go is not installed" >&2; exit 1
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cmake --install "$build" --prefix "$work/prefix" >/dev/null
-pc="$(find "$work/prefix" -name dengine.pc)"
+# The prefix must keep its path from run to run: Go's build cache keeps the
+# cgo flags pkg-config gave (the -L path) and does not notice when only
+# PKG_CONFIG_PATH changes, so a prefix in a fresh temporary directory would
+# leave cached links pointing at a directory deleted after the last run.
+prefix="$(cd "$build" && pwd)/go-prefix"
+rm -rf "$prefix"
+cmake --install "$build" --prefix "$prefix" >/dev/null
+pc="$(find "$prefix" -name dengine.pc)"
 [[ -n "$pc" ]] || { echo "test-go.sh: dengine.pc was not installed" >&2; exit 1; }
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 export LD_LIBRARY_PATH="$(pkg-config --variable=libdir dengine)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -1,6 +1,6 @@
 // The opaque handles of include/dengine.h and the conversions between the
-// node layer's replies and the C structs; shared by config.cc, node.cc and
-// kv.cc.
+// node layer's replies and the C structs; shared by config.cc, node.cc,
+// kv.cc and client.cc.
 #pragma once
 
 #include <chrono>

@@ -15,8 +15,10 @@
 // machine's result for it.
 //
 // Every method is thread-safe. Completion callbacks run on an internal
-// dengine thread (the loop or the apply thread): they must not block and must
-// not call the blocking methods of this node, but may call the async ones.
+// dengine thread (the loop, storage or apply thread), or on the caller's
+// thread when a request fails before it is queued: they must not block and
+// must not call the blocking methods of this node, but may call the async
+// ones.
 #pragma once
 
 #include <chrono>

@@ -51,7 +51,9 @@ struct Config {
   // join an existing cluster (they learn membership from the leader).
   std::vector<NodeId> bootstrap_voters;
 
-  // Seed of the only randomness in the core (election timeouts).
+  // Seed of the only randomness in the core (election timeouts, and the
+  // prefix that tells this instance's forwarded reads from those of an
+  // earlier one). Give every start of a node a different seed.
   uint64_t seed = 1;
 
   // Empty when the configuration is usable, else what is wrong with it.

@@ -52,6 +52,20 @@ bool well_formed_append(const Message& m) {
   return m.log_term <= m.term;
 }
 
+// The prefix of every read context this node forwards: 16 hex digits and a
+// colon, derived from the seed (apart from the election timeouts' stream) so
+// each instance of the core has its own.
+std::string read_nonce(uint64_t seed) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull;  // splitmix64
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(17, ':');
+  for (size_t i = 0; i < 16; i++) out[i] = kHex[(z >> (60 - 4 * i)) & 0xF];
+  return out;
+}
+
 }  // namespace
 
 const char* to_string(Code code) {
@@ -103,7 +117,9 @@ Raft::Raft(const Config& config, Storage* storage)
       config_(config),
       storage_(storage),
       log_(storage),
-      rng_(config.seed ^ (config.id * 0x9E3779B97F4A7C15ull)) {}
+      rng_(config.seed ^ (config.id * 0x9E3779B97F4A7C15ull)),
+      read_nonce_(
+          read_nonce(config.seed ^ (config.id * 0xD1B54A32D192ED03ull))) {}
 
 bool Raft::restore(std::string* error) {
   const InitialState initial = storage_->initial_state();
@@ -561,10 +577,26 @@ Ready Raft::ready() {
   rd.must_sync = !rd.entries.empty() || rd.snapshot.has_value() ||
                  hs.term != prev_hard_state_.term ||
                  hs.vote != prev_hard_state_.vote;
-  rd.messages = std::move(msgs_);
-  msgs_.clear();
   rd.messages_after_persist = std::move(msgs_after_persist_);
   msgs_after_persist_.clear();
+  if (hs.term == prev_hard_state_.term) {
+    rd.messages = std::move(msgs_);
+  } else {
+    // Our current term is not durable yet: nothing of it may leave before it
+    // is. A leader elected by its own vote alone (one voter, learners) would
+    // otherwise send appends of a term it may forget in a crash, win the
+    // same term again after restart and write different entries under it.
+    for (Message& m : msgs_) {
+      const bool pre_vote = m.type == MessageType::kPreVote ||
+                            m.type == MessageType::kPreVoteResponse;
+      if (pre_vote) {
+        rd.messages.push_back(std::move(m));  // they change no state
+      } else {
+        rd.messages_after_persist.push_back(std::move(m));
+      }
+    }
+  }
+  msgs_.clear();
   // A pending snapshot replaces the state machine first.
   if (!rd.snapshot.has_value()) {
     rd.committed_entries = log_.next_committed(kMaxCommittedBytesPerReady);

@@ -245,6 +245,11 @@ class Raft {
     uint64_t sent_at;
   };
   std::vector<ForwardedRead> forwarded_reads_;
+  // Prefixed to the context of every forwarded read and required on the
+  // answer: an answer to a read sent by an earlier instance of this node (it
+  // restarted in the same term) must not confirm a new read that happens to
+  // reuse the context.
+  std::string read_nonce_;
   SoftState prev_soft_state_;
   HardState prev_hard_state_;
 };

@@ -17,7 +17,7 @@ Result Raft::read_index(std::string context, ReadMode mode) {
     m.type = MessageType::kReadIndex;
     m.to = leader_;
     m.term = term_;
-    m.context = context;
+    m.context = read_nonce_ + context;
     send(std::move(m));
     forwarded_reads_.push_back({std::move(context), now_});
     return {};
@@ -153,15 +153,18 @@ void Raft::expire_forwarded_reads() {
 }
 
 void Raft::on_read_index_response(const Message& m) {
+  // An answer to an earlier instance of this node: not ours.
+  if (!m.context.starts_with(read_nonce_)) return;
+  const std::string context = m.context.substr(read_nonce_.size());
   auto it = std::find_if(
       forwarded_reads_.begin(), forwarded_reads_.end(),
-      [&](const ForwardedRead& read) { return read.context == m.context; });
+      [&](const ForwardedRead& read) { return read.context == context; });
   if (it == forwarded_reads_.end()) return;  // already failed, or a duplicate
   forwarded_reads_.erase(it);
   if (m.reject) {
-    failed_reads_.push_back({m.context, leader_});
+    failed_reads_.push_back({context, leader_});
   } else {
-    read_states_.push_back(ReadState{m.index, m.context});
+    read_states_.push_back(ReadState{m.index, context});
   }
 }
 

@@ -159,7 +159,9 @@ struct ReadFailure {
 // One batch of work for the host. Handle it in this order, then call
 // Raft::advance():
 //   1. send `messages` (they need nothing durable; a leader's appends travel
-//      while its own disk write runs);
+//      while its own disk write runs; while the node's current term is not
+//      yet durable, everything but pre-votes waits in
+//      `messages_after_persist` instead);
 //   2. persist `snapshot`, then `entries` (replacing any stored entries from
 //      entries.front().index on), then `hard_state`; fsync if `must_sync`;
 //   3. send `messages_after_persist`;

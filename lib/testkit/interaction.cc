@@ -309,7 +309,7 @@ void InteractionEnv::add_nodes(const TestData& data, std::ostringstream& out) {
     Node n;
     n.config = base;
     n.config.id = id;
-    n.config.seed = seed == nullptr ? id : to_uint(*seed, "seed") + id;
+    n.seed = seed == nullptr ? id : to_uint(*seed, "seed") + id;
     n.storage = std::make_unique<raft::MemoryStorage>();
     if (index != nullptr) {
       raft::Snapshot snapshot;
@@ -337,6 +337,7 @@ void InteractionEnv::start(NodeId id, Node& n) {
   n.applied = snapshot.meta.index;
   n.in_flight.reset();
   n.config.applied = n.applied;
+  n.config.seed = n.seed + 1'000'003 * n.starts++;
   std::string error;
   n.raft = raft::Raft::create(n.config, n.storage.get(), &error);
   if (!n.raft) {

@@ -118,6 +118,10 @@ class InteractionEnv {
     std::vector<std::pair<raft::Index, std::string>> applied_data;
     std::vector<std::pair<raft::Index, raft::ConfState>> conf_history;
     raft::Index applied = 0;
+    // Each start seeds the core anew, as a real host does (a restarted node
+    // draws other election timeouts and another forwarded-read prefix).
+    uint64_t seed = 0;
+    uint64_t starts = 0;
   };
 
   Node& node(raft::NodeId id);

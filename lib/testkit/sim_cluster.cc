@@ -172,6 +172,9 @@ void SimCluster::start(SimNode& n) {
   n.up = true;
   n.writing.reset();
   n.reads_waiting.clear();
+  n.next_read = 0;
+  std::erase_if(read_floors_,
+                [&](const auto& read) { return read.first.first == n.id; });
   n.soft_state = raft::SoftState{};
   n.leader_term = 0;
 
@@ -369,7 +372,7 @@ Result SimCluster::propose_conf_change(NodeId id,
 
 Result SimCluster::read_index(NodeId id, raft::ReadMode mode) {
   SimNode& n = *node(id);
-  std::string context = "read." + std::to_string(++next_read_);
+  std::string context = "read." + std::to_string(++n.next_read);
   const Index floor = checker_->read_floor();
   if (tracing()) {
     trace(name(id) + " read_index " + context +
@@ -377,7 +380,7 @@ Result SimCluster::read_index(NodeId id, raft::ReadMode mode) {
           " floor=" + std::to_string(floor));
   }
   const Result result = n.raft->read_index(context, mode);
-  if (result.ok()) read_floors_.emplace(std::move(context), floor);
+  if (result.ok()) read_floors_[{id, std::move(context)}] = floor;
   after_input(n);
   return result;
 }
@@ -428,6 +431,7 @@ void SimCluster::pump(SimNode& n) {
     Ready rd = n.raft->ready();
     if (tracing()) trace(name(n.id) + " ready " + raft::describe(rd));
     if (rd.soft_state) n.soft_state = *rd.soft_state;
+    check_durable_term(n, rd.messages);
     send(rd.messages);
     if (rd.snapshot || !rd.entries.empty() || rd.hard_state) {
       // The write takes time; a crash before it completes loses it.
@@ -440,6 +444,25 @@ void SimCluster::pump(SimNode& n) {
     }
     finish_ready(n, rd);
     if (n.up) observe(n);
+  }
+}
+
+// A node may speak in a term only once that term is durable (else a crash
+// could let it reuse the term with a different log); pre-votes change no
+// state and are exempt.
+void SimCluster::check_durable_term(const SimNode& n,
+                                    const std::vector<Message>& messages) {
+  const raft::Term durable = n.storage.initial_state().hard_state.term;
+  for (const Message& m : messages) {
+    if (m.type == MessageType::kPreVote ||
+        m.type == MessageType::kPreVoteResponse || m.term <= durable) {
+      continue;
+    }
+    checker_->fail("durability: " + name(n.id) + " sent " + raft::describe(m) +
+                   " before its term " + std::to_string(m.term) +
+                   " was durable (stored term " + std::to_string(durable) +
+                   ")");
+    return;
   }
 }
 
@@ -466,7 +489,7 @@ void SimCluster::finish_ready(SimNode& n, Ready& rd) {
   if (rd.snapshot) install_snapshot(n, *rd.snapshot);
   for (const Entry& entry : rd.committed_entries) apply(n, entry);
   for (raft::ReadState& read : rd.read_states) {
-    auto it = read_floors_.find(read.context);
+    auto it = read_floors_.find({n.id, read.context});
     if (it == read_floors_.end()) {
       checker_->fail("linearizable read: " + name(n.id) + " confirmed read \"" +
                      read.context + "\" that nobody requested");

@@ -9,10 +9,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <queue>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "raft/raft.h"
@@ -149,6 +149,8 @@ class SimCluster {
   void after_input(SimNode& n);
   void observe(SimNode& n);
   void pump(SimNode& n);
+  void check_durable_term(const SimNode& n,
+                          const std::vector<raft::Message>& messages);
   void finish_ready(SimNode& n, raft::Ready& rd);
   void install_snapshot(SimNode& n, const raft::Snapshot& snapshot);
   void apply(SimNode& n, const raft::Entry& entry);
@@ -178,9 +180,9 @@ class SimCluster {
 
   // Indexed by node id; [0] is unused.
   std::vector<std::unique_ptr<SimNode>> nodes_;
-  // Read context -> read_floor() when it was requested.
-  std::unordered_map<std::string, raft::Index> read_floors_;
-  uint64_t next_read_ = 0;
+  // (node, read context) -> read_floor() when it was requested; a node's
+  // entries are dropped when it restarts.
+  std::map<std::pair<raft::NodeId, std::string>, raft::Index> read_floors_;
   std::function<void(const SimNode&, const raft::Entry&)> apply_listener_;
 };
 

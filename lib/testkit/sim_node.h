@@ -42,6 +42,9 @@ struct SimNode {
   std::optional<raft::Ready> writing;
   // Confirmed reads waiting for the state machine to reach their index.
   std::vector<raft::ReadState> reads_waiting;
+  // Read contexts are numbered per start, as a host that keeps no state
+  // across restarts numbers them: a context is reused after a restart.
+  uint64_t next_read = 0;
   // The core's role as last reported in a Ready.
   raft::SoftState soft_state;
   // The term in which the checker knows this node as leader (0: not leader),

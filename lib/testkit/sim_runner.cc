@@ -26,6 +26,7 @@ constexpr ModeName kModeNames[] = {
     {FaultMode::kMembership, "membership"},
     {FaultMode::kTransfer, "transfer"},
     {FaultMode::kMixed, "mixed"},
+    {FaultMode::kLearners, "learners"},
 };
 
 constexpr int64_t kProbeEveryUs = 2'000;
@@ -122,7 +123,7 @@ bool has(FaultMode mode, FaultMode wanted) {
 // timing corner cases all get their turn.
 SimClusterOptions cluster_options(const SimOptions& options, SimRandom* rng) {
   SimClusterOptions c;
-  c.voters = options.nodes;
+  c.voters = options.faults == FaultMode::kLearners ? 1 : options.nodes;
   c.network.max_delay_us = rng->between(500, 5'000);
   c.max_disk_us = rng->between(200, 4'000);
   c.snapshot_interval = rng->between(8, 128);
@@ -170,7 +171,8 @@ SimResult run_simulation(const SimOptions& options, SimTrace* trace) {
   FaultOptions fopts;
   fopts.loss = has(options.faults, FaultMode::kLoss);
   fopts.partition = has(options.faults, FaultMode::kPartition);
-  fopts.crash = has(options.faults, FaultMode::kCrash);
+  fopts.crash = has(options.faults, FaultMode::kCrash) ||
+                options.faults == FaultMode::kLearners;
   if (options.faults == FaultMode::kMixed) {
     // Several injectors run at once: spacing each out leaves the cluster
     // stretches of progress between faults.
@@ -186,6 +188,14 @@ SimResult run_simulation(const SimOptions& options, SimTrace* trace) {
   WorkloadOptions wopts;
   wopts.membership = has(options.faults, FaultMode::kMembership);
   wopts.transfers = has(options.faults, FaultMode::kTransfer);
+  if (options.faults == FaultMode::kLearners) {
+    // Learners come and go but are never promoted: the one voter stays
+    // the only one, and wins every election by its own vote.
+    wopts.membership = true;
+    wopts.promote = false;
+    wopts.min_voters = 1;
+    wopts.max_members = 3;
+  }
   SimWorkload workload(&cluster, &rng, wopts);
 
   const int64_t healed_at = options.duration_ms * 1000;

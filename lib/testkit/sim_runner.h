@@ -21,11 +21,14 @@ enum class FaultMode : uint8_t {
   kMembership,  // add learner, promote, remove (also the leader)
   kTransfer,    // leadership transfers
   kMixed,       // all of the above
+  // One voter (the `nodes` option is ignored) with learners coming and
+  // going, and crashes: a leader elected by its own vote alone.
+  kLearners,
 };
 
 const char* to_string(FaultMode mode);
 // Parses "none", "loss", "partition", "crash", "membership", "transfer",
-// "mixed".
+// "mixed", "learners".
 bool parse_fault_mode(std::string_view text, FaultMode* mode);
 
 inline constexpr int64_t kDefaultDurationMs = 20'000;

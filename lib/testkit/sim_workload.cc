@@ -136,7 +136,7 @@ void SimWorkload::membership_step() {
   const uint64_t roll = rng_->below(100);
 
   ConfChange change;
-  if (!conf.learners.empty() && roll < 45) {
+  if (options_.promote && !conf.learners.empty() && roll < 45) {
     change = {ConfChangeType::kPromoteLearner, rng_->pick(conf.learners), {}};
   } else if (voters > static_cast<size_t>(options_.min_voters) && roll < 70) {
     // Sometimes the leader removes itself.

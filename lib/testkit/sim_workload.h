@@ -33,6 +33,7 @@ struct WorkloadOptions {
   int64_t membership_max_us = 300'000;
   int min_voters = 3;
   int max_members = 7;
+  bool promote = true;  // false: learners are added and removed only
   bool transfers = false;
   int64_t transfer_min_us = 80'000;
   int64_t transfer_max_us = 500'000;

@@ -20,7 +20,8 @@ using dengine::testkit::SimOptions;
 constexpr const char* kUsage = R"(usage: dengine-sim [options]
   --seed N          run one seed (default 1)
   --seeds A-B       run every seed from A to B inclusive
-  --faults MODE     none|loss|partition|crash|membership|transfer|mixed
+  --faults MODE     none|loss|partition|crash|membership|transfer|mixed|
+                    learners
                     (default mixed)
   --nodes N         initial voters, 1 to 7 (default 3)
   --duration MS     virtual milliseconds of faults before the heal

@@ -69,15 +69,14 @@ TEST_P(EachFault, AloneIsSafeAndRecovers) {
   expect_seeds_pass(ci_options(GetParam()), 1'000'000, kFocusedSeeds);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, EachFault,
-                         testing::Values(FaultMode::kNone, FaultMode::kLoss,
-                                         FaultMode::kPartition,
-                                         FaultMode::kCrash,
-                                         FaultMode::kMembership,
-                                         FaultMode::kTransfer),
-                         [](const testing::TestParamInfo<FaultMode>& info) {
-                           return std::string(to_string(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Modes, EachFault,
+    testing::Values(FaultMode::kNone, FaultMode::kLoss, FaultMode::kPartition,
+                    FaultMode::kCrash, FaultMode::kMembership,
+                    FaultMode::kTransfer, FaultMode::kLearners),
+    [](const testing::TestParamInfo<FaultMode>& info) {
+      return std::string(to_string(info.param));
+    });
 
 TEST(Simulator, FiveVotersUnderMixedFaults) {
   SimOptions options = ci_options(FaultMode::kMixed);

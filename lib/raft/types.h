@@ -163,7 +163,9 @@ struct ReadFailure {
 //      yet durable, everything but pre-votes waits in
 //      `messages_after_persist` instead);
 //   2. persist `snapshot`, then `entries` (replacing any stored entries from
-//      entries.front().index on), then `hard_state`; fsync if `must_sync`;
+//      entries.front().index on), then `hard_state`; if `must_sync`, the
+//      entries must be durable before a hard state naming a commit over
+//      them is (sync the log first);
 //   3. send `messages_after_persist`;
 //   4. install `snapshot` into the state machine, then apply
 //      `committed_entries` in order;

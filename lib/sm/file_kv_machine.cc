@@ -1,5 +1,6 @@
 #include "sm/file_kv_machine.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <limits>
@@ -322,9 +323,18 @@ Status FileKvMachine::replay_log() {
   if (Status s = log_->read(0, log_->size(), &data); !s) return s;
   uint64_t offset = 0;
   while (offset < data.size()) {
+    // A file system may extend the file before its data lands, leaving
+    // zeros where the last records were going: a torn tail, though a zero
+    // header would pass the checksum (the CRC-32C of no bytes is 0). Zeros
+    // with anything after them are damage, caught below.
+    const std::string_view rest = std::string_view(data).substr(offset);
+    if (std::all_of(rest.begin(), rest.end(),
+                    [](char byte) { return byte == 0; })) {
+      break;
+    }
     uint32_t length = 0;
     uint32_t crc = 0;
-    ByteReader header(std::string_view(data).substr(offset));
+    ByteReader header(rest);
     if (!header.u32(&length) || !header.u32(&crc) ||
         kRecordHeaderSize + length > data.size() - offset) {
       break;  // torn: the record was cut short

@@ -11,8 +11,9 @@
 // image-<G+1>.tmp, synced and renamed, which switches to generation G+1 in
 // one atomic step; the files of older generations are then removed. open()
 // loads the newest image, replays its log, and cuts a torn tail (a last
-// record cut short by a crash); a damaged record before the tail is
-// corruption.
+// record cut short by a crash, or zeros past the last record where a crash
+// left space the file system had extended before the data landed); a damaged
+// record before the tail, zeroed or not, is corruption.
 //
 // Each chunk's record is written before apply_chunk returns (it survives a
 // process crash) and synced by flush() (it survives a power loss).

@@ -103,6 +103,8 @@ raft::Snapshot DurableStorage::snapshot() const {
 }
 
 Status DurableStorage::persist(const raft::Ready& ready) {
+  bool log_written = false;
+  bool log_synced = false;
   if (ready.snapshot && !ready.snapshot->empty()) {
     const raft::SnapshotMeta& meta = ready.snapshot->meta;
     {
@@ -116,12 +118,14 @@ Status DurableStorage::persist(const raft::Ready& ready) {
     }
     Status s = log_->reset(meta.index, meta.term);
     if (!s) return s;
+    log_written = true;
     std::lock_guard lock(mutex_);
     snapshot_ = meta;
   }
   if (!ready.entries.empty()) {
     Status s = log_->append(ready.entries);
     if (!s) return s;
+    log_written = true;
   }
   if (ready.hard_state) {
     // Term and vote must be durable before any message depending on them
@@ -132,6 +136,14 @@ Status DurableStorage::persist(const raft::Ready& ready) {
         ready.hard_state->term != saved_hard_state_.term ||
         ready.hard_state->vote != saved_hard_state_.vote;
     if (vote_changed) {
+      // The saved commit index must not outlive the entries it covers: a
+      // power loss after the save but before the log's sync would keep it
+      // over the entries these replaced, and they would be applied.
+      if (log_written || log_->durable_index() < log_->last_index()) {
+        Status s = log_->sync();
+        if (!s) return s;
+        log_synced = true;
+      }
       Status s = hard_state_store_->save(*ready.hard_state);
       if (!s) return s;
       saved_hard_state_ = *ready.hard_state;
@@ -139,7 +151,7 @@ Status DurableStorage::persist(const raft::Ready& ready) {
     std::lock_guard lock(mutex_);
     hard_state_ = *ready.hard_state;
   }
-  if (ready.must_sync) return log_->sync();
+  if (ready.must_sync && !log_synced) return log_->sync();
   return Status::ok();
 }
 

@@ -4,22 +4,28 @@
 //
 // Write order for one Ready (lib/raft/types.h): the snapshot resets the log
 // to its index and term; the entries are appended (replacing any held suffix
-// from their first index); the hard state is saved (durable at once) when its
-// term or vote changed; then, if the Ready must be synced, one log sync()
-// makes the entries durable. The snapshot's files must already be complete in
-// the SnapshotStore.
+// from their first index); when term or vote changed, the log is synced
+// first if it holds anything unsynced, then the hard state is saved (durable
+// at once); otherwise, if the Ready must be synced, one log sync() makes the
+// entries durable. A Ready syncs the log once at most. The snapshot's
+// files must already be complete in the SnapshotStore.
+//
+// Why the sync comes before the save: the saved hard state carries the
+// commit index, which may cover entries this very Ready wrote over older
+// ones of an earlier term. Were the hard state durable first, a power loss
+// before the log's sync would bring back the old entries under a commit
+// index that names them, and they would be applied as committed. Lowering
+// the commit index to the last log index on open() cannot tell them apart.
+// close() keeps the same order: sync, then save.
 //
 // The commit index alone is not worth a synced save per batch: it is saved
 // with term and vote changes and by close(). After a crash it may come back
 // lower than it was (never below a snapshot's index); Raft treats it as
 // volatile, and the node learns it again from the leader (or, alone, by
 // committing an entry of its new term), so the entries in between are handed
-// out again and the state machine skips what it already applied.
-//
-// A crash between the hard-state save and the log sync can leave a commit
-// index past the durable log. Nothing was applied or acknowledged past the
-// durable log (that happens only after persist() returns), so open() lowers
-// such a commit index to the last log index.
+// out again and the state machine skips what it already applied. open()
+// still lowers a commit index past the last log index, as a hard state
+// saved by an earlier release (which saved before syncing) may hold one.
 //
 // Thread-safety: the core's reads may run concurrently with persist() and
 // compact() on one other thread (the LogStore allows one writer and
@@ -63,7 +69,8 @@ class DurableStorage final : public raft::Storage {
   // The latest snapshot's metadata; the files live in the SnapshotStore.
   raft::Snapshot snapshot() const override;
 
-  // Makes a Ready durable (see the write order above).
+  // Makes a Ready durable (see the write order above). Nothing of it may be
+  // applied or acknowledged before this returns.
   Status persist(const raft::Ready& ready);
   // After a local snapshot at meta.index (complete in the SnapshotStore):
   // remembers it and purges the log up to it.

@@ -29,6 +29,8 @@ std::pair<std::string, std::string> split_path(const std::string& path) {
 
 Status crashed() { return Status::io("file opened before a simulated crash"); }
 
+Status powered_off() { return Status::io("the disk lost power"); }
+
 }  // namespace
 
 const char* to_string(CrashMode mode) {
@@ -121,6 +123,8 @@ class FaultyFileSystem::FaultyFile final : public File {
   Status sync() override {
     std::lock_guard lock(fs_->mutex_);
     if (generation_ != fs_->generation_) return crashed();
+    Status s = fs_->before_change();
+    if (!s) return s;
     inode_->make_durable();
     return Status::ok();
   }
@@ -142,6 +146,8 @@ class FaultyFileSystem::FaultyFile final : public File {
   Status change(Operation op) {
     std::lock_guard lock(fs_->mutex_);
     if (generation_ != fs_->generation_) return crashed();
+    Status s = fs_->before_change();
+    if (!s) return s;
     inode_->record(std::move(op), ++fs_->operation_count_);
     return Status::ok();
   }
@@ -164,15 +170,31 @@ std::shared_ptr<FaultyFileSystem::Inode> FaultyFileSystem::find(
   return entry->second;
 }
 
+Status FaultyFileSystem::before_change() {
+  if (down_) return powered_off();
+  if (!armed_) return Status::ok();
+  if (armed_->changes_left > 1) {
+    --armed_->changes_left;
+    return Status::ok();
+  }
+  crash_locked(armed_->seed, armed_->mode);
+  armed_.reset();
+  down_ = true;
+  return powered_off();
+}
+
 Status FaultyFileSystem::open(const std::string& path, bool create,
                               std::unique_ptr<File>* out) {
   std::lock_guard lock(mutex_);
+  if (down_) return powered_off();
   std::shared_ptr<Inode> inode = find(path);
   if (!inode) {
     const auto [dir, name] = split_path(path);
     const auto d = dirs_.find(dir);
     if (d == dirs_.end()) return Status::not_found("no directory " + dir);
     if (!create) return Status::not_found("no file " + path);
+    Status s = before_change();
+    if (!s) return s;
     inode = std::make_shared<Inode>();
     d->second.entries[name] = inode;
   }
@@ -182,6 +204,8 @@ Status FaultyFileSystem::open(const std::string& path, bool create,
 
 Status FaultyFileSystem::create_dirs(const std::string& path) {
   std::lock_guard lock(mutex_);
+  Status s = before_change();
+  if (!s) return s;
   if (find(path)) return Status::io("mkdir " + path + ": is a file");
   for (size_t at = 1; at <= path.size(); ++at) {
     if (at == path.size() || path[at] == '/') dirs_[path.substr(0, at)];
@@ -193,6 +217,7 @@ Status FaultyFileSystem::list(const std::string& dir,
                               std::vector<std::string>* names) {
   std::lock_guard lock(mutex_);
   names->clear();
+  if (down_) return powered_off();
   const auto d = dirs_.find(dir);
   if (d == dirs_.end()) return Status::not_found("no directory " + dir);
   std::set<std::string> sorted;
@@ -207,6 +232,8 @@ Status FaultyFileSystem::list(const std::string& dir,
 
 Status FaultyFileSystem::remove(const std::string& path) {
   std::lock_guard lock(mutex_);
+  Status s = before_change();
+  if (!s) return s;
   const auto [dir, name] = split_path(path);
   const auto d = dirs_.find(dir);
   if (d == dirs_.end() || d->second.entries.erase(name) == 0) {
@@ -217,6 +244,8 @@ Status FaultyFileSystem::remove(const std::string& path) {
 
 Status FaultyFileSystem::remove_all(const std::string& path) {
   std::lock_guard lock(mutex_);
+  Status s = before_change();
+  if (!s) return s;
   const auto [parent, name] = split_path(path);
   if (const auto d = dirs_.find(parent); d != dirs_.end()) {
     d->second.entries.erase(name);
@@ -235,6 +264,8 @@ Status FaultyFileSystem::remove_all(const std::string& path) {
 Status FaultyFileSystem::rename(const std::string& from,
                                 const std::string& to) {
   std::lock_guard lock(mutex_);
+  Status s = before_change();
+  if (!s) return s;
   std::shared_ptr<Inode> inode = find(from);
   if (!inode) return Status::not_found("no file " + from);
   const auto [to_dir, to_name] = split_path(to);
@@ -248,6 +279,8 @@ Status FaultyFileSystem::rename(const std::string& from,
 
 Status FaultyFileSystem::sync_dir(const std::string& dir) {
   std::lock_guard lock(mutex_);
+  Status s = before_change();
+  if (!s) return s;
   const auto d = dirs_.find(dir);
   if (d == dirs_.end()) return Status::not_found("no directory " + dir);
   d->second.durable = d->second.entries;
@@ -256,11 +289,35 @@ Status FaultyFileSystem::sync_dir(const std::string& dir) {
 
 bool FaultyFileSystem::exists(const std::string& path) {
   std::lock_guard lock(mutex_);
+  if (down_) return false;
   return find(path) != nullptr || dirs_.contains(path);
 }
 
 std::optional<BitFlip> FaultyFileSystem::crash(uint64_t seed, CrashMode mode) {
   std::lock_guard lock(mutex_);
+  armed_.reset();
+  down_ = false;
+  return crash_locked(seed, mode);
+}
+
+void FaultyFileSystem::crash_at_change(uint64_t change, uint64_t seed,
+                                       CrashMode mode) {
+  std::lock_guard lock(mutex_);
+  armed_ = ArmedCrash{change, seed, mode};
+}
+
+bool FaultyFileSystem::crash_struck() {
+  std::lock_guard lock(mutex_);
+  return down_;
+}
+
+void FaultyFileSystem::restart() {
+  std::lock_guard lock(mutex_);
+  down_ = false;
+}
+
+std::optional<BitFlip> FaultyFileSystem::crash_locked(uint64_t seed,
+                                                      CrashMode mode) {
   SimRandom random(seed);
   ++generation_;
   // The files that survive, in path order so the seed alone decides.

@@ -26,6 +26,14 @@
 // a crash, every File opened before it fails with kIo: the process that held
 // them is gone.
 //
+// A crash can also be armed to strike in the middle of the code under test:
+// crash_at_change(n, ...) makes the n-th change to the disk from then on
+// (a write, truncate, allocate or sync of a file; a file's creation, a
+// remove, rename, sync_dir or create_dirs) the point of the power loss. That
+// change does not happen, and the disk stays down, failing every operation
+// with kIo, until restart(): nothing runs after a power loss. Looping n from
+// 1 until the armed crash no longer strikes covers every point.
+//
 // Thread-safe: one lock around everything.
 #pragma once
 
@@ -69,9 +77,18 @@ class FaultyFileSystem final : public storage::FileSystem {
   storage::Status sync_dir(const std::string& dir) override;
   bool exists(const std::string& path) override;
 
-  // Simulates a power loss (see above). Returns the flipped bit in kBitFlip
+  // Simulates a power loss and the reboot after it (see above): disarms an
+  // armed crash and leaves the disk up. Returns the flipped bit in kBitFlip
   // mode, if any byte had ever been written.
   std::optional<BitFlip> crash(uint64_t seed, CrashMode mode);
+
+  // Arms a power loss instead of the `change`-th change from now (1 = the
+  // next one), with crash(seed, mode)'s effect. Replaces an armed one.
+  void crash_at_change(uint64_t change, uint64_t seed, CrashMode mode);
+  // Whether the armed crash struck (the disk is down since).
+  bool crash_struck();
+  // Powers the disk on again after the armed crash struck.
+  void restart();
 
   // Direct access to a file's bytes, current and durable alike, for tests
   // that damage a file on purpose.
@@ -85,7 +102,17 @@ class FaultyFileSystem final : public storage::FileSystem {
  private:
   class FaultyFile;
 
+  struct ArmedCrash {
+    uint64_t changes_left = 0;
+    uint64_t seed = 0;
+    CrashMode mode = CrashMode::kDropUnsynced;
+  };
+
   std::shared_ptr<Inode> find(const std::string& path);
+  std::optional<BitFlip> crash_locked(uint64_t seed, CrashMode mode);
+  // Called with mutex_ held before every change to the disk: kIo when the
+  // disk is down, or when the armed crash strikes instead of this change.
+  storage::Status before_change();
 
   std::mutex mutex_;
   std::map<std::string, Dir> dirs_;
@@ -93,6 +120,8 @@ class FaultyFileSystem final : public storage::FileSystem {
   uint64_t generation_ = 0;
   // Numbers file operations, so a crash can tell which file changed last.
   uint64_t operation_count_ = 0;
+  std::optional<ArmedCrash> armed_;
+  bool down_ = false;
 };
 
 }  // namespace dengine::testkit

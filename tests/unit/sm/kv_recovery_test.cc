@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "sm/file_kv_machine.h"
 #include "sm/kv_command.h"
@@ -73,6 +74,60 @@ TEST(FileKvRecoveryTest, CutsATornTail) {
   ASSERT_TRUE(FileKvMachine::open(dir, &kv));
   EXPECT_EQ(kv->last_applied(), 2u);
   EXPECT_EQ(get(kv.get(), "c"), "3");
+}
+
+// A file system may extend the log before its data lands: a crash then
+// leaves zeros where the last records should be. An all-zero header passes
+// the checksum (the CRC-32C of an empty payload is 0), yet it is a torn tail.
+TEST(FileKvRecoveryTest, CutsAZeroFilledTail) {
+  const fs::path dir = fresh_dir("zero_tail");
+  {
+    std::unique_ptr<FileKvMachine> kv;
+    ASSERT_TRUE(FileKvMachine::open(dir, &kv));
+    apply(kv.get(), 1, {KvCommand::put("a", "1", 1)});
+    apply(kv.get(), 2, {KvCommand::put("b", "2", 1)});
+  }
+  const fs::path log = only_log(dir);
+  const uintmax_t valid = fs::file_size(log);
+  fs::resize_file(log, valid + 4096);  // zero-filled
+  std::unique_ptr<FileKvMachine> kv;
+  storage::Status s = FileKvMachine::open(dir, &kv);
+  ASSERT_TRUE(s) << s.to_string();
+  EXPECT_EQ(kv->last_applied(), 2u);
+  EXPECT_EQ(get(kv.get(), "a"), "1");
+  EXPECT_EQ(get(kv.get(), "b"), "2");
+  EXPECT_EQ(fs::file_size(log), valid);
+  apply(kv.get(), 3, {KvCommand::put("c", "3", 1)});
+  kv.reset();
+  ASSERT_TRUE(FileKvMachine::open(dir, &kv));
+  EXPECT_EQ(kv->last_applied(), 3u);
+  EXPECT_EQ(get(kv.get(), "c"), "3");
+}
+
+// Zeros with a valid record after them are damage, not a tail.
+TEST(FileKvRecoveryTest, ZeroedRecordBeforeTheTailIsCorruption) {
+  const fs::path dir = fresh_dir("zero_middle");
+  uintmax_t first_end = 0;
+  uintmax_t second_end = 0;
+  {
+    std::unique_ptr<FileKvMachine> kv;
+    ASSERT_TRUE(FileKvMachine::open(dir, &kv));
+    apply(kv.get(), 1, {KvCommand::put("a", "1", 1)});
+    first_end = fs::file_size(only_log(dir));
+    apply(kv.get(), 2, {KvCommand::put("b", "2", 1)});
+    second_end = fs::file_size(only_log(dir));
+    apply(kv.get(), 3, {KvCommand::put("c", "3", 1)});
+  }
+  {
+    std::fstream f(only_log(dir),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(first_end));
+    const std::string zeros(second_end - first_end, '\0');
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+  std::unique_ptr<FileKvMachine> kv;
+  storage::Status s = FileKvMachine::open(dir, &kv);
+  EXPECT_EQ(s.code(), storage::StatusCode::kCorruption) << s.to_string();
 }
 
 TEST(FileKvRecoveryTest, DamageBeforeTheTailIsCorruption) {

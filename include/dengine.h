@@ -525,7 +525,12 @@ DENGINE_API void dengine_status_free(dengine_status* status);
 
 /* Called with the new leader (0: none known) and term whenever either
  * changes, on the node's loop thread (same rules as completion callbacks).
- * NULL removes it. `ctx` is retained until replaced or the node closes. */
+ * NULL removes it. `ctx` is retained until replaced or the node closes.
+ * Any thread. Once this returns, the previous callback is not running and
+ * will not run again, so its `ctx` may be freed: a call from another thread
+ * waits for a running call of the previous callback to return (so do not
+ * call it from a thread that callback waits for); a call from inside the
+ * callback returns at once. */
 typedef void (*dengine_leader_fn)(void* ctx, uint64_t leader_id, uint64_t term);
 DENGINE_API int dengine_node_set_leader_callback(dengine_node* node,
                                                  dengine_leader_fn fn,

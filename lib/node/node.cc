@@ -518,7 +518,14 @@ NodeStatus Node::status() const {
 }
 
 void Node::set_leader_change_callback(LeaderChangeCallback callback) {
-  std::lock_guard lock(impl_->status_mutex);
+  // On the loop thread no call of the callback is running, unless this is
+  // one (which holds the lock already).
+  if (impl_->loop_started &&
+      std::this_thread::get_id() == impl_->loop_thread.get_id()) {
+    impl_->on_leader_change = std::move(callback);
+    return;
+  }
+  std::lock_guard lock(impl_->leader_callback_mutex);
   impl_->on_leader_change = std::move(callback);
 }
 

@@ -202,7 +202,10 @@ class Node {
 
   NodeStatus status() const;
   // Replaces the leader-change callback (empty: none). Runs on the loop
-  // thread; the same rules as completion callbacks.
+  // thread; the same rules as completion callbacks. Once this returns the
+  // previous callback is not running and never runs again: from another
+  // thread it waits for a running call to return; from inside the callback
+  // it returns at once.
   void set_leader_change_callback(LeaderChangeCallback callback);
 
   // The ports actually bound (useful with port 0); client_port() is 0

@@ -115,7 +115,11 @@ struct Node::Impl {
   // --- shared with every thread ---
   mutable std::mutex status_mutex;
   NodeStatus status;  // refreshed by the loop after each Ready
-  LeaderChangeCallback on_leader_change;  // guarded by status_mutex
+  // Held by the loop thread while it runs the leader-change callback, so a
+  // replacement from another thread waits for a running call to return and
+  // the old callback's context may be freed once it has.
+  std::mutex leader_callback_mutex;
+  LeaderChangeCallback on_leader_change;  // guarded by leader_callback_mutex
 
   // node.cc
   int open(std::string* error);

@@ -274,11 +274,9 @@ void Node::Impl::on_soft_state(const raft::SoftState& soft) {
                     : "leader " + std::to_string(soft.leader)));
   publish_status();  // status() already names the leader the callback does
   if (soft.leader != raft::kNoNode) retry_parked_requests();
-  LeaderChangeCallback callback;
-  {
-    std::lock_guard lock(status_mutex);
-    callback = on_leader_change;
-  }
+  std::lock_guard running(leader_callback_mutex);
+  // A copy: the callback may replace itself while it runs.
+  const LeaderChangeCallback callback = on_leader_change;
   if (callback) callback(soft.leader, term);
 }
 

@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <random>
@@ -389,6 +391,44 @@ TEST_F(NodeTest, RestartKeepsEverythingAndStopIsIdempotent) {
   start(1, options);
   ASSERT_EQ(leader(), 1u);
   EXPECT_EQ(get(1, "r29", ReadConsistency::kLinearizable), "v");
+}
+
+// Once set_leader_change_callback returns, the previous callback is not
+// running: its context may be freed at once (ASan reports the use after free
+// if a replacement returns while the old callback still runs).
+TEST_F(NodeTest, ReplacingTheLeaderCallbackWaitsForARunningCall) {
+  start_cluster(2);
+  const raft::NodeId lead = leader();
+  const raft::NodeId follower = lead == 1 ? 2 : 1;
+  struct Context {
+    std::atomic<bool> entered{false};
+    std::atomic<bool> replaced{false};
+    int value = 7;
+  };
+  auto* context = new Context;
+  std::atomic<bool> saw_replacement_early{false};
+  std::atomic<int> value_seen{0};
+  nodes_.at(follower)->set_leader_change_callback(
+      [context, &saw_replacement_early, &value_seen](uint64_t, uint64_t) {
+        if (context->entered.exchange(true)) return;
+        // Long enough for a replacement that does not wait to return and
+        // free the context; a waiting one returns only after this.
+        std::this_thread::sleep_for(milliseconds(200));
+        saw_replacement_early = context->replaced.load();
+        value_seen = context->value;
+      });
+  auto transferred = std::make_shared<std::promise<Reply>>();
+  nodes_.at(lead)->transfer_leadership_async(
+      follower, kTimeout,
+      [transferred](Reply reply) { transferred->set_value(std::move(reply)); });
+  ASSERT_TRUE(eventually([&] { return context->entered.load(); }));
+  nodes_.at(follower)->set_leader_change_callback(nullptr);
+  context->replaced = true;
+  delete context;
+  const Reply r = transferred->get_future().get();
+  EXPECT_EQ(r.status, DENGINE_OK) << r.message;
+  EXPECT_FALSE(saw_replacement_early.load());
+  EXPECT_EQ(value_seen.load(), 7);
 }
 
 }  // namespace

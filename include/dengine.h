@@ -57,7 +57,10 @@ enum {
   DENGINE_ERR_UNSUPPORTED = -8,      /* e.g. a NULL optional callback */
   DENGINE_ERR_BUSY = -9,             /* e.g. a membership change pending */
   DENGINE_ERR_STATE_MACHINE = -10,   /* a state machine callback failed */
-  DENGINE_ERR_INTERNAL = -11         /* a bug in dengine: please report */
+  DENGINE_ERR_INTERNAL = -11,        /* a bug in dengine: please report */
+  /* a session write's client id is unknown (evicted, or never opened); it
+   * was not applied: open a new session */
+  DENGINE_ERR_SESSION_EXPIRED = -12
 };
 
 /* A static, human-readable name for a status code ("not leader"). Never
@@ -428,13 +431,46 @@ typedef void (*dengine_done_fn)(void* ctx, int status,
 
 /* A client session: writes that carry one are applied at most once, also
  * when retried after a timeout or a failover (see docs/architecture.md,
- * "Client sessions"). client_id: random per client; seq: 1, 2, ... per new
- * write, reused by a retry; acked_seq: every seq up to it has its reply. */
+ * "Client sessions"). One per client, used by one writer at a time.
+ *   client_id: from dengine_node_open_session, never made up: the cluster
+ *              knows only the ids it gave out.
+ *   seq:       1, 2, 3, ... one per new write; a retry of a write reuses
+ *              its seq and gets the first application's result
+ *              (reply->duplicate set).
+ *   acked_seq: below seq; every seq up to it has its reply at the client
+ *              (0: none yet), so the cluster may forget those results. A
+ *              write with a seq at or below the highest acked_seq seen, or
+ *              too old to be remembered (1,000 results are kept per
+ *              client), fails with DENGINE_ERR_INVALID_ARGUMENT and is not
+ *              applied.
+ * A write whose client_id the cluster does not hold (never opened, or the
+ * session expired: the 10,000 most recently active are kept) fails with
+ * DENGINE_ERR_SESSION_EXPIRED and is not applied. If that write was sent
+ * before (a retry), an earlier attempt may still have applied it: its
+ * outcome is unknown. Open a new session for the writes that follow. */
 typedef struct dengine_session {
   uint64_t client_id;
   uint64_t seq;
   uint64_t acked_seq;
 } dengine_session;
+
+/* Opens a client session: proposes a registration through the log and
+ * returns once it applied, with the new client id in *client_id (not NULL;
+ * the id is the registration's log index, unique in the cluster). The
+ * session's first write has seq 1. On DENGINE_ERR_TIMEOUT the registration
+ * may still apply; retrying opens another session, and the unused one is
+ * evicted in time. Blocking (not from a completion callback); thread-safe.
+ * Errors as for dengine_node_propose (DENGINE_ERR_NOT_LEADER off the
+ * leader). */
+DENGINE_API int dengine_node_open_session(dengine_node* node,
+                                          uint32_t timeout_ms,
+                                          uint64_t* client_id);
+/* The async form: reply->index is the new client id when status is
+ * DENGINE_OK. */
+DENGINE_API int dengine_node_open_session_async(dengine_node* node,
+                                                uint32_t timeout_ms,
+                                                dengine_done_fn done,
+                                                void* ctx);
 
 /* Proposes data[0..len) for the state machine (NULL session: no
  * deduplication). Returns once the entry applied (DENGINE_OK, the machine's
@@ -610,10 +646,15 @@ DENGINE_API int dengine_kv_scan_prefix(dengine_node* node, const void* prefix,
  * (docs/client-protocol.md). It finds the leader among its endpoints,
  * follows NOT_LEADER redirects, and retries after a timeout, a lost
  * connection or a leader change until the call's deadline. Every write
- * carries the client's session (a random client id and a sequence number
- * per write, reused by its retries), so a retried write is applied once.
- * A write that still ends in DENGINE_ERR_TIMEOUT or DENGINE_ERR_IO may or
- * may not have been applied.
+ * carries the client's session (a client id and a sequence number per
+ * write, reused by its retries), so a retried write is applied once. The
+ * client opens its session itself, before its first write (one more round
+ * trip), and opens a new one when the cluster no longer holds it: the
+ * refused write is then retried in the new session if no earlier attempt
+ * of it can have applied, and otherwise fails with
+ * DENGINE_ERR_SESSION_EXPIRED, its outcome unknown. A write that still
+ * ends in DENGINE_ERR_TIMEOUT, DENGINE_ERR_IO or DENGINE_ERR_SESSION_EXPIRED
+ * may or may not have been applied.
  *
  * Thread-safe: calls on one client from several threads run one at a time
  * (use one client per thread for concurrency). Blocking; the deadline of

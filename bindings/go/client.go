@@ -18,9 +18,10 @@ import (
 // Client talks to a standalone cluster (dengined, or nodes started with
 // Config.ClientAddress) over TCP: it finds the leader, follows redirects and
 // retries after a timeout, a lost connection or a leader change, within its
-// timeout. Each write carries the client's session, so a retried write is
-// applied once; a write that still ends in ErrTimeout or ErrIO may or may
-// not have been applied.
+// timeout. Each write carries the client's session (opened before the
+// first write, and again once the cluster let it expire), so a retried
+// write is applied once; a write that still ends in ErrTimeout, ErrIO or
+// ErrSessionExpired may or may not have been applied.
 //
 // Methods are safe for concurrent use but run one at a time (open one
 // Client per goroutine for concurrency). Each call is bounded by the

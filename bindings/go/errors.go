@@ -27,6 +27,7 @@ const (
 	CodeBusy            Code = C.DENGINE_ERR_BUSY
 	CodeStateMachine    Code = C.DENGINE_ERR_STATE_MACHINE
 	CodeInternal        Code = C.DENGINE_ERR_INTERNAL
+	CodeSessionExpired  Code = C.DENGINE_ERR_SESSION_EXPIRED
 )
 
 // String names the code as dengine_strerror does ("not leader").
@@ -46,6 +47,10 @@ var (
 	ErrBusy            = errors.New("dengine: busy")
 	ErrStateMachine    = errors.New("dengine: state machine error")
 	ErrInternal        = errors.New("dengine: internal error")
+	// A session write's client id is unknown to the cluster (its session
+	// expired, or was never opened): it was not applied; if it was a retry,
+	// an earlier attempt may have been.
+	ErrSessionExpired = errors.New("dengine: session expired")
 )
 
 var sentinels = map[Code]error{
@@ -60,6 +65,7 @@ var sentinels = map[Code]error{
 	CodeBusy:            ErrBusy,
 	CodeStateMachine:    ErrStateMachine,
 	CodeInternal:        ErrInternal,
+	CodeSessionExpired:  ErrSessionExpired,
 }
 
 // Error is a failed dengine call: its code, the operation, and dengine's

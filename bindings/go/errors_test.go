@@ -32,6 +32,10 @@ func TestErrorsMatchSentinelsAndCarryDetails(t *testing.T) {
 	if got := dengine.CodeNotLeader.String(); got != "not leader" {
 		t.Fatalf("code name %q", got)
 	}
+	expired := &dengine.Error{Code: dengine.CodeSessionExpired, Op: "Put"}
+	if !errors.Is(expired, dengine.ErrSessionExpired) || dengine.CodeSessionExpired.String() != "session expired" {
+		t.Fatalf("an expired session does not map to its sentinel: %v", expired)
+	}
 	if dengine.Version() == "" {
 		t.Fatal("no library version")
 	}

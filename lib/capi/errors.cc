@@ -78,6 +78,8 @@ const char* dengine_strerror(int code) {
       return "state machine error";
     case DENGINE_ERR_INTERNAL:
       return "internal error";
+    case DENGINE_ERR_SESSION_EXPIRED:
+      return "session expired";
     default:
       return "unknown error";
   }

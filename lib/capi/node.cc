@@ -259,6 +259,18 @@ int dengine_node_propose_async(dengine_node* node, const void* data, size_t len,
   });
 }
 
+int dengine_node_open_session_async(dengine_node* node, uint32_t timeout_ms,
+                                    dengine_done_fn done, void* ctx) {
+  return guarded("dengine_node_open_session_async", [&]() -> int {
+    return run_async(
+        "dengine_node_open_session", node, done,
+        [&](Node::Callback cb) {
+          node->node->open_session_async(to_timeout(timeout_ms), std::move(cb));
+        },
+        ctx);
+  });
+}
+
 int dengine_node_read(dengine_node* node, const void* query, size_t len,
                       int consistency, uint32_t timeout_ms,
                       dengine_reply* reply) {
@@ -448,6 +460,20 @@ int dengine_node_snapshot(dengine_node* node, uint32_t timeout_ms,
         return dengine_node_snapshot_async(node, timeout_ms, d, c);
       },
       index);
+}
+
+int dengine_node_open_session(dengine_node* node, uint32_t timeout_ms,
+                              uint64_t* client_id) {
+  if (client_id == nullptr) {
+    return fail(DENGINE_ERR_INVALID_ARGUMENT,
+                "dengine_node_open_session: client_id is NULL");
+  }
+  return block_on(
+      "dengine_node_open_session",
+      [&](dengine_done_fn d, void* c) {
+        return dengine_node_open_session_async(node, timeout_ms, d, c);
+      },
+      client_id);
 }
 
 int dengine_node_status(dengine_node* node, dengine_status* out) {

@@ -12,13 +12,6 @@ using net::ClientOp;
 using net::ClientRequest;
 using net::ClientResponse;
 
-uint64_t random_client_id() {
-  std::random_device device;
-  uint64_t id = 0;
-  while (id == 0) id = (static_cast<uint64_t>(device()) << 32) | device();
-  return id;
-}
-
 // The status a response carries, as the call's result.
 Status answer_status(const ClientResponse& response) {
   return Status{response.status, response.message, response.leader_id,
@@ -87,45 +80,108 @@ Status Client::create(ClientOptions options, std::unique_ptr<Client>* out) {
 
 Client::Client(ClientOptions options)
     : options_(std::move(options)),
-      client_id_(options_.client_id != 0 ? options_.client_id
-                                         : random_client_id()),
       rng_(std::random_device()()),
       target_(options_.endpoints.front()) {}
 
 Client::~Client() = default;
 
+Status Client::start_session() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (client_id_ != 0) return {};
+  return open_session(Clock::now() + options_.deadline);
+}
+
+uint64_t Client::client_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return client_id_;
+}
+
 Status Client::call(ClientRequest request, ClientResponse* response) {
   std::lock_guard<std::mutex> lock(mu_);
   request.session.reset();
-  if (net::is_session_write(request.op)) {
-    // A new seq; every earlier one is settled, as calls run one at a time.
-    request.session = net::ClientSession{client_id_, last_seq_ + 1, last_seq_};
-  }
   std::string error = net::validate_client_request(request);
   if (!error.empty()) {
     return Status::error(DENGINE_ERR_INVALID_ARGUMENT, error);
   }
-  Status status = call_with_retries(&request, response);
-  // Answered or given up on: never sent again, so acknowledged next time.
-  if (request.session) last_seq_ = request.session->seq;
-  return status;
+  const Clock::time_point deadline = Clock::now() + options_.deadline;
+  if (net::is_session_write(request.op)) {
+    return call_write(&request, deadline, response);
+  }
+  return call_with_retries(&request, deadline, response, nullptr);
+}
+
+Status Client::call_write(ClientRequest* request, Clock::time_point deadline,
+                          ClientResponse* response) {
+  for (bool reopened = false;; reopened = true) {
+    if (client_id_ == 0) {
+      Status status = open_session(deadline);
+      if (!status.ok()) return status;
+    }
+    // A new seq; every earlier one is settled, as calls run one at a time.
+    request->session = net::ClientSession{client_id_, last_seq_ + 1, last_seq_};
+    bool applied_before = false;
+    Status status =
+        call_with_retries(request, deadline, response, &applied_before);
+    // Answered or given up on: never sent again, so acknowledged next time.
+    last_seq_ = request->session->seq;
+    if (!status.ok() || response->status != DENGINE_ERR_SESSION_EXPIRED) {
+      return status;
+    }
+    client_id_ = 0;
+    if (applied_before) {
+      response->message +=
+          "; the write's outcome is unknown: an earlier "
+          "attempt of it may have been applied";
+      return status;
+    }
+    // No attempt can have reached the log unrefused: the write is known not
+    // to have applied and is retried in a new session, once, so that a
+    // server that keeps refusing cannot make the call spin.
+    if (reopened) {
+      response->message += "; the write was not applied";
+      return status;
+    }
+  }
+}
+
+Status Client::open_session(Clock::time_point deadline) {
+  ClientRequest request;
+  request.op = ClientOp::kOpenSession;
+  ClientResponse response;
+  Status status = call_with_retries(&request, deadline, &response, nullptr);
+  if (status.ok()) status = answer_status(response);
+  if (!status.ok()) {
+    status.message =
+        "opening a session (nothing was written): " + status.message;
+    return status;
+  }
+  if (response.index == 0) {
+    return malformed_answer("open-session without a client id");
+  }
+  client_id_ = response.index;
+  last_seq_ = 0;
+  return {};
 }
 
 Status Client::call_with_retries(ClientRequest* request,
-                                 ClientResponse* response) {
-  const Clock::time_point deadline = Clock::now() + options_.deadline;
+                                 Clock::time_point deadline,
+                                 ClientResponse* response,
+                                 bool* applied_before) {
   Status last;
   int attempts = 0;
   int backoffs = 0;
-  bool pause = false;       // back off before the next attempt
-  bool redirected = false;  // the last attempt was sent to a leader hint
+  bool pause = false;             // back off before the next attempt
+  bool redirected = false;        // the last attempt was sent to a leader hint
+  bool may_have_applied = false;  // an attempt so far
   while (attempts <= options_.max_retries) {
     if (pause) back_off(backoffs++, deadline);
     if (attempts > 0 && Clock::now() >= deadline) break;
     ++attempts;
     bool reused = false;
-    last = attempt(request, deadline, response, &reused);
+    bool sent = false;
+    last = attempt(request, deadline, response, &reused, &sent);
     if (!last.ok()) {
+      may_have_applied = may_have_applied || sent;
       if (reused && last.code == DENGINE_ERR_IO) {
         // The server closed a connection left idle since an earlier call
         // (e.g. it restarted): reconnect to the same server at once.
@@ -139,6 +195,11 @@ Status Client::call_with_retries(ClientRequest* request,
       continue;
     }
     last = answer_status(*response);
+    if (applied_before != nullptr) *applied_before = may_have_applied;
+    // A node answers NOT_LEADER only for a write it never proposed, or whose
+    // entry another leader's replaced.
+    may_have_applied =
+        may_have_applied || response->status != DENGINE_ERR_NOT_LEADER;
     net::HostPort hint;
     switch (response->status) {
       case DENGINE_ERR_NOT_LEADER:
@@ -171,8 +232,9 @@ Status Client::call_with_retries(ClientRequest* request,
 }
 
 Status Client::attempt(ClientRequest* request, Clock::time_point deadline,
-                       ClientResponse* response, bool* reused) {
+                       ClientResponse* response, bool* reused, bool* sent) {
   *reused = connection_ != nullptr;
+  *sent = false;
   if (!connection_) {
     net::HostPort endpoint;
     std::string error =
@@ -194,6 +256,7 @@ Status Client::attempt(ClientRequest* request, Clock::time_point deadline,
   request->request_id = next_request_id_++;
   request->timeout_ms = static_cast<uint32_t>(
       std::clamp<int64_t>(limit_ms, 1, std::numeric_limits<uint32_t>::max()));
+  *sent = true;
   Status status =
       connection_->send(net::encode_frame(net::FrameType::kClientRequest,
                                           net::encode_client_request(*request)),

@@ -12,8 +12,17 @@
 // Exactly-once writes: every write (put, put_with_ttl, erase,
 // compare_and_swap, propose) carries a session (client_id, seq, acked_seq)
 // with a new seq, and every retry of it carries the same seq, so the server
-// applies it once however many attempts reach it. A write that ends with
-// DENGINE_ERR_TIMEOUT or DENGINE_ERR_IO may or may not have been applied.
+// applies it once however many attempts reach it. The client opens its
+// session (an open-session call, whose answer is the client id) before its
+// first write. When the cluster no longer holds the session (it expired: the
+// cluster keeps the most recently active clients), the write is refused
+// with DENGINE_ERR_SESSION_EXPIRED, unapplied, and the client opens a new
+// session for the next write; the refused write is retried in it at once if
+// no earlier attempt of it can have applied (each one failed before it was
+// sent or was answered NOT_LEADER), and otherwise fails with
+// DENGINE_ERR_SESSION_EXPIRED, its outcome unknown. A write that ends with
+// DENGINE_ERR_TIMEOUT, DENGINE_ERR_IO or DENGINE_ERR_SESSION_EXPIRED may or
+// may not have been applied.
 //
 // Thread-safe: calls from several threads run one at a time.
 #pragma once
@@ -51,9 +60,6 @@ struct ClientOptions {
   // Backoff between attempts: doubling from initial up to max, jittered.
   std::chrono::milliseconds backoff_initial{20};
   std::chrono::milliseconds backoff_max{1000};
-  // The session's client id; 0: a random one. Must differ from every other
-  // client the cluster has seen, or their writes are mistaken for retries.
-  uint64_t client_id = 0;
   // The largest response frame accepted.
   uint32_t max_response_bytes = net::kDefaultMaxFramePayload;
 
@@ -126,39 +132,56 @@ class Client {
   Status snapshot(uint64_t* index = nullptr);
 
   // Sends any request with the retry policy above, filling in its id, time
-  // limit and (for a write) session. OK when a response came back: its own
-  // status is then in response->status. Every method above is a call.
+  // limit and (for a write) session, which it opens first if needed. OK
+  // when a response came back: its own status is then in response->status.
+  // Every method above is a call.
   Status call(net::ClientRequest request, net::ClientResponse* response);
 
-  uint64_t client_id() const { return client_id_; }
+  // Opens the session now unless one is open (a write opens it itself when
+  // needed), e.g. so that the first write's latency is its own.
+  Status start_session();
+  // The id of the session the next write uses; 0 until one was opened, and
+  // again after the cluster let it expire.
+  uint64_t client_id() const;
 
  private:
   explicit Client(ClientOptions options);
 
   // Runs `request` until an answer that ends the call, or until the
-  // attempts or the deadline run out. Called with mu_ held.
+  // attempts or the deadline run out. *applied_before (if not null): an
+  // attempt before the one answered may have been applied (it was sent,
+  // and not answered NOT_LEADER). Called with mu_ held, as are the next.
   Status call_with_retries(net::ClientRequest* request,
-                           net::ClientResponse* response);
+                           Clock::time_point deadline,
+                           net::ClientResponse* response, bool* applied_before);
+  // Runs a session write, opening a session first when none is open and
+  // again when the cluster answers that it expired (see above).
+  Status call_write(net::ClientRequest* request, Clock::time_point deadline,
+                    net::ClientResponse* response);
+  // Opens a new session: client_id_ is its id, and last_seq_ 0.
+  Status open_session(Clock::time_point deadline);
   // One attempt at target_: connect if needed, send, wait for the answer.
   // *reused: the attempt ran on a connection an earlier call opened.
+  // *sent: the request went out, at least in part.
   Status attempt(net::ClientRequest* request, Clock::time_point deadline,
-                 net::ClientResponse* response, bool* reused);
+                 net::ClientResponse* response, bool* reused, bool* sent);
   // Drops the connection and makes the next endpoint the target.
   void move_to_next_endpoint();
   // Sleeps for the next backoff delay, never past `deadline`.
   void back_off(int failures, Clock::time_point deadline);
 
   const ClientOptions options_;
-  const uint64_t client_id_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::mt19937_64 rng_;                     // backoff jitter
   size_t endpoint_index_ = 0;               // into options_.endpoints
   std::string target_;                      // where the next attempt goes
   std::unique_ptr<Connection> connection_;  // to target_, when open
   uint64_t next_request_id_ = 1;
-  // The seq of the last write; every seq up to it is settled (answered or
-  // given up on), as calls run one at a time.
+  // The session: its id (0: none open) and the seq of its last write; every
+  // seq up to it is settled (answered or given up on), as calls run one at
+  // a time.
+  uint64_t client_id_ = 0;
   uint64_t last_seq_ = 0;
 };
 

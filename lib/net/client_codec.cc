@@ -9,7 +9,7 @@ namespace {
 using storage::ByteReader;
 using storage::ByteWriter;
 
-constexpr uint8_t kLastOp = static_cast<uint8_t>(ClientOp::kSnapshot);
+constexpr uint8_t kLastOp = static_cast<uint8_t>(ClientOp::kOpenSession);
 constexpr uint8_t kLastConsistency =
     static_cast<uint8_t>(ReadConsistency::kEventual);
 
@@ -105,6 +105,7 @@ void encode_request_body(ByteWriter* w, const ClientRequest& q) {
     case ClientOp::kStatus:
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
+    case ClientOp::kOpenSession:
       break;
   }
 }
@@ -156,6 +157,7 @@ std::string decode_request_body(ByteReader* r, ClientRequest* q) {
     case ClientOp::kStatus:
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
+    case ClientOp::kOpenSession:
       break;
   }
   if (!ok) return std::string(to_string(q->op)) + " fields malformed";
@@ -332,6 +334,8 @@ const char* to_string(ClientOp op) {
       return "transfer-leader";
     case ClientOp::kSnapshot:
       return "snapshot";
+    case ClientOp::kOpenSession:
+      return "open-session";
   }
   return "unknown";
 }
@@ -451,6 +455,7 @@ std::string validate_client_request(const ClientRequest& q) {
     case ClientOp::kMembers:
     case ClientOp::kTransferLeader:
     case ClientOp::kSnapshot:
+    case ClientOp::kOpenSession:
       break;
   }
   return "";

@@ -37,6 +37,7 @@ enum class ClientOp : uint8_t {
   kRemoveNode = 14,
   kTransferLeader = 15,
   kSnapshot = 16,
+  kOpenSession = 17,  // registers a session; the response's index is its id
 };
 
 const char* to_string(ClientOp op);
@@ -59,7 +60,7 @@ const char* to_string(ReadConsistency consistency);
 // same seq, so the server applies it once and answers the retry with the
 // first result.
 struct ClientSession {
-  uint64_t client_id = 0;  // never 0; unique per client instance
+  uint64_t client_id = 0;  // never 0; the index an open-session answered
   uint64_t seq = 0;        // >= 1, one per new write
   uint64_t acked_seq = 0;  // < seq: every seq <= this is settled at the client
 
@@ -127,7 +128,7 @@ struct ClientResponse {
   std::string leader_address;
 
   // Writes: the machine's result status and the entry's index (snapshot:
-  // the snapshot's last included index).
+  // the snapshot's last included index; open-session: the new client id).
   int32_t result = 0;
   uint64_t index = 0;
   // A session write answered from the first application of its seq; with

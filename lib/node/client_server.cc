@@ -387,6 +387,9 @@ void ClientServer::Impl::dispatch(uint64_t conn_id,
     case ClientOp::kSnapshot:
       node->snapshot_async(timeout, plain);
       return;
+    case ClientOp::kOpenSession:
+      node->open_session_async(timeout, plain);
+      return;
   }
   net::ClientResponse response = base();
   response.status = DENGINE_ERR_INVALID_ARGUMENT;

@@ -385,6 +385,19 @@ Reply Node::propose(std::string data, const Session* session,
   });
 }
 
+void Node::open_session_async(std::chrono::milliseconds timeout,
+                              Callback done) {
+  impl_->submit(std::make_shared<Pending>(std::move(done)), timeout,
+                [impl = impl_.get()](const std::shared_ptr<Pending>& p) {
+                  impl->propose_entry(p, sm::wrap_register());
+                });
+}
+
+Reply Node::open_session(std::chrono::milliseconds timeout) {
+  return wait_for<Reply>(
+      [&](Callback done) { open_session_async(timeout, std::move(done)); });
+}
+
 void Node::read_async(std::string query, ReadConsistency consistency,
                       std::chrono::milliseconds timeout, Callback done) {
   auto pending = std::make_shared<Pending>(std::move(done));

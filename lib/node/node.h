@@ -122,7 +122,7 @@ struct Reply {
 // A client session's place in a write: see docs/architecture.md ("Client
 // sessions"). A retried write reuses its seq; the node applies it once.
 struct Session {
-  uint64_t client_id = 0;
+  uint64_t client_id = 0;  // from Node::open_session
   uint64_t seq = 0;        // >= 1, one per new write
   uint64_t acked_seq = 0;  // every seq <= this has its reply at the client
 };
@@ -177,6 +177,16 @@ class Node {
                      std::chrono::milliseconds timeout, Callback done);
   Reply propose(std::string data, const Session* session,
                 std::chrono::milliseconds timeout);
+
+  // Opens a client session through the log: completes once its
+  // registration entry applied, with reply.index = the new client id (that
+  // entry's index), or fails as propose does. A session write of a client
+  // id not opened so, or whose session expired, fails with
+  // DENGINE_ERR_SESSION_EXPIRED and is not applied. On DENGINE_ERR_TIMEOUT
+  // the registration may still apply: the session it opens goes unused and
+  // is evicted in time.
+  void open_session_async(std::chrono::milliseconds timeout, Callback done);
+  Reply open_session(std::chrono::milliseconds timeout);
 
   // Reads `query` through the machine's read callback at `consistency`.
   void read_async(std::string query, ReadConsistency consistency,

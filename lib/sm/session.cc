@@ -39,6 +39,10 @@ std::string wrap_session(const SessionHeader& header,
   return out;
 }
 
+std::string wrap_register() {
+  return std::string(1, static_cast<char>(EnvelopeFormat::kRegister));
+}
+
 storage::Status decode_envelope(std::string_view data, Envelope* out) {
   storage::ByteReader r(data);
   uint8_t format = 0;
@@ -69,6 +73,14 @@ storage::Status decode_envelope(std::string_view data, Envelope* out) {
             std::to_string(e.session.seq));
       }
       break;
+    case static_cast<uint8_t>(EnvelopeFormat::kRegister):
+      e.format = EnvelopeFormat::kRegister;
+      if (!r.at_end()) {
+        return storage::Status::corruption(
+            "envelope: " + std::to_string(r.remaining()) +
+            " bytes after a register entry's format byte");
+      }
+      break;
     default:
       return storage::Status::corruption("envelope: unknown format " +
                                          std::to_string(format));
@@ -83,32 +95,46 @@ SessionTable::Client* SessionTable::client_for(raft::Index index,
                                                std::string* reason) {
   auto it = clients_.find(header.client_id);
   if (it == clients_.end()) {
-    if (header.acked_seq > 0) {
-      *reason = "session of client " + std::to_string(header.client_id) +
-                " expired (evicted from the session table): open a new one";
-      return nullptr;
-    }
-    if (clients_.size() >= kMaxClients) {
-      auto least_active = by_activity_.begin();
-      clients_.erase(least_active->second);
-      by_activity_.erase(least_active);
-    }
-    it = clients_.emplace(header.client_id, Client{}).first;
-  } else {
-    by_activity_.erase({it->second.last_index, header.client_id});
+    *reason = "session " + std::to_string(header.client_id) +
+              " unknown: it expired (evicted from the session table) or was "
+              "never opened; open a new session";
+    return nullptr;
   }
+  by_activity_.erase({it->second.last_index, header.client_id});
   it->second.last_index = index;
   by_activity_.emplace(index, header.client_id);
   return &it->second;
+}
+
+uint64_t SessionTable::register_client(raft::Index index) {
+  index_ = index;
+  // Log indexes are never reused: only a table from before registrations,
+  // whose ids clients chose, can already hold this one.
+  if (auto held = clients_.find(index); held != clients_.end()) {
+    by_activity_.erase({held->second.last_index, index});
+    clients_.erase(held);
+  } else if (clients_.size() >= kMaxClients) {
+    auto least_active = by_activity_.begin();
+    clients_.erase(least_active->second);
+    by_activity_.erase(least_active);
+  }
+  Client client;
+  client.last_index = index;
+  clients_.emplace(index, std::move(client));
+  by_activity_.emplace(index, index);
+  return index;
 }
 
 SessionDecision SessionTable::admit(raft::Index index,
                                     const SessionHeader& header) {
   index_ = index;
   SessionDecision decision;
-  decision.verdict = SessionDecision::Verdict::kRejected;
   Client* client = client_for(index, header, &decision.reason);
-  if (client == nullptr) return decision;
+  if (client == nullptr) {
+    decision.verdict = SessionDecision::Verdict::kExpired;
+    return decision;
+  }
+  decision.verdict = SessionDecision::Verdict::kRejected;
 
   if (header.acked_seq > client->acked_seq) {
     client->acked_seq = header.acked_seq;

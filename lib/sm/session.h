@@ -1,26 +1,39 @@
-// Client sessions: exactly-once writes. The node wraps the data of every
-// normal entry it proposes in an envelope; the state-machine handler strips
-// it before the machine sees the entry, and uses the session header, when
-// there is one, to apply each (client id, sequence number) at most once.
+// Client sessions: exactly-once writes (Raft thesis §6.3). The node wraps
+// the data of every normal entry it proposes in an envelope; the
+// state-machine handler strips it before the machine sees the entry, and
+// uses the session header, when there is one, to apply each (client id,
+// sequence number) at most once.
 //
 // Envelope, the first byte saying which:
-//   0 (plain)    payload
-//   1 (session)  client_id u64, seq u64, acked_seq u64 (little-endian), payload
+//   0 (plain)     payload
+//   1 (session)   client_id u64, seq u64, acked_seq u64 (little-endian),
+//                 payload
+//   2 (register)  nothing else: opens a session
 // seq >= 1 and acked_seq < seq: the client holds the replies of all its
 // seqs <= acked_seq, so their results can be forgotten, and it cannot hold
 // the reply of the request it is sending.
 //
-// The session table decides what a session entry does. It depends only on
-// the entries it was fed and the table it started from (a snapshot's), never
-// on time or on the node, so every replica decides alike. Per client it
-// keeps acked_seq (the highest seen), the seqs applied above it with their
+// A client opens its session through the log before its first write: the
+// client id is the log index of its register entry, so ids are unique and
+// only ever grow, and a session entry of an id the table does not hold is
+// known not to be new. (Were a client to choose its own id, the table could
+// not tell a new client from one it evicted, whose retry would then apply
+// a second time.) A register entry whose reply is lost and which is
+// retried opens a second session; the first one is never used and is
+// evicted in time.
+//
+// The session table decides what an entry does. It depends only on the
+// entries it was fed and the table it started from (a snapshot's), never on
+// time or on the node, so every replica decides alike. Per client it keeps
+// acked_seq (the highest seen), the seqs applied above it with their
 // results, and a floor: at most kMaxResultsPerClient results are kept, and
 // evicting the lowest raises the floor to it. At most kMaxClients clients
-// are kept; a new one evicts the client whose last entry has the lowest
-// index. An entry of client c with sequence s:
-//   - c unknown and acked_seq > 0: rejected, the session expired (it was
-//     evicted; a client that acknowledged replies is not new). The client
-//     must open a new session with a new id.
+// are kept; registering one more evicts the client whose last entry has
+// the lowest index. A register entry at index i creates client i. An entry
+// of client c with sequence s:
+//   - c unknown: rejected as expired. It was evicted (and s may have
+//     applied before), or never registered; the client must open a new
+//     session.
 //   - s remembered: a duplicate, not applied; its proposer gets the first
 //     application's result.
 //   - s <= acked_seq or s <= floor: rejected, not applied: the result is
@@ -48,7 +61,7 @@
 
 namespace dengine::sm {
 
-enum class EnvelopeFormat : uint8_t { kPlain = 0, kSession = 1 };
+enum class EnvelopeFormat : uint8_t { kPlain = 0, kSession = 1, kRegister = 2 };
 
 struct SessionHeader {
   uint64_t client_id = 0;
@@ -59,13 +72,14 @@ struct SessionHeader {
 struct Envelope {
   EnvelopeFormat format = EnvelopeFormat::kPlain;
   SessionHeader session;     // kSession only
-  std::string_view payload;  // a view into the decoded data
+  std::string_view payload;  // a view into the decoded data; kRegister: empty
 };
 
 std::string wrap_plain(std::string_view payload);
 std::string wrap_session(const SessionHeader& header, std::string_view payload);
-// Fails with kCorruption (truncated, unknown format) or kInvalidArgument
-// (seq 0, acked_seq >= seq).
+std::string wrap_register();
+// Fails with kCorruption (truncated, unknown format, bytes after a register
+// byte) or kInvalidArgument (seq 0, acked_seq >= seq).
 storage::Status decode_envelope(std::string_view data, Envelope* out);
 
 // What an applied session entry answered.
@@ -79,13 +93,15 @@ struct SessionResult {
 
 // How a session entry is handled.
 struct SessionDecision {
-  enum class Verdict { kApply, kDuplicate, kRejected };
+  // kRejected: the seq is forgotten (outcome unknown); kExpired: the client
+  // is not in the table. Neither is applied.
+  enum class Verdict { kApply, kDuplicate, kRejected, kExpired };
   Verdict verdict = Verdict::kApply;
   // kDuplicate: the index of the entry that applied the seq, and its result
   // (which is not yet known if that entry is still being applied).
   raft::Index applied_at = 0;
   SessionResult result;
-  std::string reason;  // kRejected: why, for the proposer
+  std::string reason;  // kRejected, kExpired: why, for the proposer
 };
 
 class SessionTable {
@@ -104,6 +120,10 @@ class SessionTable {
   // it. A kApply entry is remembered with an unknown result until
   // set_result.
   SessionDecision admit(raft::Index index, const SessionHeader& header);
+  // The register entry at `index`: opens the session of client `index`
+  // (evicting the least recently active client if the table is full) and
+  // returns that id.
+  uint64_t register_client(raft::Index index);
   // An entry without a session header: it only moves index().
   void pass(raft::Index index) { index_ = index; }
   // Records the result of an entry admitted with kApply, if the table still
@@ -126,6 +146,8 @@ class SessionTable {
     std::map<uint64_t, Remembered> results;  // seq > max(acked_seq, floor)
   };
 
+  // The client of `header`, marked active at `index`; nullptr (and
+  // *reason set) if the table does not hold it.
   Client* client_for(raft::Index index, const SessionHeader& header,
                      std::string* reason);
 

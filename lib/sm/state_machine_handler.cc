@@ -358,6 +358,13 @@ StateMachineHandler::Delivery StateMachineHandler::deliver(
     sessions_.pass(entry.index);
     return d;
   }
+  if (envelope.format == EnvelopeFormat::kRegister) {
+    // The proposer learns the new client id as its entry's index.
+    sessions_.register_client(entry.index);
+    d.to_machine = false;
+    d.result_of.reset();
+    return d;
+  }
   SessionDecision decision = sessions_.admit(entry.index, envelope.session);
   switch (decision.verdict) {
     case SessionDecision::Verdict::kApply:
@@ -378,9 +385,12 @@ StateMachineHandler::Delivery StateMachineHandler::deliver(
       }
       break;
     case SessionDecision::Verdict::kRejected:
+    case SessionDecision::Verdict::kExpired:
       d.to_machine = false;
       d.result_of.reset();
-      d.outcome.status = DENGINE_ERR_INVALID_ARGUMENT;
+      d.outcome.status = decision.verdict == SessionDecision::Verdict::kExpired
+                             ? DENGINE_ERR_SESSION_EXPIRED
+                             : DENGINE_ERR_INVALID_ARGUMENT;
       d.outcome.message = std::move(decision.reason);
       break;
   }

@@ -32,7 +32,11 @@
 // entry goes through the session table first: a duplicate or a rejected
 // one is delivered to the machine as a DENGINE_ENTRY_NOOP entry without
 // data (so the machine still sees every index), and its proposer gets the
-// first application's result (duplicate) or DENGINE_ERR_INVALID_ARGUMENT.
+// first application's result (duplicate), DENGINE_ERR_INVALID_ARGUMENT (a
+// seq forgotten) or DENGINE_ERR_SESSION_EXPIRED (a client the table does
+// not hold). A register entry opens a session in the table and reaches the
+// machine as a NOOP the same way; its proposer gets DENGINE_OK, and the
+// entry's index is the new client id.
 // A normal entry whose envelope does not decode is, the same way on every
 // replica, delivered as a NOOP and its proposer gets
 // DENGINE_ERR_INVALID_ARGUMENT: only the node writes envelopes, so it is a
@@ -84,10 +88,12 @@ namespace dengine::sm {
 
 // How a proposal ended. status: DENGINE_OK (the entry applied, or is a
 // duplicate of a session seq that applied: `result` and `data` are what the
-// machine set for it), DENGINE_ERR_NOT_LEADER (another leader's entry took
+// machine set for it; a register entry: it opened a session, and both are
+// empty), DENGINE_ERR_NOT_LEADER (another leader's entry took
 // its index: it was never applied), DENGINE_ERR_INVALID_ARGUMENT (not
-// applied: a bad envelope, a session seq already acknowledged or too old,
-// or an expired session; see `message`), DENGINE_ERR_TIMEOUT (outcome
+// applied: a bad envelope, or a session seq already acknowledged or too
+// old; see `message`), DENGINE_ERR_SESSION_EXPIRED (not applied: the
+// session's client is not in the table), DENGINE_ERR_TIMEOUT (outcome
 // unknown: a snapshot from the leader covered it, or it was registered
 // after it applied), DENGINE_ERR_SHUTTING_DOWN, or the fatal error's code
 // once the handler stopped on one.

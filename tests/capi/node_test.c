@@ -1,9 +1,10 @@
 #define _POSIX_C_SOURCE 200809L
 /* The node API from C: configuration errors are caught with the field
- * named; a single node serves every KV helper; three nodes in this process
- * run the plain-C counter machine, with blocking and async proposals,
- * reads at each consistency on followers, redirects, a leader callback,
- * snapshots, leadership transfer and membership changes. */
+ * named; a single node serves every KV helper; a session opened on a node
+ * applies a retried write once and refuses an id it never gave out; three
+ * nodes in this process run the plain-C counter machine, with blocking and
+ * async proposals, reads at each consistency on followers, redirects, a
+ * leader callback, snapshots, leadership transfer and membership changes. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -267,6 +268,122 @@ static uint64_t read_counter(dengine_node* node, int consistency) {
   return value;
 }
 
+typedef struct opened_session {
+  pthread_mutex_t mutex;
+  pthread_cond_t done;
+  int finished;
+  int status;
+  uint64_t client_id;
+} opened_session;
+
+static void on_session_opened(void* ctx, int status,
+                              const dengine_reply* reply) {
+  opened_session* o = ctx;
+  pthread_mutex_lock(&o->mutex);
+  o->status = status;
+  o->client_id = reply->index;
+  o->finished = 1;
+  pthread_cond_signal(&o->done);
+  pthread_mutex_unlock(&o->mutex);
+}
+
+/* Proposes "add amount" in `session`; *reply is the caller's to free. */
+static int propose_in_session(dengine_node* node, uint64_t amount,
+                              const dengine_session* session,
+                              dengine_reply* reply) {
+  uint8_t command[8];
+  put_u64(command, amount);
+  return dengine_node_propose(node, command, sizeof command, session,
+                              TIMEOUT_MS, reply);
+}
+
+static void a_session_applies_a_retried_write_once(void** state) {
+  char* dir = temp_dir_create();
+  char path[512];
+  uint64_t voter = 1, client_id = 0;
+  dengine_state_machine machine;
+  dengine_config* config;
+  dengine_node* node = NULL;
+  dengine_session session;
+  dengine_reply reply;
+  opened_session async;
+  (void)state;
+  snprintf(path, sizeof path, "%s/machine", dir);
+  assert_int_equal(mkdir(path, 0755), 0);
+  assert_int_equal(counter_machine_open(path, NULL, &machine), DENGINE_OK);
+  snprintf(path, sizeof path, "%s/node", dir);
+  config = base_config(1, path, 0);
+  assert_int_equal(dengine_config_set_initial_voters(config, &voter, 1),
+                   DENGINE_OK);
+  assert_int_equal(dengine_config_set_state_machine(config, &machine),
+                   DENGINE_OK);
+  assert_int_equal(dengine_node_start(config, &node), DENGINE_OK);
+  dengine_config_free(config);
+  assert_int_equal(wait_for_leader(node), 1);
+
+  assert_int_equal(dengine_node_open_session(node, TIMEOUT_MS, NULL),
+                   DENGINE_ERR_INVALID_ARGUMENT);
+  assert_int_equal(dengine_node_open_session(node, TIMEOUT_MS, &client_id),
+                   DENGINE_OK);
+  assert_true(client_id > 0);
+
+  session.client_id = client_id;
+  session.seq = 1;
+  session.acked_seq = 0;
+  assert_int_equal(propose_in_session(node, 5, &session, &reply), DENGINE_OK);
+  assert_int_equal(reply.duplicate, 0);
+  assert_int_equal(get_u64(reply.data), 5);
+  dengine_reply_free(&reply);
+  /* The retry of seq 1 (its reply lost, say) is answered with the first
+   * result and not applied again. */
+  assert_int_equal(propose_in_session(node, 5, &session, &reply), DENGINE_OK);
+  assert_int_equal(reply.duplicate, 1);
+  assert_int_equal(reply.len, 8);
+  assert_int_equal(get_u64(reply.data), 5);
+  dengine_reply_free(&reply);
+  assert_int_equal(read_counter(node, DENGINE_READ_LINEARIZABLE), 5);
+  session.seq = 2;
+  session.acked_seq = 1;
+  assert_int_equal(propose_in_session(node, 2, &session, &reply), DENGINE_OK);
+  assert_int_equal(get_u64(reply.data), 7);
+  dengine_reply_free(&reply);
+
+  /* An id the cluster never gave out is refused, and nothing applies. */
+  session.client_id = client_id + 1000;
+  session.seq = 1;
+  session.acked_seq = 0;
+  assert_int_equal(propose_in_session(node, 100, &session, &reply),
+                   DENGINE_ERR_SESSION_EXPIRED);
+  assert_non_null(strstr(dengine_last_error(), "open a new session"));
+  dengine_reply_free(&reply);
+  assert_int_equal(read_counter(node, DENGINE_READ_LINEARIZABLE), 7);
+  assert_string_equal(dengine_strerror(DENGINE_ERR_SESSION_EXPIRED),
+                      "session expired");
+
+  /* The async form: reply->index is the new id, above the first. */
+  pthread_mutex_init(&async.mutex, NULL);
+  pthread_cond_init(&async.done, NULL);
+  async.finished = 0;
+  assert_int_equal(dengine_node_open_session_async(node, TIMEOUT_MS,
+                                                   on_session_opened, &async),
+                   DENGINE_OK);
+  pthread_mutex_lock(&async.mutex);
+  while (!async.finished) pthread_cond_wait(&async.done, &async.mutex);
+  pthread_mutex_unlock(&async.mutex);
+  assert_int_equal(async.status, DENGINE_OK);
+  assert_true(async.client_id > client_id);
+  assert_int_equal(
+      dengine_node_open_session_async(node, TIMEOUT_MS, NULL, NULL),
+      DENGINE_ERR_INVALID_ARGUMENT);
+  pthread_mutex_destroy(&async.mutex);
+  pthread_cond_destroy(&async.done);
+
+  assert_int_equal(dengine_node_stop(node), DENGINE_OK);
+  dengine_node_close(node);
+  counter_machine_close(&machine);
+  temp_dir_remove(dir);
+}
+
 typedef struct completion {
   pthread_mutex_t mutex;
   pthread_cond_t done;
@@ -393,6 +510,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(bad_configuration_is_refused),
       cmocka_unit_test(one_node_serves_every_kv_helper),
+      cmocka_unit_test(a_session_applies_a_retried_write_once),
       cmocka_unit_test(three_counter_nodes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

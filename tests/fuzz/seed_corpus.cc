@@ -82,9 +82,10 @@ int main(int argc, char** argv) {
 
   // session_decoder: a leading byte 0 for an envelope, 1 for a table.
   using dengine::sm::SessionHeader;
-  dengine::sm::SessionTable table;
-  const SessionHeader first{7, 1, 0};
-  const SessionHeader second{7, 2, 1};
+  dengine::sm::SessionTable table(8);
+  const uint64_t client = table.register_client(9);
+  const SessionHeader first{client, 1, 0};
+  const SessionHeader second{client, 2, 1};
   table.admit(10, first);
   table.set_result(first, {true, 0, "ok"});
   table.admit(11, second);
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
       root / "session_decoder",
       {std::string(1, '\0') + dengine::sm::wrap_plain("command"),
        std::string(1, '\0') + dengine::sm::wrap_session(second, "command"),
+       std::string(1, '\0') + dengine::sm::wrap_register(),
        std::string(1, '\1') + table.encode()});
   return 0;
 }

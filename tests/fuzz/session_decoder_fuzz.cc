@@ -18,10 +18,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (data[0] % 2 == 0) {
     Envelope envelope;
     if (decode_envelope(input, &envelope)) {
-      const std::string again =
-          envelope.format == EnvelopeFormat::kPlain
-              ? wrap_plain(envelope.payload)
-              : wrap_session(envelope.session, envelope.payload);
+      std::string again;
+      switch (envelope.format) {
+        case EnvelopeFormat::kPlain:
+          again = wrap_plain(envelope.payload);
+          break;
+        case EnvelopeFormat::kSession:
+          again = wrap_session(envelope.session, envelope.payload);
+          break;
+        case EnvelopeFormat::kRegister:
+          again = wrap_register();
+          break;
+      }
       if (again != input) abort();
     }
   } else {

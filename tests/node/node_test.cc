@@ -359,7 +359,12 @@ TEST_F(NodeTest, ARetriedSessionWriteAppliesOnce) {
   start(1, options);
   ASSERT_EQ(leader(), 1u);
   Node& node = *nodes_.at(1);
-  const Session session{42, 1, 0};
+  const Reply opened = node.open_session(kTimeout);
+  ASSERT_EQ(opened.status, DENGINE_OK) << opened.message;
+  // The id is the registration's log index: the last entry so far.
+  EXPECT_GT(opened.index, 0u);
+  EXPECT_EQ(opened.index, node.status().last_log_index);
+  const Session session{opened.index, 1, 0};
   KvWriteReply first =
       kv_write(node, sm::KvCommand::put("counter", "1", 0), &session, kTimeout);
   ASSERT_EQ(first.reply.status, DENGINE_OK);
@@ -371,11 +376,31 @@ TEST_F(NodeTest, ARetriedSessionWriteAppliesOnce) {
   ASSERT_EQ(retry.reply.status, DENGINE_OK);
   EXPECT_TRUE(retry.reply.duplicate);
   EXPECT_EQ(get(1, "counter", ReadConsistency::kLinearizable), "1");
-  const Session next{42, 2, 1};
+  const Session next{opened.index, 2, 1};
   KvWriteReply second =
       kv_write(node, sm::KvCommand::put("counter", "3", 0), &next, kTimeout);
   EXPECT_FALSE(second.reply.duplicate);
   EXPECT_EQ(get(1, "counter", ReadConsistency::kLinearizable), "3");
+
+  // Another registration opens another session, with a higher id.
+  const Reply again = node.open_session(kTimeout);
+  ASSERT_EQ(again.status, DENGINE_OK) << again.message;
+  EXPECT_GT(again.index, opened.index);
+}
+
+TEST_F(NodeTest, ASessionNeverOpenedIsRefusedUnapplied) {
+  NodeOptions options = options_for(1);
+  options.initial_voters = {1};
+  start(1, options);
+  ASSERT_EQ(leader(), 1u);
+  Node& node = *nodes_.at(1);
+  const Session made_up{0xC11E47, 1, 0};
+  KvWriteReply refused =
+      kv_write(node, sm::KvCommand::put("k", "v", 0), &made_up, kTimeout);
+  EXPECT_EQ(refused.reply.status, DENGINE_ERR_SESSION_EXPIRED);
+  EXPECT_NE(refused.reply.message.find("open a new session"), std::string::npos)
+      << refused.reply.message;
+  EXPECT_EQ(get(1, "k", ReadConsistency::kLinearizable), std::nullopt);
 }
 
 TEST_F(NodeTest, RestartKeepsEverythingAndStopIsIdempotent) {

@@ -17,9 +17,10 @@ class Client:
     """Talks to the servers at ``endpoints`` (their client addresses, a list
     or a comma-separated string). It finds the leader, follows redirects
     and retries until the deadline (``timeout`` seconds per call, retries
-    included). Every write carries the client's session, so a retried write
-    applies once; a write that still ends in TimeoutError or IOError may or
-    may not have applied.
+    included). Every write carries the client's session (opened before the
+    first write, and again once the cluster let it expire), so a retried
+    write applies once; a write that still ends in TimeoutError, IOError or
+    SessionExpiredError may or may not have applied.
 
     Thread-safe (calls run one at a time: use a client per thread for
     concurrency); every call releases the GIL. A context manager.

@@ -113,6 +113,15 @@ class InternalError(DengineError):
     code = _dengine.ERR_INTERNAL
 
 
+class SessionExpiredError(DengineError):
+    """The cluster no longer holds the client's session (it was evicted, or
+    never opened), so the write was not applied; if it was a retry, an
+    earlier attempt may have been: its outcome is unknown. The client opens
+    a new session for its next writes."""
+
+    code = _dengine.ERR_SESSION_EXPIRED
+
+
 _BY_CODE: dict[int, type[DengineError]] = {
     cls.code: cls
     for cls in (
@@ -127,6 +136,7 @@ _BY_CODE: dict[int, type[DengineError]] = {
         BusyError,
         StateMachineError,
         InternalError,
+        SessionExpiredError,
     )
 }
 

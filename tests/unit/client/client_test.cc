@@ -1,10 +1,12 @@
 // The client against fake servers: every operation's request and answer,
 // leader discovery through redirects and endpoint failover, retries that
-// keep a write's seq (so the server applies it once), and giving up.
+// keep a write's seq (so the server applies it once), the session opened
+// before the first write and again when it expired, and giving up.
 #include "client/client.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -23,13 +25,25 @@ using testing::FakeServer;
 using testing::RefusingPort;
 using testing::Reply;
 
-// A one-node KV store behind a FakeServer that applies each session write
-// once, as dengined does, answering a retry with the first result.
+// A one-node KV store behind a FakeServer that opens sessions and applies
+// each session write once, as dengined does, answering a retry with the
+// first result and refusing a session it does not hold.
 class FakeKv {
  public:
   Reply handle(const ClientRequest& q) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (q.op == ClientOp::kOpenSession) {
+      ClientResponse opened;
+      opened.index = ++last_index_;
+      sessions_.insert(opened.index);
+      return Reply::answer(opened);
+    }
     if (q.session) {
+      if (sessions_.count(q.session->client_id) == 0) {
+        return Reply::error(
+            DENGINE_ERR_SESSION_EXPIRED,
+            "session " + std::to_string(q.session->client_id) + " unknown");
+      }
       const auto key = std::make_pair(q.session->client_id, q.session->seq);
       if (auto it = applied_.find(key); it != applied_.end()) {
         ClientResponse first = it->second;
@@ -41,6 +55,7 @@ class FakeKv {
       ++writes_applied_;
       if (drop_next_write_reply_) {
         drop_next_write_reply_ = false;
+        if (expire_after_drop_) sessions_.clear();
         return Reply{Reply::Kind::kDrop, {}};
       }
       return Reply::answer(response);
@@ -48,10 +63,17 @@ class FakeKv {
     return Reply::answer(apply(q));
   }
 
-  // The next write is applied, but its connection closes before the reply.
-  void drop_next_write_reply() {
+  // The next write is applied, but its connection closes before the reply;
+  // with `then_expire`, every session expires right after it.
+  void drop_next_write_reply(bool then_expire = false) {
     std::lock_guard<std::mutex> lock(mu_);
     drop_next_write_reply_ = true;
+    expire_after_drop_ = then_expire;
+  }
+  // Forgets every session, as eviction from the session table does.
+  void expire_sessions() {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_.clear();
   }
   int writes_applied() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -132,6 +154,7 @@ class FakeKv {
       case ClientOp::kPromote:
       case ClientOp::kRemoveNode:
       case ClientOp::kTransferLeader:
+      case ClientOp::kOpenSession:
         break;
     }
     if (q.session) r.index = ++last_index_;
@@ -142,9 +165,11 @@ class FakeKv {
   std::map<std::string, std::string> data_;
   std::map<std::string, uint64_t> ttl_ms_;
   std::map<std::pair<uint64_t, uint64_t>, ClientResponse> applied_;
+  std::set<uint64_t> sessions_;
   uint64_t last_index_ = 0;
   int writes_applied_ = 0;
   bool drop_next_write_reply_ = false;
+  bool expire_after_drop_ = false;
 };
 
 ClientOptions options_for(std::vector<std::string> endpoints) {
@@ -218,11 +243,13 @@ TEST(Client, KvOperations) {
   ASSERT_TRUE(client->erase("user/2", &existed).ok());
   EXPECT_FALSE(existed);
 
-  // Reads carry their consistency; writes carry none.
+  // Reads carry their consistency; writes carry none. The first write
+  // opened the session.
   const std::vector<ClientRequest> requests = server.requests();
-  EXPECT_EQ(requests[7].op, ClientOp::kGetMulti);
-  EXPECT_EQ(requests[7].consistency, ReadConsistency::kLinearizable);
-  EXPECT_EQ(requests[0].consistency, ReadConsistency::kDefault);
+  EXPECT_EQ(requests[0].op, ClientOp::kOpenSession);
+  EXPECT_EQ(requests[8].op, ClientOp::kGetMulti);
+  EXPECT_EQ(requests[8].consistency, ReadConsistency::kLinearizable);
+  EXPECT_EQ(requests[1].consistency, ReadConsistency::kDefault);
   EXPECT_EQ(server.connections_accepted(), 1);
 }
 
@@ -235,7 +262,7 @@ TEST(Client, RawAndAdminOperations) {
   ASSERT_TRUE(client->propose("cmd", &result).ok());
   EXPECT_EQ(result.result, 5);
   EXPECT_EQ(result.data, "cmd applied");
-  EXPECT_EQ(result.index, 1u);
+  EXPECT_EQ(result.index, 2u);  // after the session's registration
   EXPECT_TRUE(result.result_known);
   std::string answer;
   ASSERT_TRUE(client->read("q", &answer, ReadConsistency::kEventual).ok());
@@ -258,41 +285,156 @@ TEST(Client, RawAndAdminOperations) {
   EXPECT_EQ(index, 77u);
 
   const std::vector<ClientRequest> requests = server.requests();
-  ASSERT_EQ(requests.size(), 9u);
-  EXPECT_EQ(requests[4].op, ClientOp::kAddLearner);
-  EXPECT_EQ(requests[4].node_id, 4u);
-  EXPECT_EQ(requests[4].address, "127.0.0.1:7004");
-  EXPECT_EQ(requests[6].op, ClientOp::kTransferLeader);
-  EXPECT_EQ(requests[6].node_id, 0u);
-  EXPECT_FALSE(requests[4].session);  // membership is not a session write
+  ASSERT_EQ(requests.size(), 10u);
+  EXPECT_EQ(requests[5].op, ClientOp::kAddLearner);
+  EXPECT_EQ(requests[5].node_id, 4u);
+  EXPECT_EQ(requests[5].address, "127.0.0.1:7004");
+  EXPECT_EQ(requests[7].op, ClientOp::kTransferLeader);
+  EXPECT_EQ(requests[7].node_id, 0u);
+  EXPECT_FALSE(requests[5].session);  // membership is not a session write
 }
 
-TEST(Client, WritesCarryASessionWithIncreasingSeqs) {
+TEST(Client, OpensASessionBeforeItsFirstWrite) {
   FakeKv kv;
   FakeServer server(kv_handler(&kv));
-  ClientOptions options = options_for({server.address()});
-  options.client_id = 0xABCD;
-  auto client = make_client(options);
-  ASSERT_TRUE(client->put("a", "1").ok());
+  auto client = make_client(options_for({server.address()}));
   std::optional<std::string> value;
+  ASSERT_TRUE(client->get("a", &value).ok());
+  EXPECT_EQ(client->client_id(), 0u);  // reads need no session
+  ASSERT_TRUE(client->put("a", "1").ok());
   ASSERT_TRUE(client->get("a", &value).ok());
   ASSERT_TRUE(client->propose("x").ok());
   const std::vector<ClientRequest> requests = server.requests();
-  ASSERT_EQ(requests.size(), 3u);
-  EXPECT_EQ(requests[0].session, (net::ClientSession{0xABCD, 1, 0}));
+  ASSERT_EQ(requests.size(), 5u);
+  EXPECT_FALSE(requests[0].session);
+  // The id is what the open-session answered: the registration's index.
+  EXPECT_EQ(requests[1].op, ClientOp::kOpenSession);
   EXPECT_FALSE(requests[1].session);
-  EXPECT_EQ(requests[2].session, (net::ClientSession{0xABCD, 2, 1}));
+  EXPECT_EQ(client->client_id(), 1u);
+  EXPECT_EQ(requests[2].session, (net::ClientSession{1, 1, 0}));
+  EXPECT_FALSE(requests[3].session);
+  EXPECT_EQ(requests[4].session, (net::ClientSession{1, 2, 1}));
   // Ids are distinct on a connection, and the server has a time limit.
-  EXPECT_NE(requests[0].request_id, requests[1].request_id);
-  EXPECT_GT(requests[0].timeout_ms, 0u);
-  EXPECT_LE(requests[0].timeout_ms, 5000u);
+  EXPECT_NE(requests[2].request_id, requests[3].request_id);
+  EXPECT_GT(requests[2].timeout_ms, 0u);
+  EXPECT_LE(requests[2].timeout_ms, 5000u);
 }
 
-TEST(Client, ARandomClientIdByDefault) {
-  auto a = make_client(options_for({"127.0.0.1:1"}));
-  auto b = make_client(options_for({"127.0.0.1:1"}));
-  EXPECT_NE(a->client_id(), 0u);
-  EXPECT_NE(a->client_id(), b->client_id());
+TEST(Client, StartSessionOpensOneAheadOfTheFirstWrite) {
+  FakeKv kv;
+  FakeServer server(kv_handler(&kv));
+  auto client = make_client(options_for({server.address()}));
+  ASSERT_TRUE(client->start_session().ok());
+  ASSERT_TRUE(client->start_session().ok());  // already open: nothing sent
+  EXPECT_EQ(client->client_id(), 1u);
+  ASSERT_TRUE(client->put("a", "1").ok());
+  const std::vector<ClientRequest> requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].op, ClientOp::kOpenSession);
+  EXPECT_EQ(requests[1].session, (net::ClientSession{1, 1, 0}));
+}
+
+TEST(Client, AWriteThatCannotOpenASessionIsNotSent) {
+  FakeServer busy([](const ClientRequest&) {
+    return Reply::error(DENGINE_ERR_BUSY, "not ready");
+  });
+  auto client = make_client(options_for({busy.address()}));
+  Status status = client->put("k", "v");
+  EXPECT_EQ(status.code, DENGINE_ERR_BUSY);
+  EXPECT_EQ(status.message,
+            "opening a session (nothing was written): not ready");
+  ASSERT_EQ(busy.requests().size(), 1u);
+  EXPECT_EQ(busy.requests()[0].op, ClientOp::kOpenSession);
+}
+
+TEST(Client, RetriesAWriteRefusedOnItsFirstAttemptInANewSession) {
+  FakeKv kv;
+  FakeServer server(kv_handler(&kv));
+  auto client = make_client(options_for({server.address()}));
+  ASSERT_TRUE(client->put("a", "1").ok());
+  kv.expire_sessions();
+  // Refused unapplied on its only attempt: nothing can apply it later, so
+  // it is sent again in a new session, transparently.
+  ASSERT_TRUE(client->put("b", "2").ok());
+  EXPECT_EQ(kv.writes_applied(), 2);
+  std::optional<std::string> value;
+  ASSERT_TRUE(client->get("b", &value).ok());
+  EXPECT_EQ(value, "2");
+  const std::vector<ClientRequest> requests = server.requests();
+  ASSERT_EQ(requests.size(), 6u);
+  EXPECT_EQ(requests[2].session, (net::ClientSession{1, 2, 1}));
+  EXPECT_EQ(requests[3].op, ClientOp::kOpenSession);
+  EXPECT_EQ(requests[4].session, (net::ClientSession{3, 1, 0}));
+  EXPECT_EQ(client->client_id(), 3u);
+}
+
+TEST(Client, RetriesInANewSessionAfterARedirectToo) {
+  FakeKv kv;
+  FakeServer leader(kv_handler(&kv));
+  std::atomic<bool> leading{true};
+  FakeServer former([&](const ClientRequest& q) {
+    if (leading) return kv.handle(q);
+    ClientResponse r;
+    r.status = DENGINE_ERR_NOT_LEADER;
+    r.leader_id = 2;
+    r.leader_address = leader.address();
+    return Reply::answer(r);
+  });
+  auto client = make_client(options_for({former.address()}));
+  ASSERT_TRUE(client->put("a", "1").ok());
+  leading = false;
+  kv.expire_sessions();
+  // A node answers NOT_LEADER only to a write it never proposed, so the
+  // refusal at the leader still comes before any copy could apply.
+  ASSERT_TRUE(client->put("b", "2").ok());
+  EXPECT_EQ(kv.writes_applied(), 2);
+  ASSERT_EQ(former.requests().size(), 3u);
+  const std::vector<ClientRequest> at_leader = leader.requests();
+  ASSERT_EQ(at_leader.size(), 3u);
+  EXPECT_EQ(at_leader[0].session, former.requests()[2].session);
+  EXPECT_EQ(at_leader[1].op, ClientOp::kOpenSession);
+  EXPECT_EQ(at_leader[2].session->seq, 1u);
+}
+
+TEST(Client, ReportsAnExpiredSessionWhenAnEarlierAttemptMayHaveApplied) {
+  FakeKv kv;
+  FakeServer server(kv_handler(&kv));
+  auto client = make_client(options_for({server.address()}));
+  ASSERT_TRUE(client->put("a", "1").ok());
+  // Applied, its reply lost, and the session evicted before the retry: the
+  // retry is refused, and the write must not be sent again.
+  kv.drop_next_write_reply(/*then_expire=*/true);
+  Status status = client->put("b", "2");
+  EXPECT_EQ(status.code, DENGINE_ERR_SESSION_EXPIRED);
+  EXPECT_NE(status.message.find("outcome is unknown"), std::string::npos)
+      << status.message;
+  EXPECT_EQ(kv.writes_applied(), 2);  // "b" once
+  // The next write opens a new session.
+  ASSERT_TRUE(client->put("c", "3").ok());
+  EXPECT_EQ(kv.writes_applied(), 3);
+  const std::vector<ClientRequest> requests = server.requests();
+  ASSERT_EQ(requests.size(), 6u);
+  EXPECT_EQ(requests[2].session, requests[3].session);
+  EXPECT_EQ(requests[4].op, ClientOp::kOpenSession);
+  EXPECT_EQ(requests[5].session->seq, 1u);
+  EXPECT_NE(requests[5].session->client_id, requests[3].session->client_id);
+}
+
+TEST(Client, ReopensASessionOnlyOncePerWrite) {
+  uint64_t next_id = 0;
+  FakeServer refusing([&](const ClientRequest& q) {
+    if (q.op == ClientOp::kOpenSession) {
+      ClientResponse r;
+      r.index = ++next_id;
+      return Reply::answer(r);
+    }
+    return Reply::error(DENGINE_ERR_SESSION_EXPIRED, "gone");
+  });
+  auto client = make_client(options_for({refusing.address()}));
+  Status status = client->put("k", "v");
+  EXPECT_EQ(status.code, DENGINE_ERR_SESSION_EXPIRED);
+  EXPECT_EQ(status.message, "gone; the write was not applied");
+  EXPECT_EQ(refusing.requests().size(), 4u);  // open, put, open, put
 }
 
 TEST(Client, FollowsNotLeaderToTheLeader) {
@@ -309,13 +451,15 @@ TEST(Client, FollowsNotLeaderToTheLeader) {
   ASSERT_TRUE(client->put("k", "v").ok());
   ASSERT_TRUE(client->put("k", "w").ok());
 
-  // The write went to the leader with the seq the follower saw; the next
-  // one went straight there.
+  // The session was opened at the leader, and the writes went straight
+  // there.
   ASSERT_EQ(follower.requests().size(), 1u);
+  EXPECT_EQ(follower.requests()[0].op, ClientOp::kOpenSession);
   const std::vector<ClientRequest> at_leader = leader.requests();
-  ASSERT_EQ(at_leader.size(), 2u);
-  EXPECT_EQ(at_leader[0].session, follower.requests()[0].session);
-  EXPECT_EQ(at_leader[1].session->seq, 2u);
+  ASSERT_EQ(at_leader.size(), 3u);
+  EXPECT_EQ(at_leader[0].op, ClientOp::kOpenSession);
+  EXPECT_EQ(at_leader[1].session->seq, 1u);
+  EXPECT_EQ(at_leader[2].session->seq, 2u);
   EXPECT_EQ(kv.writes_applied(), 2);
 }
 
@@ -331,11 +475,11 @@ TEST(Client, RetriesADroppedWriteWithTheSameSeq) {
 
   ASSERT_TRUE(client->propose("next").ok());
   const std::vector<ClientRequest> requests = server.requests();
-  ASSERT_EQ(requests.size(), 3u);
-  EXPECT_EQ(requests[0].session, requests[1].session);
-  EXPECT_NE(requests[0].request_id, requests[1].request_id);
-  EXPECT_EQ(requests[2].session->seq, requests[0].session->seq + 1);
-  EXPECT_EQ(requests[2].session->acked_seq, requests[0].session->seq);
+  ASSERT_EQ(requests.size(), 4u);  // after the open-session
+  EXPECT_EQ(requests[1].session, requests[2].session);
+  EXPECT_NE(requests[1].request_id, requests[2].request_id);
+  EXPECT_EQ(requests[3].session->seq, requests[1].session->seq + 1);
+  EXPECT_EQ(requests[3].session->acked_seq, requests[1].session->seq);
   EXPECT_EQ(server.connections_accepted(), 2);
 }
 
@@ -345,24 +489,27 @@ TEST(Client, MovesPastAnEndpointThatIsDown) {
   FakeServer server(kv_handler(&kv));
   auto client = make_client(options_for({down.address(), server.address()}));
   ASSERT_TRUE(client->put("k", "v").ok());
-  EXPECT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests().size(), 2u);  // open-session, put
 }
 
 TEST(Client, MovesOnWhenANodeHasNoLeaderOrTimesOut) {
-  FakeServer no_leader([](const ClientRequest&) {
+  FakeKv kv;
+  // The session opened at the first node, which then lost its leader.
+  FakeServer no_leader([&](const ClientRequest& q) {
+    if (q.op == ClientOp::kOpenSession) return kv.handle(q);
     return Reply::error(DENGINE_ERR_NOT_LEADER);
   });
   FakeServer slow([](const ClientRequest&) {
     return Reply::error(DENGINE_ERR_TIMEOUT, "no quorum");
   });
-  FakeKv kv;
   FakeServer server(kv_handler(&kv));
   auto client = make_client(
       options_for({no_leader.address(), slow.address(), server.address()}));
   ASSERT_TRUE(client->put("k", "v").ok());
-  ASSERT_EQ(no_leader.requests().size(), 1u);
+  ASSERT_EQ(no_leader.requests().size(), 2u);
   ASSERT_EQ(slow.requests().size(), 1u);
   ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(no_leader.requests()[1].session, server.requests()[0].session);
   EXPECT_EQ(slow.requests()[0].session, server.requests()[0].session);
   EXPECT_EQ(kv.writes_applied(), 1);
 }
@@ -378,7 +525,7 @@ TEST(Client, ReconnectsToTheSameServerAfterAnIdleConnectionCloses) {
   auto client = make_client(options_for({closing.address(), other.address()}));
   ASSERT_TRUE(client->put("k", "1").ok());
   ASSERT_TRUE(client->put("k", "2").ok());
-  EXPECT_EQ(closing.requests().size(), 2u);
+  EXPECT_EQ(closing.requests().size(), 3u);  // open-session, two puts
   EXPECT_EQ(other.requests().size(), 0u);
 }
 
@@ -465,7 +612,7 @@ TEST(Client, RefusesBadArgumentsWithoutSending) {
   EXPECT_TRUE(server.requests().empty());
   // A refused write used no seq.
   ASSERT_TRUE(client->put("k", "v").ok());
-  EXPECT_EQ(server.requests()[0].session->seq, 1u);
+  EXPECT_EQ(server.requests()[1].session->seq, 1u);
 }
 
 TEST(Client, RejectsAnswersThatDoNotFitTheRequest) {
@@ -484,8 +631,12 @@ TEST(Client, RejectsAnswersThatDoNotFitTheRequest) {
 }
 
 TEST(Client, ReportsAWriteWhoseResultTheServerForgot) {
-  FakeServer forgetful([](const ClientRequest&) {
+  FakeServer forgetful([](const ClientRequest& q) {
     ClientResponse r;
+    if (q.op == ClientOp::kOpenSession) {
+      r.index = 1;
+      return Reply::answer(r);
+    }
     r.duplicate = true;
     r.result_known = false;
     return Reply::answer(r);
@@ -520,15 +671,21 @@ TEST(Client, IsSafeToShareBetweenThreads) {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  // Seqs 1..100, each acknowledging every earlier one.
+  // One session, and seqs 1..100, each acknowledging every earlier one.
   std::set<uint64_t> seqs;
+  int sessions_opened = 0;
   for (const ClientRequest& q : server.requests()) {
+    if (q.op == ClientOp::kOpenSession) {
+      ++sessions_opened;
+      continue;
+    }
     EXPECT_EQ(q.session->acked_seq, q.session->seq - 1);
     seqs.insert(q.session->seq);
   }
   EXPECT_EQ(seqs.size(), static_cast<size_t>(kThreads * kWritesEach));
   EXPECT_EQ(*seqs.rbegin(), static_cast<uint64_t>(kThreads * kWritesEach));
   EXPECT_EQ(kv.writes_applied(), kThreads * kWritesEach);
+  EXPECT_EQ(sessions_opened, 1);
 }
 
 TEST(Client, ValidatesOptions) {

@@ -65,6 +65,32 @@ TEST(ClientCodec, EncodesOnlyTheFieldsOfTheOp) {
   EXPECT_EQ(encode_client_request(got).size(), kRequestBodyOffset);
 }
 
+TEST(ClientCodec, OpenSessionIsAHeaderAndItsAnswerCarriesTheId) {
+  const ClientRequest open = full_request(ClientOp::kOpenSession);
+  const std::string payload = encode_client_request(open);
+  EXPECT_EQ(payload.size(), kRequestBodyOffset);
+  EXPECT_EQ(static_cast<uint8_t>(payload[kRequestOpOffset]), 17);
+  ClientRequest got;
+  ASSERT_EQ(decode_client_request(payload, &got), "");
+  EXPECT_EQ(got, open);
+  EXPECT_EQ(std::string(to_string(got.op)), "open-session");
+  // It is not a write: it carries no session of its own.
+  EXPECT_FALSE(is_session_write(ClientOp::kOpenSession));
+  ClientRequest with_session = open;
+  with_session.session = ClientSession{1, 1, 0};
+  EXPECT_EQ(validate_client_request(with_session),
+            "open-session: a session on a non-write");
+
+  ClientResponse answer;
+  answer.request_id = open.request_id;
+  answer.index = 0xFEDCBA9876543210ull;
+  ClientResponse decoded;
+  ASSERT_EQ(decode_client_response(encode_client_response(answer), &decoded),
+            "");
+  EXPECT_EQ(decoded, answer);
+  EXPECT_EQ(decoded.index, 0xFEDCBA9876543210ull);
+}
+
 TEST(ClientCodec, RejectsEveryTruncation) {
   for (const ClientRequest& request : all_client_requests()) {
     const std::string payload = encode_client_request(request);
@@ -110,8 +136,8 @@ TEST(ClientCodec, RejectsUnknownEnumValuesAndFlags) {
   std::string bad = status;
   bad[kRequestOpOffset] = 0;
   EXPECT_EQ(request_error(bad), "client request: unknown op 0");
-  bad[kRequestOpOffset] = 17;
-  EXPECT_EQ(request_error(bad), "client request: unknown op 17");
+  bad[kRequestOpOffset] = testing::kClientOpCount + 1;
+  EXPECT_EQ(request_error(bad), "client request: unknown op 18");
   bad = status;
   bad[kRequestFlagsOffset] = 2;
   EXPECT_EQ(request_error(bad), "client request: unknown flags 2");

@@ -13,7 +13,7 @@
 namespace dengine::net::testing {
 
 inline constexpr uint8_t kClientOpCount =
-    static_cast<uint8_t>(ClientOp::kSnapshot);
+    static_cast<uint8_t>(ClientOp::kOpenSession);
 
 // A request for `op` that passes validate_client_request.
 inline ClientRequest full_request(ClientOp op) {
@@ -68,6 +68,7 @@ inline ClientRequest full_request(ClientOp op) {
     case ClientOp::kStatus:
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
+    case ClientOp::kOpenSession:
       break;
   }
   return q;
@@ -131,6 +132,11 @@ inline std::vector<ClientResponse> all_client_responses() {
   duplicate.duplicate = true;
   duplicate.result_known = false;
   out.push_back(duplicate);
+
+  ClientResponse opened;  // open-session: the index is the new client id
+  opened.request_id = 12;
+  opened.index = 0x1000000001ull;
+  out.push_back(opened);
 
   ClientResponse get_multi;
   get_multi.request_id = 10;

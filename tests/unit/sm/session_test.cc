@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "storage/byte_codec.h"
 #include "storage/crc32c.h"
@@ -19,6 +20,8 @@ SessionHeader header(uint64_t client_id, uint64_t seq, uint64_t acked_seq = 0) {
 // Feeds entries to a table one index after another, as the handler does.
 class Feeder {
  public:
+  // A register entry: returns the new client's id.
+  uint64_t open() { return table.register_client(table.index() + 1); }
   SessionDecision admit(const SessionHeader& h) {
     return table.admit(table.index() + 1, h);
   }
@@ -63,10 +66,22 @@ TEST(EnvelopeTest, SessionRoundTrip) {
   EXPECT_TRUE(e.payload.empty());
 }
 
+TEST(EnvelopeTest, RegisterRoundTrip) {
+  const std::string data = wrap_register();
+  EXPECT_EQ(data, std::string(1, '\x02'));
+  Envelope e;
+  ASSERT_TRUE(decode_envelope(data, &e).is_ok());
+  EXPECT_EQ(e.format, EnvelopeFormat::kRegister);
+  EXPECT_TRUE(e.payload.empty());
+}
+
 TEST(EnvelopeTest, MalformedEnvelopesAreRefused) {
   Envelope e;
   EXPECT_EQ(decode_envelope("", &e).code(), storage::StatusCode::kCorruption);
-  EXPECT_EQ(decode_envelope("\x02payload", &e).code(),
+  EXPECT_EQ(decode_envelope("\x03payload", &e).code(),
+            storage::StatusCode::kCorruption);
+  // A register entry has nothing after its format byte.
+  EXPECT_EQ(decode_envelope("\x02x", &e).code(),
             storage::StatusCode::kCorruption);
   EXPECT_EQ(decode_envelope("\xffpayload", &e).code(),
             storage::StatusCode::kCorruption);
@@ -85,110 +100,181 @@ TEST(EnvelopeTest, MalformedEnvelopesAreRefused) {
             storage::StatusCode::kInvalidArgument);
 }
 
+TEST(SessionTableTest, ARegistrationOpensTheClientWhoseIdIsItsIndex) {
+  Feeder f;
+  f.table.pass(4);
+  EXPECT_EQ(f.open(), 5u);
+  EXPECT_EQ(f.table.index(), 5u);
+  EXPECT_EQ(f.apply(header(5, 1)).verdict, Verdict::kApply);
+  // Ids only grow, as the log does.
+  EXPECT_EQ(f.open(), 7u);
+  EXPECT_EQ(f.apply(header(7, 1)).verdict, Verdict::kApply);
+}
+
+TEST(SessionTableTest, AClientNeverRegisteredIsRejectedAsExpired) {
+  Feeder f;
+  const uint64_t opened = f.open();
+  for (const SessionHeader& h :
+       {header(9, 1), header(9, 5, 3), header(opened + 1, 1)}) {
+    SessionDecision d = f.admit(h);
+    EXPECT_EQ(d.verdict, Verdict::kExpired) << h.client_id;
+    EXPECT_NE(d.reason.find("session " + std::to_string(h.client_id) +
+                            " unknown: it expired (evicted from the session "
+                            "table) or was never opened; open a new session"),
+              std::string::npos)
+        << d.reason;
+  }
+  // Nothing was recorded for them: a retry is refused again.
+  EXPECT_EQ(f.admit(header(9, 1)).verdict, Verdict::kExpired);
+  EXPECT_EQ(f.table.index(), 5u);
+}
+
 TEST(SessionTableTest, ARetryIsADuplicateWithTheFirstResult) {
   Feeder f;
-  SessionDecision first = f.apply(header(7, 1), 3, "ok");
+  const uint64_t a = f.open();
+  SessionDecision first = f.apply(header(a, 1), 3, "ok");
   EXPECT_EQ(first.verdict, Verdict::kApply);
-  SessionDecision retry = f.admit(header(7, 1));
+  SessionDecision retry = f.admit(header(a, 1));
   EXPECT_EQ(retry.verdict, Verdict::kDuplicate);
-  EXPECT_EQ(retry.applied_at, 1u);
+  EXPECT_EQ(retry.applied_at, 2u);
   EXPECT_EQ(retry.result, (SessionResult{true, 3, "ok"}));
-  EXPECT_EQ(f.table.index(), 2u);
+  EXPECT_EQ(f.table.index(), 3u);
   // Another client's seq 1 is its own.
-  EXPECT_EQ(f.admit(header(8, 1)).verdict, Verdict::kApply);
+  const uint64_t b = f.open();
+  EXPECT_EQ(f.admit(header(b, 1)).verdict, Verdict::kApply);
 }
 
 TEST(SessionTableTest, ADuplicateOfAnEntryNotYetCompletedHasAnUnknownResult) {
   Feeder f;
-  ASSERT_EQ(f.admit(header(7, 1)).verdict, Verdict::kApply);
-  SessionDecision retry = f.admit(header(7, 1));
+  const uint64_t a = f.open();
+  ASSERT_EQ(f.admit(header(a, 1)).verdict, Verdict::kApply);
+  SessionDecision retry = f.admit(header(a, 1));
   EXPECT_EQ(retry.verdict, Verdict::kDuplicate);
-  EXPECT_EQ(retry.applied_at, 1u);
+  EXPECT_EQ(retry.applied_at, 2u);
   EXPECT_FALSE(retry.result.known);
 }
 
 TEST(SessionTableTest, AcknowledgedSeqsAreForgottenAndRefused) {
   Feeder f;
-  ASSERT_EQ(f.apply(header(7, 1)).verdict, Verdict::kApply);
-  ASSERT_EQ(f.apply(header(7, 2)).verdict, Verdict::kApply);
-  ASSERT_EQ(f.apply(header(7, 3, 1)).verdict, Verdict::kApply);
-  SessionDecision old = f.admit(header(7, 1));
+  const uint64_t c = f.open();
+  ASSERT_EQ(f.apply(header(c, 1)).verdict, Verdict::kApply);
+  ASSERT_EQ(f.apply(header(c, 2)).verdict, Verdict::kApply);
+  ASSERT_EQ(f.apply(header(c, 3, 1)).verdict, Verdict::kApply);
+  SessionDecision old = f.admit(header(c, 1));
   EXPECT_EQ(old.verdict, Verdict::kRejected);
   EXPECT_NE(old.reason.find("already acknowledged or too old"),
             std::string::npos)
       << old.reason;
   // acked_seq never goes back: 2 is still remembered, 1 is not.
-  EXPECT_EQ(f.admit(header(7, 2, 0)).verdict, Verdict::kDuplicate);
-  EXPECT_EQ(f.admit(header(7, 1, 0)).verdict, Verdict::kRejected);
+  EXPECT_EQ(f.admit(header(c, 2, 0)).verdict, Verdict::kDuplicate);
+  EXPECT_EQ(f.admit(header(c, 1, 0)).verdict, Verdict::kRejected);
   // A seq never seen but already acknowledged is refused as well: it may
   // have applied and been forgotten.
-  ASSERT_EQ(f.apply(header(7, 9, 8)).verdict, Verdict::kApply);
-  EXPECT_EQ(f.admit(header(7, 5, 0)).verdict, Verdict::kRejected);
-}
-
-TEST(SessionTableTest, AnUnknownClientThatAcknowledgedRepliesHasExpired) {
-  Feeder f;
-  SessionDecision d = f.admit(header(9, 5, 3));
-  EXPECT_EQ(d.verdict, Verdict::kRejected);
-  EXPECT_NE(d.reason.find("expired"), std::string::npos) << d.reason;
-  // Nothing was recorded for it: a fresh session under that id starts.
-  EXPECT_EQ(f.apply(header(9, 1)).verdict, Verdict::kApply);
-  EXPECT_EQ(f.apply(header(9, 5, 3)).verdict, Verdict::kApply);
+  ASSERT_EQ(f.apply(header(c, 9, 8)).verdict, Verdict::kApply);
+  EXPECT_EQ(f.admit(header(c, 5, 0)).verdict, Verdict::kRejected);
 }
 
 TEST(SessionTableTest, ThePerClientLimitRaisesAFloor) {
   Feeder f;
+  const uint64_t c = f.open();
   const uint64_t limit = SessionTable::kMaxResultsPerClient;
   for (uint64_t seq = 1; seq <= limit + 1; ++seq) {
-    ASSERT_EQ(f.apply(header(7, seq), 0, std::to_string(seq)).verdict,
+    ASSERT_EQ(f.apply(header(c, seq), 0, std::to_string(seq)).verdict,
               Verdict::kApply);
   }
   // Seq 1 was evicted: below the floor, it is too old, never re-applied.
-  EXPECT_EQ(f.admit(header(7, 1)).verdict, Verdict::kRejected);
-  SessionDecision two = f.admit(header(7, 2));
+  EXPECT_EQ(f.admit(header(c, 1)).verdict, Verdict::kRejected);
+  SessionDecision two = f.admit(header(c, 2));
   EXPECT_EQ(two.verdict, Verdict::kDuplicate);
   EXPECT_EQ(two.result.data, "2");
-  EXPECT_EQ(f.apply(header(7, limit + 2)).verdict, Verdict::kApply);
-  EXPECT_EQ(f.admit(header(7, 2)).verdict, Verdict::kRejected);
-  EXPECT_EQ(f.admit(header(7, 3)).verdict, Verdict::kDuplicate);
+  EXPECT_EQ(f.apply(header(c, limit + 2)).verdict, Verdict::kApply);
+  EXPECT_EQ(f.admit(header(c, 2)).verdict, Verdict::kRejected);
+  EXPECT_EQ(f.admit(header(c, 3)).verdict, Verdict::kDuplicate);
+}
+
+// Registers kMaxClients clients that each write once, so that every client
+// registered before them is evicted.
+void crowd_out(Feeder* f) {
+  for (size_t i = 0; i < SessionTable::kMaxClients; ++i) {
+    const uint64_t other = f->open();
+    ASSERT_EQ(f->apply(header(other, 1)).verdict, Verdict::kApply);
+  }
 }
 
 TEST(SessionTableTest, TheClientLimitEvictsTheLeastRecentlyActive) {
   Feeder f;
-  const uint64_t limit = SessionTable::kMaxClients;
-  for (uint64_t id = 1; id <= limit; ++id) {
-    ASSERT_EQ(f.apply(header(id, 1)).verdict, Verdict::kApply);
+  std::vector<uint64_t> ids;
+  for (size_t i = 0; i < SessionTable::kMaxClients; ++i) {
+    ids.push_back(f.open());
+    ASSERT_EQ(f.apply(header(ids.back(), 1)).verdict, Verdict::kApply);
   }
-  // Client 1 is active again (a duplicate counts), so client 2 is now the
-  // least recently active and makes room for a new one.
-  ASSERT_EQ(f.admit(header(1, 1)).verdict, Verdict::kDuplicate);
-  ASSERT_EQ(f.apply(header(limit + 1, 1)).verdict, Verdict::kApply);
-  SessionDecision evicted = f.admit(header(2, 2, 1));
-  EXPECT_EQ(evicted.verdict, Verdict::kRejected);
+  // The first client is active again (a duplicate counts), so the second
+  // is now the least recently active and makes room for a new one.
+  ASSERT_EQ(f.admit(header(ids[0], 1)).verdict, Verdict::kDuplicate);
+  const uint64_t newest = f.open();
+  ASSERT_EQ(f.apply(header(newest, 1)).verdict, Verdict::kApply);
+  SessionDecision evicted = f.admit(header(ids[1], 2, 1));
+  EXPECT_EQ(evicted.verdict, Verdict::kExpired);
   EXPECT_NE(evicted.reason.find("expired"), std::string::npos);
-  EXPECT_EQ(f.admit(header(1, 1)).verdict, Verdict::kDuplicate);
-  EXPECT_EQ(f.admit(header(3, 1)).verdict, Verdict::kDuplicate);
+  EXPECT_EQ(f.admit(header(ids[0], 1)).verdict, Verdict::kDuplicate);
+  EXPECT_EQ(f.admit(header(ids[2], 1)).verdict, Verdict::kDuplicate);
+  // A registration counts as activity too: an unused session outlives
+  // older ones.
+  const uint64_t idle = f.open();
+  EXPECT_EQ(f.admit(header(ids[3], 2, 1)).verdict, Verdict::kExpired);
+  EXPECT_EQ(f.apply(header(idle, 1)).verdict, Verdict::kApply);
+}
+
+// The bug registrations fix: a client whose first write applied but whose
+// reply was lost, evicted before its retry, must not have it applied again.
+TEST(SessionTableTest, AnEvictedClientsRetryOfItsFirstWriteIsNotApplied) {
+  Feeder f;
+  const uint64_t c = f.open();
+  ASSERT_EQ(f.apply(header(c, 1), 0, "first").verdict, Verdict::kApply);
+  crowd_out(&f);
+  SessionDecision retry = f.admit(header(c, 1));
+  EXPECT_EQ(retry.verdict, Verdict::kExpired);
+  EXPECT_NE(retry.reason.find("open a new session"), std::string::npos)
+      << retry.reason;
+  // The refusal recorded nothing: the retry is refused however often.
+  EXPECT_EQ(f.admit(header(c, 1)).verdict, Verdict::kExpired);
+}
+
+TEST(SessionTableTest, AnEvictedPipeliningClientsRetriesAreNotApplied) {
+  Feeder f;
+  const uint64_t c = f.open();
+  // Seqs 1 and 2 sent before either reply came back: both acked_seq 0.
+  ASSERT_EQ(f.apply(header(c, 1)).verdict, Verdict::kApply);
+  ASSERT_EQ(f.apply(header(c, 2)).verdict, Verdict::kApply);
+  crowd_out(&f);
+  EXPECT_EQ(f.admit(header(c, 2)).verdict, Verdict::kExpired);
+  EXPECT_EQ(f.admit(header(c, 1)).verdict, Verdict::kExpired);
+  EXPECT_EQ(f.admit(header(c, 3, 2)).verdict, Verdict::kExpired);
 }
 
 TEST(SessionTableTest, EntriesWithoutASessionOnlyMoveTheIndex) {
   Feeder f;
-  ASSERT_EQ(f.apply(header(7, 1), 1, "a").verdict, Verdict::kApply);
+  const uint64_t c = f.open();
+  ASSERT_EQ(f.apply(header(c, 1), 1, "a").verdict, Verdict::kApply);
   const std::string before = f.table.encode();
-  f.table.pass(2);
-  EXPECT_EQ(f.table.index(), 2u);
+  f.table.pass(3);
+  EXPECT_EQ(f.table.index(), 3u);
   SessionTable expected;
   ASSERT_TRUE(SessionTable::decode(before, &expected).is_ok());
-  expected.pass(2);
+  expected.pass(3);
   EXPECT_EQ(f.table.encode(), expected.encode());
 }
 
 TEST(SessionTableTest, EncodingRoundTripsAndDecidesAlike) {
   Feeder f;
-  ASSERT_EQ(f.apply(header(7, 1), -4, std::string("\0r", 2)).verdict,
+  const uint64_t c = f.open();
+  const uint64_t other = f.open();
+  const uint64_t idle = f.open();  // registered, never wrote
+  ASSERT_EQ(f.apply(header(c, 1), -4, std::string("\0r", 2)).verdict,
             Verdict::kApply);
-  ASSERT_EQ(f.apply(header(7, 2)).verdict, Verdict::kApply);
-  ASSERT_EQ(f.admit(header(7, 3, 1)).verdict, Verdict::kApply);  // unknown
-  ASSERT_EQ(f.apply(header(3, 1)).verdict, Verdict::kApply);
+  ASSERT_EQ(f.apply(header(c, 2)).verdict, Verdict::kApply);
+  ASSERT_EQ(f.admit(header(c, 3, 1)).verdict, Verdict::kApply);  // unknown
+  ASSERT_EQ(f.apply(header(other, 1)).verdict, Verdict::kApply);
   f.table.pass(f.table.index() + 1);
   const std::string bytes = f.table.encode();
 
@@ -197,14 +283,18 @@ TEST(SessionTableTest, EncodingRoundTripsAndDecidesAlike) {
   EXPECT_EQ(copy.index(), f.table.index());
   EXPECT_EQ(copy.encode(), bytes);
   for (SessionTable* t : {&f.table, &copy}) {
-    SessionDecision two = t->admit(t->index() + 1, header(7, 2, 1));
+    SessionDecision two = t->admit(t->index() + 1, header(c, 2, 1));
     EXPECT_EQ(two.verdict, Verdict::kDuplicate);
     EXPECT_EQ(two.result, (SessionResult{true, 0, ""}));
-    SessionDecision three = t->admit(t->index() + 1, header(7, 3, 1));
+    SessionDecision three = t->admit(t->index() + 1, header(c, 3, 1));
     EXPECT_EQ(three.verdict, Verdict::kDuplicate);
     EXPECT_FALSE(three.result.known);
-    EXPECT_EQ(t->admit(t->index() + 1, header(7, 1, 1)).verdict,
+    EXPECT_EQ(t->admit(t->index() + 1, header(c, 1, 1)).verdict,
               Verdict::kRejected);
+    EXPECT_EQ(t->admit(t->index() + 1, header(idle, 1)).verdict,
+              Verdict::kApply);
+    EXPECT_EQ(t->admit(t->index() + 1, header(idle + 100, 1)).verdict,
+              Verdict::kExpired);
   }
   EXPECT_EQ(copy.encode(), f.table.encode());
 
@@ -221,8 +311,10 @@ std::string seal(std::string body) {
 
 TEST(SessionTableTest, DamagedEncodingsAreRefused) {
   Feeder f;
-  ASSERT_EQ(f.apply(header(7, 1), 0, "abc").verdict, Verdict::kApply);
-  ASSERT_EQ(f.apply(header(9, 1)).verdict, Verdict::kApply);
+  const uint64_t a = f.open();
+  const uint64_t b = f.open();
+  ASSERT_EQ(f.apply(header(a, 1), 0, "abc").verdict, Verdict::kApply);
+  ASSERT_EQ(f.apply(header(b, 1)).verdict, Verdict::kApply);
   const std::string good = f.table.encode();
   SessionTable out;
   for (size_t n = 0; n < good.size(); ++n) {

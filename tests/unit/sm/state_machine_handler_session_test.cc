@@ -1,6 +1,7 @@
 // Exactly-once writes through the state-machine handler: envelopes are
-// stripped, a retried session seq applies once and answers with its first
-// result, and the session table survives snapshots and restarts.
+// stripped, sessions are opened by register entries, a retried session seq
+// applies once and answers with its first result, a session the table does
+// not hold is refused, and the table survives snapshots and restarts.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,6 +21,13 @@ namespace dengine::sm {
 namespace {
 
 using namespace handler_test;
+
+// A register entry: it opens the session of client `index`.
+raft::Entry register_entry(raft::Index index, raft::Term term = 1) {
+  raft::Entry e = entry(index, term);
+  e.data = wrap_register();
+  return e;
+}
 
 class HandlerSessionTest : public HandlerTest {
  protected:
@@ -59,101 +67,139 @@ class HandlerSessionTest : public HandlerTest {
 
 TEST_F(HandlerSessionTest, TheMachineSeesOnlyThePayload) {
   auto h = start({});
-  h->apply({entry(1, 1, "plain"),
-            session_entry(2, 1, SessionHeader{5, 1, 0}, "session")});
-  await_applied(*h, 2);
-  EXPECT_EQ(machine_.payloads, (std::vector<std::string>{"plain", "session"}));
-  EXPECT_EQ(machine_.kinds, (std::vector<uint32_t>{DENGINE_ENTRY_NORMAL,
-                                                   DENGINE_ENTRY_NORMAL}));
+  h->apply({entry(1, 1, "plain"), register_entry(2),
+            session_entry(3, 1, SessionHeader{2, 1, 0}, "session")});
+  await_applied(*h, 3);
+  EXPECT_EQ(machine_.payloads,
+            (std::vector<std::string>{"plain", "", "session"}));
+  EXPECT_EQ(machine_.kinds,
+            (std::vector<uint32_t>{DENGINE_ENTRY_NORMAL, DENGINE_ENTRY_NOOP,
+                                   DENGINE_ENTRY_NORMAL}));
+}
+
+TEST_F(HandlerSessionTest, ARegistrationIsANoopWhoseIndexIsTheClientId) {
+  auto h = start({});
+  auto registered = await_proposal(*h, 2);
+  auto write = await_proposal(*h, 3);
+  auto unregistered = await_proposal(*h, 4);
+  h->apply({entry(1), register_entry(2),
+            session_entry(3, 1, SessionHeader{2, 1, 0}, "a"),
+            session_entry(4, 1, SessionHeader{3, 1, 0}, "b")});
+  await_applied(*h, 4);
+
+  // The proposer is answered DENGINE_OK once it applied, without a result:
+  // the node's reply carries the entry's index, 2, which is the id.
+  ProposalOutcome o2 = registered.get();
+  EXPECT_EQ(o2.status, DENGINE_OK) << o2.message;
+  EXPECT_FALSE(o2.duplicate);
+  EXPECT_EQ(o2.result, 0);
+  EXPECT_TRUE(o2.data.empty());
+  ProposalOutcome o3 = write.get();
+  EXPECT_EQ(o3.status, DENGINE_OK) << o3.message;
+  EXPECT_EQ(o3.data, "r3");
+  // Id 3 is the index of a session write, not of a registration.
+  ProposalOutcome o4 = unregistered.get();
+  EXPECT_EQ(o4.status, DENGINE_ERR_SESSION_EXPIRED);
+  EXPECT_NE(o4.message.find("session 3 unknown"), std::string::npos)
+      << o4.message;
+  // The machine sees the registration (and the refusal) as a no-op without
+  // data, so it still sees every index.
+  EXPECT_EQ(machine_.chunks,
+            (std::vector<std::vector<uint64_t>>{{1, 2, 3, 4}}));
+  EXPECT_EQ(machine_.kinds,
+            (std::vector<uint32_t>{DENGINE_ENTRY_NORMAL, DENGINE_ENTRY_NOOP,
+                                   DENGINE_ENTRY_NORMAL, DENGINE_ENTRY_NOOP}));
+  EXPECT_EQ(machine_.payloads, (std::vector<std::string>{"x", "", "a", ""}));
 }
 
 TEST_F(HandlerSessionTest, ARetriedSeqAppliesOnceAndGetsTheFirstResult) {
   auto h = start({});
-  const SessionHeader first{5, 1, 0};
-  auto applied = await_proposal(*h, 1);
-  auto retried = await_proposal(*h, 3);
-  auto in_chunk = await_proposal(*h, 5);
-  h->apply({session_entry(1, 1, first, "a"), entry(2)});
-  await_applied(*h, 2);
+  const SessionHeader first{1, 1, 0};
+  auto applied = await_proposal(*h, 2);
+  auto retried = await_proposal(*h, 4);
+  auto in_chunk = await_proposal(*h, 6);
+  h->apply({register_entry(1), session_entry(2, 1, first, "a"), entry(3)});
+  await_applied(*h, 3);
   // The retry comes in a later chunk; another one in the same chunk as the
   // seq it repeats.
-  h->apply({session_entry(3, 1, first, "a")});
-  await_applied(*h, 3);
-  h->apply({session_entry(4, 1, SessionHeader{5, 2, 1}, "b"),
-            session_entry(5, 1, SessionHeader{5, 2, 1}, "b")});
-  await_applied(*h, 5);
+  h->apply({session_entry(4, 1, first, "a")});
+  await_applied(*h, 4);
+  h->apply({session_entry(5, 1, SessionHeader{1, 2, 1}, "b"),
+            session_entry(6, 1, SessionHeader{1, 2, 1}, "b")});
+  await_applied(*h, 6);
 
   ProposalOutcome o1 = applied.get();
   EXPECT_EQ(o1.status, DENGINE_OK);
   EXPECT_FALSE(o1.duplicate);
-  EXPECT_EQ(o1.result, 10);
-  EXPECT_EQ(o1.data, "r1");
+  EXPECT_EQ(o1.result, 20);
+  EXPECT_EQ(o1.data, "r2");
   ProposalOutcome o3 = retried.get();
   EXPECT_EQ(o3.status, DENGINE_OK);
   EXPECT_TRUE(o3.duplicate);
   EXPECT_TRUE(o3.result_known);
-  EXPECT_EQ(o3.result, 10);
-  EXPECT_EQ(o3.data, "r1");
+  EXPECT_EQ(o3.result, 20);
+  EXPECT_EQ(o3.data, "r2");
   ProposalOutcome o5 = in_chunk.get();
   EXPECT_EQ(o5.status, DENGINE_OK);
   EXPECT_TRUE(o5.duplicate);
   EXPECT_TRUE(o5.result_known);
-  EXPECT_EQ(o5.result, 40);
-  EXPECT_EQ(o5.data, "r4");
+  EXPECT_EQ(o5.result, 50);
+  EXPECT_EQ(o5.data, "r5");
 
   EXPECT_EQ(machine_.chunks,
-            (std::vector<std::vector<uint64_t>>{{1, 2}, {3}, {4, 5}}));
+            (std::vector<std::vector<uint64_t>>{{1, 2, 3}, {4}, {5, 6}}));
   // Duplicates reach the machine as no-ops without data: no index gaps.
   EXPECT_EQ(machine_.kinds,
-            (std::vector<uint32_t>{DENGINE_ENTRY_NORMAL, DENGINE_ENTRY_NORMAL,
-                                   DENGINE_ENTRY_NOOP, DENGINE_ENTRY_NORMAL,
-                                   DENGINE_ENTRY_NOOP}));
+            (std::vector<uint32_t>{DENGINE_ENTRY_NOOP, DENGINE_ENTRY_NORMAL,
+                                   DENGINE_ENTRY_NORMAL, DENGINE_ENTRY_NOOP,
+                                   DENGINE_ENTRY_NORMAL, DENGINE_ENTRY_NOOP}));
   EXPECT_EQ(machine_.payloads,
-            (std::vector<std::string>{"a", "x", "", "b", ""}));
+            (std::vector<std::string>{"", "a", "x", "", "b", ""}));
 }
 
 TEST_F(HandlerSessionTest, RefusedEntriesAreNoopsAndTheirProposersTold) {
   auto h = start({});
-  raft::Entry garbage = entry(2);
+  raft::Entry garbage = entry(3);
   garbage.data = "\x07whatever";
-  auto bad_envelope = await_proposal(*h, 2);
-  auto acknowledged = await_proposal(*h, 4);
-  auto expired = await_proposal(*h, 5);
-  h->apply({session_entry(1, 1, SessionHeader{5, 1, 0}, "a"), garbage,
-            session_entry(3, 1, SessionHeader{5, 2, 1}, "b"),
-            session_entry(4, 1, SessionHeader{5, 1, 0}, "a"),
-            session_entry(5, 1, SessionHeader{6, 3, 2}, "c"), entry(6)});
-  await_applied(*h, 6);
+  auto bad_envelope = await_proposal(*h, 3);
+  auto acknowledged = await_proposal(*h, 5);
+  auto expired = await_proposal(*h, 6);
+  h->apply({register_entry(1), session_entry(2, 1, SessionHeader{1, 1, 0}, "a"),
+            garbage, session_entry(4, 1, SessionHeader{1, 2, 1}, "b"),
+            session_entry(5, 1, SessionHeader{1, 1, 0}, "a"),
+            session_entry(6, 1, SessionHeader{6, 3, 2}, "c"), entry(7)});
+  await_applied(*h, 7);
 
-  ProposalOutcome o2 = bad_envelope.get();
-  EXPECT_EQ(o2.status, DENGINE_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(o2.message.find("envelope"), std::string::npos) << o2.message;
-  ProposalOutcome o4 = acknowledged.get();
-  EXPECT_EQ(o4.status, DENGINE_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(o4.message.find("already acknowledged"), std::string::npos)
-      << o4.message;
-  ProposalOutcome o5 = expired.get();
+  ProposalOutcome o3 = bad_envelope.get();
+  EXPECT_EQ(o3.status, DENGINE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(o3.message.find("envelope"), std::string::npos) << o3.message;
+  ProposalOutcome o5 = acknowledged.get();
   EXPECT_EQ(o5.status, DENGINE_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(o5.message.find("expired"), std::string::npos) << o5.message;
+  EXPECT_NE(o5.message.find("already acknowledged"), std::string::npos)
+      << o5.message;
+  ProposalOutcome o6 = expired.get();
+  EXPECT_EQ(o6.status, DENGINE_ERR_SESSION_EXPIRED);
+  EXPECT_NE(o6.message.find("expired"), std::string::npos) << o6.message;
   EXPECT_EQ(machine_.kinds,
-            (std::vector<uint32_t>{DENGINE_ENTRY_NORMAL, DENGINE_ENTRY_NOOP,
-                                   DENGINE_ENTRY_NORMAL, DENGINE_ENTRY_NOOP,
-                                   DENGINE_ENTRY_NOOP, DENGINE_ENTRY_NORMAL}));
+            (std::vector<uint32_t>{DENGINE_ENTRY_NOOP, DENGINE_ENTRY_NORMAL,
+                                   DENGINE_ENTRY_NOOP, DENGINE_ENTRY_NORMAL,
+                                   DENGINE_ENTRY_NOOP, DENGINE_ENTRY_NOOP,
+                                   DENGINE_ENTRY_NORMAL}));
   EXPECT_EQ(machine_.payloads,
-            (std::vector<std::string>{"a", "", "b", "", "", "x"}));
+            (std::vector<std::string>{"", "a", "", "b", "", "", "x"}));
 }
 
 TEST_F(HandlerSessionTest, TheTableTravelsInASnapshotToAnotherReplica) {
   auto h = start(with_snapshots());
-  const SessionHeader seq1{5, 1, 0}, seq2{5, 2, 0};
-  h->apply({bootstrap_entry({1, 2}), session_entry(2, 1, seq1, "a"),
-            session_entry(3, 1, seq2, "b")});
+  const SessionHeader seq1{2, 1, 0}, seq2{2, 2, 0};
+  h->apply({bootstrap_entry({1, 2}), register_entry(2),
+            session_entry(3, 1, seq1, "a"), session_entry(4, 1, seq2, "b")});
   const storage::SnapshotInfo info = snapshot(*h);
-  ASSERT_EQ(info.meta.index, 3u);
+  ASSERT_EQ(info.meta.index, 4u);
   EXPECT_TRUE(fs::is_regular_file(fs::path(info.data_dir) / "machine/state"));
   // The retry, as the first replica answers it.
-  auto here = await_proposal(*h, 4);
-  h->apply({session_entry(4, 1, seq2, "b")});
+  auto here = await_proposal(*h, 5);
+  h->apply({session_entry(5, 1, seq2, "b")});
   ProposalOutcome expected = here.get();
   ASSERT_TRUE(expected.duplicate);
 
@@ -178,46 +224,46 @@ TEST_F(HandlerSessionTest, TheTableTravelsInASnapshotToAnotherReplica) {
     EXPECT_EQ(status, DENGINE_OK) << message;
     installed.set_value(status);
   });
-  auto there = await_proposal(other, 4);
-  other.apply({session_entry(4, 1, seq2, "b")});
+  auto there = await_proposal(other, 5);
+  other.apply({session_entry(5, 1, seq2, "b")});
   ProposalOutcome answer = there.get();
   EXPECT_EQ(installed.get_future().get(), DENGINE_OK);
   EXPECT_TRUE(answer.duplicate);
   EXPECT_TRUE(answer.result_known);
   EXPECT_EQ(answer.result, expected.result);
   EXPECT_EQ(answer.data, expected.data);
-  EXPECT_EQ(answer.data, "r3");
+  EXPECT_EQ(answer.data, "r4");
   EXPECT_EQ(machine.installs, 1);
   EXPECT_EQ(machine.kinds, (std::vector<uint32_t>{DENGINE_ENTRY_NOOP}));
 }
 
 TEST_F(HandlerSessionTest, AfterARestartADuplicateIsStillNotApplied) {
-  const SessionHeader seq1{5, 1, 0}, seq2{5, 2, 0};
-  std::vector<raft::Entry> log = {bootstrap_entry({1}),
-                                  session_entry(2, 1, seq1, "a"),
-                                  session_entry(3, 1, seq2, "b")};
+  const SessionHeader seq1{2, 1, 0}, seq2{2, 2, 0};
+  std::vector<raft::Entry> log = {bootstrap_entry({1}), register_entry(2),
+                                  session_entry(3, 1, seq1, "a"),
+                                  session_entry(4, 1, seq2, "b")};
   {
     auto h = start(with_snapshots());
-    h->apply({log[0], log[1]});
-    EXPECT_EQ(snapshot(*h).meta.index, 2u);
-    h->apply({log[2]});
-    await_applied(*h, 3);
+    h->apply({log[0], log[1], log[2]});
+    EXPECT_EQ(snapshot(*h).meta.index, 3u);
+    h->apply({log[3]});
+    await_applied(*h, 4);
     EXPECT_EQ(h->stop(), DENGINE_OK);
   }
-  // The snapshot at 2 remembers seq 1 with its result; seq 2 applied at 3
+  // The snapshot at 3 remembers seq 1 with its result; seq 2 applied at 4
   // after it, and its result died with the process.
   machine_.kinds.clear();
   auto h = start(with_snapshots());
-  ASSERT_EQ(h->replay_from(), 2u);
-  ASSERT_EQ(h->last_applied(), 3u);
-  auto retry1 = await_proposal(*h, 4);
-  auto retry2 = await_proposal(*h, 5);
+  ASSERT_EQ(h->replay_from(), 3u);
+  ASSERT_EQ(h->last_applied(), 4u);
+  auto retry1 = await_proposal(*h, 5);
+  auto retry2 = await_proposal(*h, 6);
   h->apply(
-      {log[2], session_entry(4, 1, seq1, "a"), session_entry(5, 1, seq2, "b")});
+      {log[3], session_entry(5, 1, seq1, "a"), session_entry(6, 1, seq2, "b")});
   ProposalOutcome o1 = retry1.get();
   EXPECT_TRUE(o1.duplicate);
   EXPECT_TRUE(o1.result_known);
-  EXPECT_EQ(o1.data, "r2");
+  EXPECT_EQ(o1.data, "r3");
   ProposalOutcome o2 = retry2.get();
   EXPECT_EQ(o2.status, DENGINE_OK);
   EXPECT_TRUE(o2.duplicate);
@@ -230,26 +276,27 @@ TEST_F(HandlerSessionTest, AfterARestartADuplicateIsStillNotApplied) {
   const storage::SnapshotInfo info = snapshot(*h);
   SessionTable table;
   ASSERT_TRUE(SessionTable::decode(sessions_file(info), &table).is_ok());
-  SessionDecision d = table.admit(6, seq2);
+  SessionDecision d = table.admit(7, seq2);
   EXPECT_EQ(d.verdict, SessionDecision::Verdict::kDuplicate);
-  EXPECT_EQ(d.applied_at, 3u);
+  EXPECT_EQ(d.applied_at, 4u);
   EXPECT_FALSE(d.result.known);
 }
 
 TEST_F(HandlerSessionTest, WithoutASnapshotTheWholeLogRebuildsTheTable) {
-  const SessionHeader seq1{5, 1, 0};
+  const SessionHeader seq1{1, 1, 0};
   {
     auto h = start({});
-    h->apply({session_entry(1, 1, seq1, "a"), entry(2)});
-    await_applied(*h, 2);
+    h->apply({register_entry(1), session_entry(2, 1, seq1, "a"), entry(3)});
+    await_applied(*h, 3);
     EXPECT_EQ(h->stop(), DENGINE_OK);
   }
   machine_.kinds.clear();
   auto h = start({});
   ASSERT_EQ(h->replay_from(), 0u);
-  auto retry = await_proposal(*h, 3);
-  h->apply({session_entry(1, 1, seq1, "a"), entry(2),
-            session_entry(3, 1, seq1, "a")});
+  auto retry = await_proposal(*h, 4);
+  // The re-delivered registration opens the session again.
+  h->apply({register_entry(1), session_entry(2, 1, seq1, "a"), entry(3),
+            session_entry(4, 1, seq1, "a")});
   ProposalOutcome o = retry.get();
   EXPECT_TRUE(o.duplicate);
   EXPECT_FALSE(o.result_known);
@@ -301,12 +348,14 @@ TEST_F(HandlerSessionTest, ASnapshotWithoutItsSessionTableIsRefused) {
 }
 
 TEST_F(HandlerSessionTest, ReplicasFedTheSameEntriesHoldTheSameTable) {
-  // A mix of clients, retries, acknowledgements, refusals and plain
-  // entries, applied in one-entry chunks here and in large ones there.
+  // A mix of registrations, clients, retries, acknowledgements, refusals,
+  // unknown clients and plain entries, applied in one-entry chunks here and
+  // in large ones there.
   std::vector<raft::Entry> log = {bootstrap_entry({1, 2, 3})};
+  for (raft::Index id = 2; id <= 5; ++id) log.push_back(register_entry(id));
   for (uint64_t i = 0; i < 60; ++i) {
     const raft::Index index = log.size() + 1;
-    const uint64_t client = 1 + i % 4;
+    const uint64_t client = i % 11 == 5 ? 999 : 2 + i % 4;
     const uint64_t seq = 1 + i / 5;
     const uint64_t acked = seq > 3 ? seq - 3 : 0;
     if (i % 7 == 3) {

@@ -400,10 +400,17 @@ DENGINE_API int dengine_node_start(const dengine_config* config,
 /* Stops serving (pending requests end with DENGINE_ERR_SHUTTING_DOWN),
  * makes everything durable and stops the state machine. Idempotent; the
  * handle stays valid (status still works) until dengine_node_close. Returns
- * the first error met, e.g. the fatal error that stopped the node. Must not
- * be called from a completion callback. */
+ * the first error met, e.g. the fatal error that stopped the node.
+ * Threads: any thread but the node's own. From a callback the node runs
+ * (completion, state machine, leader change) it would wait for itself, so
+ * it does nothing and returns DENGINE_ERR_INVALID_ARGUMENT. */
 DENGINE_API int dengine_node_stop(dengine_node* node);
-/* Stops (if needed) and frees the node. NULL is allowed. */
+/* Stops (if needed) and frees the node. NULL is allowed. Any thread; from a
+ * callback the node runs, it returns at once and the node stops and is
+ * freed on a thread of its own: the leader-change callback is removed
+ * before this returns, pending requests still complete (with
+ * DENGINE_ERR_SHUTTING_DOWN), and the data directory stays locked until
+ * that stop has finished. */
 DENGINE_API void dengine_node_close(dengine_node* node);
 
 /* The outcome of a request. In a completion callback every pointer in it is

@@ -196,11 +196,9 @@ int dengine_node_start(const dengine_config* config, dengine_node** out) {
 int dengine_node_stop(dengine_node* node) {
   return guarded("dengine_node_stop", [&]() -> int {
     if (!valid(node, "dengine_node_stop")) return DENGINE_ERR_INVALID_ARGUMENT;
-    const int rc = node->node->stop();
-    if (rc != DENGINE_OK) {
-      return fail(rc,
-                  "dengine_node_stop: " + node->node->status().fatal_message);
-    }
+    std::string error;
+    const int rc = node->node->stop(&error);
+    if (rc != DENGINE_OK) return fail(rc, "dengine_node_stop: " + error);
     return DENGINE_OK;
   });
 }

@@ -367,8 +367,9 @@ struct SnapshotTransfer::OutgoingStream {
 struct SnapshotTransfer::IncomingTransfer {
   enum class State {
     kReceiving,
-    kCommitting,  // writer belongs to the pool job until it reports
-    kCommitted,   // kept to answer a repeated offer until it expires
+    kStaging,  // writer belongs to the pool job until it reports
+    kStaged,   // handed to the node; kept to answer a repeated offer until
+               // it expires
   };
 
   bool same_snapshot(const SnapshotChunk& offer) const {
@@ -609,7 +610,7 @@ void SnapshotTransfer::on_tick() {
   }
   std::vector<raft::NodeId> expired;
   for (const auto& [from, transfer] : incoming_) {
-    if (transfer->state == IncomingTransfer::State::kCommitting) {
+    if (transfer->state == IncomingTransfer::State::kStaging) {
       resend_ack(*transfer);  // the keep-alive
     } else if (now - transfer->last_heard >= config_.partial_timeout) {
       expired.push_back(from);
@@ -649,7 +650,7 @@ void SnapshotTransfer::on_offer(raft::NodeId from, SnapshotChunk offer) {
     resend_ack(t);
     return;
   }
-  // Another snapshot replaces the partial one; a commit under way finishes
+  // Another snapshot replaces the partial one; staging under way finishes
   // on its own.
   if (it != incoming_.end()) incoming_.erase(it);
 
@@ -678,7 +679,7 @@ void SnapshotTransfer::on_offer(raft::NodeId from, SnapshotChunk offer) {
   }
   incoming_[from] = t;
   if (t->total == 0) {
-    begin_commit(t);
+    begin_staging(t);
   } else {
     send_ack(from, t->stream_id, AckStatus::kProgress, 0);
   }
@@ -718,19 +719,19 @@ void SnapshotTransfer::on_data(raft::NodeId from, const SnapshotChunk& data) {
   t.received = end;
   t.last_heard = Clock::now();
   if (t.received == t.total) {
-    begin_commit(it->second);
+    begin_staging(it->second);
   } else {
     send_ack(from, t.stream_id, AckStatus::kProgress, t.received);
   }
 }
 
-void SnapshotTransfer::begin_commit(
+void SnapshotTransfer::begin_staging(
     const std::shared_ptr<IncomingTransfer>& transfer) {
-  transfer->state = IncomingTransfer::State::kCommitting;
+  transfer->state = IncomingTransfer::State::kStaging;
   transfer->span.close();
   struct Result {
     storage::Status status;
-    storage::SnapshotInfo info;
+    std::unique_ptr<storage::StagedSnapshot> staged;
   };
   auto result = std::make_shared<Result>();
   // Hashing and syncing take long: off the loop. Meanwhile the loop touches
@@ -738,28 +739,33 @@ void SnapshotTransfer::begin_commit(
   transport_->run_in_pool(
       [transfer, result] {
         result->status =
-            transfer->writer->commit(transfer->sha256, &result->info);
+            transfer->writer->stage(transfer->sha256, &result->staged);
       },
       [this, transfer, result] {
-        IncomingTransfer& t = *transfer;
-        if (!result->status) {
-          const std::string error = "snapshot from " + peer_name(t.from) +
-                                    ": " + result->status.to_string();
-          count([](SnapshotTransferStats& s) { ++s.transfers_aborted; });
-          note_error(error);
-          send_ack(t.from, t.stream_id, AckStatus::kFailed, t.received, error);
-          const auto it = incoming_.find(t.from);
-          if (it != incoming_.end() && it->second == transfer)
-            incoming_.erase(it);
-          return;
-        }
-        t.state = IncomingTransfer::State::kCommitted;
-        t.writer.reset();
-        t.last_heard = Clock::now();
-        count([](SnapshotTransferStats& s) { ++s.transfers_received; });
-        if (on_received_) on_received_(t.install, result->info);
-        send_ack(t.from, t.stream_id, AckStatus::kCommitted, t.total);
+        finish_staging(transfer, result->status, std::move(result->staged));
       });
+}
+
+void SnapshotTransfer::finish_staging(
+    const std::shared_ptr<IncomingTransfer>& transfer, storage::Status status,
+    std::unique_ptr<storage::StagedSnapshot> staged) {
+  IncomingTransfer& t = *transfer;
+  if (!status) {
+    const std::string error =
+        "snapshot from " + peer_name(t.from) + ": " + status.to_string();
+    count([](SnapshotTransferStats& s) { ++s.transfers_aborted; });
+    note_error(error);
+    send_ack(t.from, t.stream_id, AckStatus::kFailed, t.received, error);
+    const auto it = incoming_.find(t.from);
+    if (it != incoming_.end() && it->second == transfer) incoming_.erase(it);
+    return;
+  }
+  t.state = IncomingTransfer::State::kStaged;
+  t.writer.reset();
+  t.last_heard = Clock::now();
+  count([](SnapshotTransferStats& s) { ++s.transfers_received; });
+  if (on_received_) on_received_(t.install, std::move(staged));
+  send_ack(t.from, t.stream_id, AckStatus::kCommitted, t.total);
 }
 
 void SnapshotTransfer::abort_incoming(raft::NodeId from,
@@ -795,10 +801,10 @@ void SnapshotTransfer::resend_ack(const IncomingTransfer& t) {
     case IncomingTransfer::State::kReceiving:
       send_ack(t.from, t.stream_id, AckStatus::kProgress, t.received);
       break;
-    case IncomingTransfer::State::kCommitting:
+    case IncomingTransfer::State::kStaging:
       send_ack(t.from, t.stream_id, AckStatus::kProgress, t.total);
       break;
-    case IncomingTransfer::State::kCommitted:
+    case IncomingTransfer::State::kStaged:
       send_ack(t.from, t.stream_id, AckStatus::kCommitted, t.total);
       break;
   }

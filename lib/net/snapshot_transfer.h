@@ -1,7 +1,8 @@
 // Chunked snapshot transfer: streams a snapshot's files from a leader to a
 // follower over the peer transport's bulk frames (kSnapshotChunk), resumes
 // after a lost connection, and verifies the whole snapshot's SHA-256 before
-// the follower sees it.
+// the follower sees it. The follower gets it staged (storage::StagedSnapshot):
+// whether it becomes the store's latest is for its Raft core to decide.
 //
 // Chunk protocol. Every kSnapshotChunk frame payload (little-endian,
 // storage/byte_codec.h; "bytes" = u32 length, then that many bytes):
@@ -23,7 +24,8 @@
 //     u64   offset    position in the files concatenated in offer order
 //     bytes data      1 or more bytes; offset + length <= total
 //   ack (receiver -> sender):
-//     u8    status    0 progress, 1 committed, 2 failed
+//     u8    status    0 progress, 1 committed (verified, synced and handed
+//                     to the node), 2 failed
 //     u64   offset    bytes received without a gap (progress, committed)
 //     bytes reason    why it failed; empty unless status is failed
 //   Nothing follows the last field.
@@ -33,13 +35,13 @@
 // snapshot: a partial transfer is kept per sender, keyed by index, term and
 // SHA-256). The sender then sends data chunks in order, at most `window`
 // chunks beyond the last acknowledged offset; the receiver acknowledges each
-// one. After the last byte the receiver commits the snapshot (checking its
-// SHA-256), hands the install message to its node and acks committed, or
-// failed. While committing it repeats its progress ack each tick, so a long
-// commit is not taken for a stall. When its connection to the receiver
-// fails, the sender offers again (under a new stream id) and resumes from
-// the offset in the answer. The receiver ignores chunks of an older stream,
-// chunks wholly before its offset and chunks starting past it; a chunk
+// one. After the last byte the receiver stages the snapshot (checking its
+// SHA-256 and syncing it), hands it and the install message to its node and
+// acks committed, or failed. While staging it repeats its progress ack each
+// tick, so a long checksum is not taken for a stall. When its connection to the
+// receiver fails, the sender offers again (under a new stream id) and resumes
+// from the offset in the answer. The receiver ignores chunks of an older
+// stream, chunks wholly before its offset and chunks starting past it; a chunk
 // overlapping its offset adds the bytes after it. The last data chunk ends
 // the stream: no separate "done" message is needed.
 //
@@ -120,7 +122,7 @@ struct SnapshotTransferStats {
   uint64_t reoffers = 0;           // offers again after a lost connection
   uint64_t bytes_sent = 0;         // data bytes handed to the transport
   // Receiver side.
-  uint64_t transfers_received = 0;  // committed, handed to on_received
+  uint64_t transfers_received = 0;  // staged, handed to on_received
   uint64_t transfers_resumed = 0;   // an offer continued a partial transfer
   uint64_t transfers_aborted = 0;   // bad chunk, I/O error, checksum, expiry
   uint64_t bytes_received = 0;      // data bytes written
@@ -132,19 +134,21 @@ struct SnapshotTransferStats {
 
 // One per node. Runs on the transport's loop thread: it is the transport's
 // bulk channel, reads and writes snapshot files there in chunk-sized
-// pieces, and commits received snapshots on libuv's thread pool.
+// pieces, and stages received snapshots on libuv's thread pool.
 //
 // Construct it before transport->start() and destroy it only after
 // transport->stop(); no callback runs after stop() returns.
 class SnapshotTransfer : public BulkChannel {
  public:
   // Loop thread. Exactly once per stream: ok only once the receiver
-  // committed the snapshot.
+  // staged the snapshot.
   using SentHandler = std::function<void(raft::NodeId to, bool ok)>;
-  // Loop thread. A verified snapshot, now complete in the store, and the
-  // leader's kInstallSnapshot message to step into the raft core.
+  // Loop thread. A verified snapshot, staged in the store, and the leader's
+  // kInstallSnapshot message to step into the raft core. The node commits
+  // the snapshot once its core installs it, or drops it (removing it).
   using ReceivedHandler =
-      std::function<void(raft::Message install, storage::SnapshotInfo info)>;
+      std::function<void(raft::Message install,
+                         std::unique_ptr<storage::StagedSnapshot> snapshot)>;
 
   SnapshotTransfer(SnapshotTransferConfig config, Transport* transport,
                    storage::SnapshotStore* store, SentHandler on_sent,
@@ -185,7 +189,10 @@ class SnapshotTransfer : public BulkChannel {
 
   void on_offer(raft::NodeId from, SnapshotChunk offer);
   void on_data(raft::NodeId from, const SnapshotChunk& data);
-  void begin_commit(const std::shared_ptr<IncomingTransfer>& transfer);
+  void begin_staging(const std::shared_ptr<IncomingTransfer>& transfer);
+  void finish_staging(const std::shared_ptr<IncomingTransfer>& transfer,
+                      storage::Status status,
+                      std::unique_ptr<storage::StagedSnapshot> staged);
   void abort_incoming(raft::NodeId from, const std::string& error);
   void send_ack(raft::NodeId to, uint64_t stream_id, AckStatus status,
                 uint64_t offset, const std::string& reason = "");

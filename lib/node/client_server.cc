@@ -75,6 +75,7 @@ struct ClientServer::Impl {
   uv_tcp_t listener{};
   uv_async_t wakeup{};
   std::thread thread;
+  std::atomic<std::thread::id> thread_id{};  // thread's, kept after the join
   uint16_t bound_port = 0;
   bool running = false;
 
@@ -144,7 +145,10 @@ std::string ClientServer::Impl::start() {
   uv_async_init(&loop, &wakeup, [](uv_async_t* h) {
     static_cast<Impl*>(h->loop->data)->flush_outbox();
   });
-  thread = std::thread([this] { uv_run(&loop, UV_RUN_DEFAULT); });
+  thread = std::thread([this] {
+    thread_id = std::this_thread::get_id();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  });
   running = true;
   return "";
 }
@@ -462,6 +466,10 @@ ClientServer::~ClientServer() { stop(); }
 std::string ClientServer::start() { return impl_->start(); }
 
 uint16_t ClientServer::port() const { return impl_->bound_port; }
+
+bool ClientServer::on_this_thread() const {
+  return std::this_thread::get_id() == impl_->thread_id;
+}
 
 void ClientServer::stop() {
   Impl& impl = *impl_;

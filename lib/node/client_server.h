@@ -45,6 +45,8 @@ class ClientServer {
   // the node complete unanswered. Idempotent.
   void stop();
   uint16_t port() const;
+  // Whether the caller is the server's loop thread.
+  bool on_this_thread() const;
 
   struct Impl;
 

@@ -177,9 +177,43 @@ int Node::start(NodeOptions options, std::unique_ptr<Node>* out,
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Node::~Node() { stop(); }
+Node::~Node() {
+  const char* thread = impl_->internal_thread();
+  if (thread == nullptr) {
+    impl_->stop();
+    return;
+  }
+  log_line(DENGINE_LOG_WARN,
+           "node " + std::to_string(impl_->options.id) + " closed on its " +
+               thread +
+               " thread (from a callback): it stops in the background");
+  set_leader_change_callback(nullptr);
+  std::thread([impl = std::move(impl_)] { impl->stop(); }).detach();
+}
 
-int Node::stop() { return impl_->stop(); }
+int Node::stop(std::string* error) {
+  if (const char* thread = impl_->internal_thread()) {
+    const std::string message =
+        std::string("stop called on the node's ") + thread +
+        " thread (from a callback), where it would wait for itself; call it "
+        "from another thread";
+    log_line(DENGINE_LOG_WARN,
+             "node " + std::to_string(impl_->options.id) + ": " + message);
+    if (error != nullptr) *error = message;
+    return DENGINE_ERR_INVALID_ARGUMENT;
+  }
+  const int rc = impl_->stop();
+  if (rc != DENGINE_OK && error != nullptr) *error = status().fatal_message;
+  return rc;
+}
+
+const char* Node::Impl::internal_thread() const {
+  if (std::this_thread::get_id() == loop_thread_id) return "loop";
+  if (storage_thread.on_this_thread()) return "storage";
+  if (handler && handler->on_apply_thread()) return "apply";
+  if (client_server && client_server->on_this_thread()) return "client server";
+  return nullptr;
+}
 
 namespace {
 
@@ -533,8 +567,7 @@ NodeStatus Node::status() const {
 void Node::set_leader_change_callback(LeaderChangeCallback callback) {
   // On the loop thread no call of the callback is running, unless this is
   // one (which holds the lock already).
-  if (impl_->loop_started &&
-      std::this_thread::get_id() == impl_->loop_thread.get_id()) {
+  if (std::this_thread::get_id() == impl_->loop_thread_id) {
     impl_->on_leader_change = std::move(callback);
     return;
   }

@@ -138,6 +138,10 @@ struct NodeStatus {
   raft::Index last_log_index = 0;
   raft::Index snapshot_index = 0;
   std::vector<Member> members;  // voters, then learners, by id
+  // Requests waiting for the core: reads it has not yet confirmed, and
+  // leadership transfers not yet done (a request that timed out is gone).
+  size_t pending_reads = 0;
+  size_t pending_transfers = 0;
   // Set when the node stopped on a fatal error (storage or state machine).
   int fatal_status = DENGINE_OK;
   std::string fatal_message;
@@ -155,14 +159,22 @@ class Node {
   // *out, or a code with *error saying what failed (nothing keeps running).
   static int start(NodeOptions options, std::unique_ptr<Node>* out,
                    std::string* error);
-  ~Node();  // stop()
+  // stop(), then frees the node. On one of the node's own threads (from a
+  // callback), where stop() cannot wait, the node stops and is freed on a
+  // thread of its own instead: this returns at once, the leader-change
+  // callback is removed first, and pending requests still complete.
+  ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
   // Stops serving (pending requests fail with DENGINE_ERR_SHUTTING_DOWN),
   // makes everything durable, stops the machine. Idempotent; returns the
-  // first error met (e.g. the fatal error that stopped the node).
-  int stop();
+  // first error met (e.g. the fatal error that stopped the node), with
+  // *error (may be null) saying what it was. Called on one of the node's
+  // own threads (a completion, machine or leader-change callback) it would
+  // wait for itself: it does nothing and returns
+  // DENGINE_ERR_INVALID_ARGUMENT.
+  int stop(std::string* error = nullptr);
 
   // Requests that need the leader wait while none is known (an election is
   // running), within their timeout; with a leader elsewhere they fail with

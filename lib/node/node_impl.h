@@ -69,7 +69,8 @@ struct Node::Impl {
   uv_async_t wakeup{};
   uv_timer_t ticker{};
   std::thread loop_thread;
-  bool loop_started = false;  // set and read by the starting/stopping thread
+  std::atomic<bool> loop_started{false};          // set by the starting thread
+  std::atomic<std::thread::id> loop_thread_id{};  // kept after the join
 
   // Tasks for the loop thread, from any thread; closed until the loop runs.
   std::mutex inbox_mutex;
@@ -100,8 +101,11 @@ struct Node::Impl {
   // Requests that met "no leader known" (an election is running): retried
   // once a leader is known; their deadlines still apply.
   std::vector<std::function<void()>> awaiting_leader;
-  // Snapshots received from a leader, by index, until the core takes them.
-  std::map<raft::Index, storage::SnapshotInfo> received_snapshots;
+  // Snapshots received from a leader, by index: staged, out of the store's
+  // latest() until the core's Ready installs one (handle_ready). Dropping
+  // one removes its files.
+  std::map<raft::Index, std::shared_ptr<storage::StagedSnapshot>>
+      received_snapshots;
   raft::SoftState soft_state;
   raft::Term last_reported_term = 0;
   raft::NodeId last_reported_leader = raft::kNoNode;
@@ -126,6 +130,9 @@ struct Node::Impl {
   int open_machine(std::string* error);
   void learn_address(raft::NodeId id, const std::string& address);
   int stop();
+  // The name of the node's own thread the caller is on (its callbacks run
+  // there, and stop() would wait for it), or nullptr.
+  const char* internal_thread() const;
 
   // node_loop.cc: everything below runs on the loop thread.
   int start_loop(std::string* error);
@@ -137,8 +144,16 @@ struct Node::Impl {
   void advance_clock();
   void drive();
   void handle_ready(raft::Ready ready);
+  std::shared_ptr<storage::StagedSnapshot> take_received_snapshot(
+      const raft::SnapshotMeta& meta);
+  // Storage thread.
+  storage::Status persist_ready(const raft::Ready& ready,
+                                storage::StagedSnapshot* snapshot,
+                                storage::SnapshotInfo* installed);
+  // `installed`: the Ready's snapshot, now the store's latest.
   void finish_ready(std::shared_ptr<raft::Ready> ready,
-                    storage::Status persisted);
+                    storage::Status persisted,
+                    const storage::SnapshotInfo& installed);
   void send_messages(std::vector<raft::Message>& messages);
   void observe_entries(const std::vector<raft::Entry>& entries);
   void on_soft_state(const raft::SoftState& soft);

@@ -3,6 +3,7 @@
 // it is durable; ticks, peer messages and snapshot transfers arrive here.
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 #include "net/address.h"
 #include "node/log.h"
@@ -56,13 +57,17 @@ int Node::Impl::start_loop(std::string* error) {
                      std::to_string(to) + (ok ? " installed" : " failed"));
         post([this, to, ok] { raft->report_snapshot(to, ok); });
       },
-      [this](raft::Message install, storage::SnapshotInfo info) {
+      [this](raft::Message install,
+             std::unique_ptr<storage::StagedSnapshot> snapshot) {
         log_line(DENGINE_LOG_INFO,
                  "node " + std::to_string(options.id) + ": received snapshot " +
-                     std::to_string(info.meta.index) + " from node " +
-                     std::to_string(install.from));
-        post([this, install = std::move(install), info = std::move(info)] {
-          received_snapshots[info.meta.index] = info;
+                     std::to_string(snapshot->info().meta.index) +
+                     " from node " + std::to_string(install.from));
+        // Dropped with the task if the loop has closed.
+        post([this, install = std::move(install),
+              staged = std::shared_ptr<storage::StagedSnapshot>(
+                  std::move(snapshot))] {
+          received_snapshots[staged->info().meta.index] = staged;
           raft->step(install);
         });
       });
@@ -90,7 +95,10 @@ int Node::Impl::start_loop(std::string* error) {
     inbox_closed = false;
   }
   last_tick_at = Clock::now();
-  loop_thread = std::thread([this] { uv_run(&loop, UV_RUN_DEFAULT); });
+  loop_thread = std::thread([this] {
+    loop_thread_id = std::this_thread::get_id();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  });
   loop_started = true;
   post([this] {
     publish_status();
@@ -166,15 +174,21 @@ void Node::Impl::handle_ready(raft::Ready ready) {
   auto shared = std::make_shared<raft::Ready>(std::move(ready));
   if (!shared->snapshot.has_value() && shared->entries.empty() &&
       !shared->hard_state.has_value()) {
-    finish_ready(shared, storage::Status::ok());
+    finish_ready(shared, storage::Status::ok(), {});
     return;
   }
+  std::shared_ptr<storage::StagedSnapshot> snapshot;
+  if (shared->snapshot.has_value()) {
+    snapshot = take_received_snapshot(shared->snapshot->meta);
+    if (snapshot == nullptr) return;
+  }
   persisting = true;
-  storage_thread.post([this, shared] {
-    storage::Status s = storage->persist(*shared);
-    post([this, shared, s] {
+  storage_thread.post([this, shared, snapshot] {
+    auto installed = std::make_shared<storage::SnapshotInfo>();
+    storage::Status s = persist_ready(*shared, snapshot.get(), installed.get());
+    post([this, shared, s, installed] {
       persisting = false;
-      finish_ready(shared, s);
+      finish_ready(shared, s, *installed);
       if (shutting_down) {
         close_loop();
       } else {
@@ -184,8 +198,38 @@ void Node::Impl::handle_ready(raft::Ready ready) {
   });
 }
 
+// The staged snapshot the core installs, out of received_snapshots with every
+// older one: the core never goes back to those.
+std::shared_ptr<storage::StagedSnapshot> Node::Impl::take_received_snapshot(
+    const raft::SnapshotMeta& meta) {
+  const auto it = received_snapshots.find(meta.index);
+  if (it == received_snapshots.end() || it->second->info().meta != meta) {
+    fatal(DENGINE_ERR_INTERNAL, "the core took snapshot " +
+                                    std::to_string(meta.index) +
+                                    " that was never received");
+    return nullptr;
+  }
+  std::shared_ptr<storage::StagedSnapshot> taken = std::move(it->second);
+  received_snapshots.erase(received_snapshots.begin(), std::next(it));
+  return taken;
+}
+
+// The snapshot becomes the store's latest, durably, before the log is reset
+// to start after it. A crash in between leaves a log DurableStorage::open()
+// brings in line with the store's latest snapshot; the other way round, the
+// log would start after a snapshot the store does not have.
+storage::Status Node::Impl::persist_ready(const raft::Ready& ready,
+                                          storage::StagedSnapshot* snapshot,
+                                          storage::SnapshotInfo* installed) {
+  if (snapshot != nullptr) {
+    if (storage::Status s = snapshot->commit(installed); !s) return s;
+  }
+  return storage->persist(ready);
+}
+
 void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
-                              storage::Status persisted) {
+                              storage::Status persisted,
+                              const storage::SnapshotInfo& installed) {
   if (!persisted) {
     fatal(from_storage(persisted),
           "cannot persist the log: " + persisted.to_string());
@@ -196,18 +240,7 @@ void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
   // Published before the entries reach the apply thread, so a status never
   // shows an applied index past its commit index.
   publish_status();
-  if (ready->snapshot.has_value()) {
-    const raft::Index index = ready->snapshot->meta.index;
-    auto it = received_snapshots.find(index);
-    if (it == received_snapshots.end()) {
-      fatal(DENGINE_ERR_INTERNAL, "the core took snapshot " +
-                                      std::to_string(index) +
-                                      " that was never received");
-      return;
-    }
-    handler->install(it->second, nullptr);
-    received_snapshots.erase(received_snapshots.begin(), std::next(it));
-  }
+  if (ready->snapshot.has_value()) handler->install(installed, nullptr);
   if (!ready->committed_entries.empty()) {
     handler->apply(std::move(ready->committed_entries));
   }
@@ -290,6 +323,8 @@ void Node::Impl::publish_status() {
   fresh.commit_index = s.hard_state.commit;
   fresh.last_log_index = s.last_index;
   fresh.snapshot_index = storage->snapshot().meta.index;
+  fresh.pending_reads = reads.size();
+  fresh.pending_transfers = transfers.size();
   const auto address_of = [&](raft::NodeId id) {
     if (id != options.id) return addresses.get(id);
     net::HostPort listen;
@@ -325,12 +360,30 @@ void Node::Impl::fatal(int code, const std::string& message) {
 }
 
 void Node::Impl::expire_deadlines(Clock::time_point now) {
+  std::vector<std::shared_ptr<Pending>> expired;
   while (!deadlines.empty() && deadlines.begin()->first <= now) {
     if (auto pending = deadlines.begin()->second.lock()) {
-      pending->finish(error_reply(
-          DENGINE_ERR_TIMEOUT, "the deadline passed; the outcome is unknown"));
+      if (!pending->finished) expired.push_back(std::move(pending));
     }
     deadlines.erase(deadlines.begin());
+  }
+  if (expired.empty()) return;
+  // Reads the core has not confirmed and transfers that have not happened
+  // would otherwise hold their requests until the core answers (or, for a
+  // transfer, forever); forget them first, so the status a woken caller
+  // reads no longer counts them.
+  std::unordered_set<const Pending*> gone;
+  for (const auto& pending : expired) gone.insert(pending.get());
+  std::erase_if(reads, [&](const auto& read) {
+    return gone.count(read.second.pending.get()) > 0;
+  });
+  std::erase_if(transfers, [&](const PendingTransfer& transfer) {
+    return gone.count(transfer.pending.get()) > 0;
+  });
+  publish_status();
+  for (const auto& pending : expired) {
+    pending->finish(error_reply(DENGINE_ERR_TIMEOUT,
+                                "the deadline passed; the outcome is unknown"));
   }
 }
 
@@ -361,6 +414,8 @@ void Node::Impl::close_loop() {
   }
   for (auto& task : tasks) task();
   fail_all(DENGINE_ERR_SHUTTING_DOWN, "the node is stopping");
+  // Never installed: a restart must not find them.
+  received_snapshots.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&wakeup), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&ticker), nullptr);
 }

@@ -3,7 +3,10 @@
 namespace dengine::node {
 
 void SerialExecutor::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    id_ = std::this_thread::get_id();
+    run();
+  });
 }
 
 bool SerialExecutor::post(Job job) {

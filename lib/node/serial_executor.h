@@ -1,6 +1,7 @@
 // One thread running queued jobs in order: the node's storage thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -23,6 +24,8 @@ class SerialExecutor {
   bool post(Job job);
   // Runs every job already queued, then joins the thread. Idempotent.
   void stop();
+  // Whether the caller is this executor's thread (a job running now).
+  bool on_this_thread() const { return std::this_thread::get_id() == id_; }
 
  private:
   void run();
@@ -32,6 +35,7 @@ class SerialExecutor {
   std::deque<Job> jobs_;
   bool stopping_ = false;
   std::thread thread_;
+  std::atomic<std::thread::id> id_{};  // thread_'s, kept after the join
 };
 
 }  // namespace dengine::node

@@ -95,7 +95,10 @@ int StateMachineHandler::start(std::string* error) {
   machine_started_ = true;
   // Recovery calls reset and install_snapshot, which belong on the apply
   // thread: it runs first there, and start() waits for its outcome.
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    thread_id_ = std::this_thread::get_id();
+    run();
+  });
   applied_changed_.wait(lock, [&] { return recovered_; });
   if (recover_code_ != DENGINE_OK) {
     *error = recover_error_;
@@ -757,7 +760,7 @@ int StateMachineHandler::flush_machine(std::string* error) {
 }
 
 int StateMachineHandler::stop() {
-  if (std::this_thread::get_id() == thread_.get_id()) {
+  if (on_apply_thread()) {
     return DENGINE_ERR_INVALID_ARGUMENT;  // from a callback: would join itself
   }
   {

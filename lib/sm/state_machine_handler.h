@@ -64,6 +64,7 @@
 // is loaded before the machine is given <data dir>/machine.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -166,10 +167,10 @@ class StateMachineHandler {
   // Queues committed entries (Ready::committed_entries) in log order.
   void apply(std::vector<raft::Entry> entries);
   // Queues the install of a snapshot received from the leader, complete in
-  // the store (`info` from SnapshotWriter::commit or SnapshotStore::latest).
-  // Its SHA-256 is recomputed first; a mismatch is fatal with
-  // DENGINE_ERR_CORRUPTION and the machine is never called. `done` may be
-  // empty.
+  // the store (`info` from a commit: SnapshotWriter::commit,
+  // StagedSnapshot::commit, or SnapshotStore::latest). Its SHA-256 is
+  // recomputed first; a mismatch is fatal with DENGINE_ERR_CORRUPTION and the
+  // machine is never called. `done` may be empty.
   void install(storage::SnapshotInfo info, InstallCallback done);
   // Queues a snapshot of the state as of everything queued before it.
   void request_snapshot(SnapshotCallback done);
@@ -195,6 +196,11 @@ class StateMachineHandler {
   // the machine's stop. Idempotent: later calls return the same status (a
   // call racing the first one may return before it finishes).
   int stop();
+  // Whether the caller is the apply thread (inside a machine call or a
+  // completion it runs).
+  bool on_apply_thread() const {
+    return std::this_thread::get_id() == thread_id_;
+  }
 
  private:
   struct InstallWork {
@@ -287,6 +293,7 @@ class StateMachineHandler {
   int fatal_code_ = DENGINE_OK;
   std::string fatal_message_;
   std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};  // thread_'s, kept after join
 };
 
 }  // namespace dengine::sm

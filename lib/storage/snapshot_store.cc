@@ -31,6 +31,7 @@ constexpr char kMetaName[] = "META";
 constexpr char kDataName[] = "data";
 constexpr char kSnapPrefix[] = "snap-";
 constexpr char kTempPrefix[] = "tmp-";
+constexpr char kStagedPrefix[] = "staged-";
 constexpr size_t kShaHexBytes = 64;
 
 std::atomic<uint64_t> temp_counter{0};
@@ -44,6 +45,13 @@ std::string digits20(uint64_t value) {
 
 std::string snapshot_name(const raft::SnapshotMeta& meta) {
   return kSnapPrefix + digits20(meta.index) + "-" + digits20(meta.term);
+}
+
+// A name no other writer or staged snapshot of this process uses.
+std::string unique_name(std::string_view prefix,
+                        const raft::SnapshotMeta& meta) {
+  return std::string(prefix) + digits20(meta.index) + "-" +
+         digits20(meta.term) + "-" + std::to_string(temp_counter.fetch_add(1));
 }
 
 std::string describe(const raft::SnapshotMeta& meta) {
@@ -381,7 +389,19 @@ Status SnapshotWriter::commit(const std::string& expected_sha256,
     return Status::invalid_argument("the writer of " + describe(meta_) +
                                     " was already committed or aborted");
   }
-  Status s = store_->install(this, expected_sha256, out);
+  Status s = store_->commit(this, expected_sha256, out);
+  if (!s) abort();
+  done_ = true;
+  return s;
+}
+
+Status SnapshotWriter::stage(const std::string& expected_sha256,
+                             std::unique_ptr<StagedSnapshot>* out) {
+  if (done_) {
+    return Status::invalid_argument("the writer of " + describe(meta_) +
+                                    " was already committed or aborted");
+  }
+  Status s = store_->stage(this, expected_sha256, out);
   if (!s) abort();
   done_ = true;
   return s;
@@ -393,6 +413,27 @@ void SnapshotWriter::abort() {
   // Best effort: a leftover temporary directory is removed by the next open.
   std::error_code ec;
   fs::remove_all(tmp_dir_, ec);
+}
+
+StagedSnapshot::StagedSnapshot(SnapshotStore* store, std::string dir,
+                               SnapshotInfo info)
+    : store_(store), dir_(std::move(dir)), info_(std::move(info)) {}
+
+StagedSnapshot::~StagedSnapshot() {
+  if (done_) return;
+  // Best effort: a leftover staged directory is removed by the next open.
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+Status StagedSnapshot::commit(SnapshotInfo* out) {
+  if (done_) {
+    return Status::invalid_argument("staged " + describe(info_.meta) +
+                                    " was already committed");
+  }
+  Status s = store_->commit(this, out);
+  if (s) done_ = true;
+  return s;
 }
 
 SnapshotStore::SnapshotStore(std::string dir, int keep)
@@ -413,8 +454,12 @@ Status SnapshotStore::open(const std::string& dir, int keep,
   fs::create_directories(root, ec);
   if (ec) return fs_error("create", root, ec);
 
+  // A staged snapshot goes too: the core that received it never installed
+  // it (it would have been committed), and the next run's core has not
+  // received it.
   std::vector<std::string> leftovers;
   Status s = names_with_prefix(root, kTempPrefix, &leftovers);
+  if (s) s = names_with_prefix(root, kStagedPrefix, &leftovers);
   if (!s) return s;
   for (const std::string& name : leftovers) {
     s = remove_tree(root + "/" + name);
@@ -434,9 +479,7 @@ Status SnapshotStore::begin(const raft::SnapshotMeta& meta,
     return Status::invalid_argument("a snapshot must cover index 1 or later");
   }
   std::lock_guard lock(mutex_);
-  const std::string tmp_dir = dir_ + "/" + kTempPrefix + digits20(meta.index) +
-                              "-" + digits20(meta.term) + "-" +
-                              std::to_string(temp_counter.fetch_add(1));
+  const std::string tmp_dir = dir_ + "/" + unique_name(kTempPrefix, meta);
   std::error_code ec;
   fs::create_directories(tmp_dir + "/" + kDataName, ec);
   if (ec) return fs_error("create", tmp_dir, ec);
@@ -444,61 +487,99 @@ Status SnapshotStore::begin(const raft::SnapshotMeta& meta,
   return Status::ok();
 }
 
-Status SnapshotStore::install(SnapshotWriter* writer,
-                              const std::string& expected_sha256,
-                              SnapshotInfo* out) {
+Status SnapshotStore::commit(SnapshotWriter* writer,
+                             const std::string& expected_sha256,
+                             SnapshotInfo* out) {
   std::lock_guard lock(mutex_);
   SnapshotInfo info;
-  info.meta = writer->meta_;
-  Status s = hash_tree(writer->data_dir_, &info.sha256, &info.bytes);
+  Status s = seal(writer, expected_sha256, &info);
   if (!s) return s;
-  if (!expected_sha256.empty() && expected_sha256 != info.sha256) {
-    return Status::corruption("received " + describe(info.meta) +
+  return publish(writer->tmp_dir_, std::move(info), out);
+}
+
+Status SnapshotStore::stage(SnapshotWriter* writer,
+                            const std::string& expected_sha256,
+                            std::unique_ptr<StagedSnapshot>* out) {
+  std::lock_guard lock(mutex_);
+  SnapshotInfo info;
+  Status s = seal(writer, expected_sha256, &info);
+  if (!s) return s;
+  // No directory sync: under either name it is a leftover after a crash.
+  const std::string staged_dir =
+      dir_ + "/" + unique_name(kStagedPrefix, info.meta);
+  if (::rename(writer->tmp_dir_.c_str(), staged_dir.c_str()) != 0) {
+    return Status::io_errno("rename", writer->tmp_dir_, errno);
+  }
+  info.data_dir = staged_dir + "/" + kDataName;
+  out->reset(new StagedSnapshot(this, staged_dir, std::move(info)));
+  return Status::ok();
+}
+
+Status SnapshotStore::commit(StagedSnapshot* staged, SnapshotInfo* out) {
+  std::lock_guard lock(mutex_);
+  return publish(staged->dir_, staged->info_, out);
+}
+
+// Checksums a written snapshot and makes its files and META durable in
+// place: the snapshot is then complete, and only a rename away from visible.
+Status SnapshotStore::seal(SnapshotWriter* writer,
+                           const std::string& expected_sha256,
+                           SnapshotInfo* info) {
+  info->meta = writer->meta_;
+  Status s = hash_tree(writer->data_dir_, &info->sha256, &info->bytes);
+  if (!s) return s;
+  if (!expected_sha256.empty() && expected_sha256 != info->sha256) {
+    return Status::corruption("received " + describe(info->meta) +
                               " fails its checksum: expected SHA-256 " +
                               expected_sha256 + ", contents hash to " +
-                              info.sha256);
+                              info->sha256);
   }
   s = sync_tree(writer->data_dir_);
   if (s)
     s = write_file_synced(writer->tmp_dir_ + "/" + kMetaName,
-                          encode_meta(info));
+                          encode_meta(*info));
   if (s) s = sync_path(writer->tmp_dir_, /*directory=*/true);
-  if (!s) return s;
+  return s;
+}
 
-  const std::string name = snapshot_name(info.meta);
-  const std::string final_dir = dir_ + "/" + name;
+// Renames a sealed snapshot directory into place, durably.
+Status SnapshotStore::publish(const std::string& from_dir, SnapshotInfo info,
+                              SnapshotInfo* out) {
+  const std::string final_dir = dir_ + "/" + snapshot_name(info.meta);
+  Status s;
   if (fs::exists(final_dir)) {
     // The same snapshot again: swap atomically, so a complete copy is in
-    // place at every moment, then drop the old one (now under tmp-).
-    if (::renameat2(AT_FDCWD, writer->tmp_dir_.c_str(), AT_FDCWD,
-                    final_dir.c_str(), RENAME_EXCHANGE) != 0) {
+    // place at every moment, then drop the old one (now under from_dir).
+    if (::renameat2(AT_FDCWD, from_dir.c_str(), AT_FDCWD, final_dir.c_str(),
+                    RENAME_EXCHANGE) != 0) {
       return Status::io_errno("rename (exchange)", final_dir, errno);
     }
-    s = remove_tree(writer->tmp_dir_);
-  } else if (::rename(writer->tmp_dir_.c_str(), final_dir.c_str()) != 0) {
-    return Status::io_errno("rename", writer->tmp_dir_, errno);
+    s = remove_tree(from_dir);
+  } else if (::rename(from_dir.c_str(), final_dir.c_str()) != 0) {
+    return Status::io_errno("rename", from_dir, errno);
   }
   if (s) s = sync_path(dir_, /*directory=*/true);
+  if (s) s = remove_beyond_keep();
   if (!s) return s;
   info.data_dir = final_dir + "/" + kDataName;
+  *out = std::move(info);
+  return Status::ok();
+}
 
-  // Retention: the newest `keep_` snapshots stay (damaged ones count too, so
-  // they age out like the rest).
+// Retention: the newest `keep_` snapshots stay (damaged ones count too, so
+// they age out like the rest).
+Status SnapshotStore::remove_beyond_keep() {
   std::vector<std::string> names;
-  s = names_with_prefix(dir_, kSnapPrefix, &names);
+  Status s = names_with_prefix(dir_, kSnapPrefix, &names);
   if (!s) return s;
   std::erase_if(names,
                 [](const std::string& n) { return !is_snapshot_name(n); });
-  if (names.size() > static_cast<size_t>(keep_)) {
-    for (size_t i = 0; i + keep_ < names.size(); ++i) {
-      s = remove_tree(dir_ + "/" + names[i]);
-      if (!s) return s;
-    }
-    s = sync_path(dir_, /*directory=*/true);
+  if (names.size() <= static_cast<size_t>(keep_)) return Status::ok();
+  for (size_t i = 0; i + keep_ < names.size(); ++i) {
+    s = remove_tree(dir_ + "/" + names[i]);
     if (!s) return s;
   }
-  *out = std::move(info);
-  return Status::ok();
+  return sync_path(dir_, /*directory=*/true);
 }
 
 Status SnapshotStore::latest(SnapshotInfo* out) const {

@@ -4,7 +4,9 @@
  * applies a retried write once and refuses an id it never gave out; three
  * nodes in this process run the plain-C counter machine, with blocking and
  * async proposals, reads at each consistency on followers, redirects, a
- * leader callback, snapshots, leadership transfer and membership changes. */
+ * leader callback, snapshots, leadership transfer and membership changes;
+ * stop from a completion is refused and close from one finishes in the
+ * background. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -419,6 +421,77 @@ static void on_leader(void* ctx, uint64_t leader, uint64_t term) {
   pthread_mutex_unlock(&log->mutex);
 }
 
+typedef struct closer {
+  dengine_node* node;
+  pthread_mutex_t mutex;
+  pthread_cond_t done;
+  int finished;
+  int stop_status;
+  char stop_error[256];
+} closer;
+
+/* A completion on the node's own thread: stop is refused (it would wait for
+ * itself), close returns at once and the node stops in the background. */
+static void stop_and_close_here(void* ctx, int status,
+                                const dengine_reply* reply) {
+  closer* c = ctx;
+  (void)status;
+  (void)reply;
+  c->stop_status = dengine_node_stop(c->node);
+  snprintf(c->stop_error, sizeof c->stop_error, "%s", dengine_last_error());
+  dengine_node_close(c->node);
+  pthread_mutex_lock(&c->mutex);
+  c->finished = 1;
+  pthread_cond_signal(&c->done);
+  pthread_mutex_unlock(&c->mutex);
+}
+
+static void stop_and_close_from_a_callback(void** state) {
+  char* dir = temp_dir_create();
+  uint64_t voter = 1;
+  dengine_config* config = base_config(1, dir, 0);
+  closer c;
+  uint8_t* value = NULL;
+  size_t value_len = 0;
+  int attempt, rc = DENGINE_ERR_IO;
+  (void)state;
+  memset(&c, 0, sizeof c);
+  pthread_mutex_init(&c.mutex, NULL);
+  pthread_cond_init(&c.done, NULL);
+  assert_int_equal(dengine_config_set_initial_voters(config, &voter, 1),
+                   DENGINE_OK);
+  assert_int_equal(dengine_node_start(config, &c.node), DENGINE_OK);
+  assert_int_equal(wait_for_leader(c.node), 1);
+  assert_int_equal(dengine_kv_put(c.node, "k", 1, "v", 1, NULL, TIMEOUT_MS),
+                   DENGINE_OK);
+  assert_int_equal(
+      dengine_node_snapshot_async(c.node, TIMEOUT_MS, stop_and_close_here, &c),
+      DENGINE_OK);
+  pthread_mutex_lock(&c.mutex);
+  while (!c.finished) pthread_cond_wait(&c.done, &c.mutex);
+  pthread_mutex_unlock(&c.mutex);
+  assert_int_equal(c.stop_status, DENGINE_ERR_INVALID_ARGUMENT);
+  assert_non_null(strstr(c.stop_error, "would wait for itself"));
+
+  /* The data directory opens again once the background stop is done. */
+  for (attempt = 0; attempt < 2000 && rc != DENGINE_OK; ++attempt) {
+    rc = dengine_node_start(config, &c.node);
+    if (rc != DENGINE_OK) sleep_ms(10);
+  }
+  assert_int_equal(rc, DENGINE_OK);
+  dengine_config_free(config);
+  assert_int_equal(wait_for_leader(c.node), 1);
+  assert_int_equal(dengine_kv_get(c.node, "k", 1, DENGINE_READ_LINEARIZABLE,
+                                  TIMEOUT_MS, &value, &value_len),
+                   DENGINE_OK);
+  assert_int_equal(value_len, 1);
+  assert_memory_equal(value, "v", 1);
+  dengine_free(value);
+  assert_int_equal(dengine_node_stop(c.node), DENGINE_OK);
+  dengine_node_close(c.node);
+  temp_dir_remove(dir);
+}
+
 static void three_counter_nodes(void** state) {
   cluster c;
   uint64_t id, leader, follower, total = 0, snapshot_index = 0;
@@ -511,6 +584,7 @@ int main(void) {
       cmocka_unit_test(bad_configuration_is_refused),
       cmocka_unit_test(one_node_serves_every_kv_helper),
       cmocka_unit_test(a_session_applies_a_retried_write_once),
+      cmocka_unit_test(stop_and_close_from_a_callback),
       cmocka_unit_test(three_counter_nodes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

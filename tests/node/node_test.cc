@@ -456,5 +456,111 @@ TEST_F(NodeTest, ReplacingTheLeaderCallbackWaitsForARunningCall) {
   EXPECT_EQ(value_seen.load(), 7);
 }
 
+// A read the core cannot confirm (no quorum answers) and a transfer to a
+// node that is down end at their deadline, and the node forgets them then:
+// it does not hold them until the core gives up on them.
+TEST_F(NodeTest, TimedOutReadsAndTransfersAreForgotten) {
+  ports_[1] = free_port();
+  ports_[2] = free_port();
+  for (raft::NodeId id : {1, 2}) {
+    NodeOptions options = options_for(id);
+    // Slow elections: the leader keeps its role for a while after its peer
+    // stops, so only the deadline can end the requests below.
+    options.election_ticks = 50;
+    options.initial_voters = {1, 2};
+    const raft::NodeId peer = id == 1 ? 2 : 1;
+    options.peers.push_back({peer, address_of(peer), true});
+    start(id, options);
+  }
+  const raft::NodeId lead = leader();
+  const raft::NodeId follower = lead == 1 ? 2 : 1;
+  stop(follower);
+  Node& node = *nodes_.at(lead);
+
+  const Reply read =
+      node.read(sm::encode_read(sm::KvRead::get("k")),
+                ReadConsistency::kLinearizable, milliseconds(100));
+  ASSERT_EQ(read.status, DENGINE_ERR_TIMEOUT) << read.message;
+  EXPECT_EQ(node.status().pending_reads, 0u);
+
+  const Reply transfer = wait_for<Reply>([&](Node::Callback done) {
+    node.transfer_leadership_async(follower, milliseconds(100),
+                                   std::move(done));
+  });
+  ASSERT_EQ(transfer.status, DENGINE_ERR_TIMEOUT) << transfer.message;
+  EXPECT_EQ(node.status().pending_transfers, 0u);
+}
+
+// stop() on one of the node's own threads would wait for itself: from a
+// write's completion (apply thread), a leader-change callback (loop thread)
+// and a snapshot's completion (storage thread) it is refused, and the node
+// keeps serving.
+TEST_F(NodeTest, StopFromTheNodesOwnThreadsIsRefused) {
+  NodeOptions options = options_for(1);
+  options.initial_voters = {1};
+  start(1, options);
+  Node& node = *nodes_.at(1);
+  struct Attempt {
+    int rc = DENGINE_OK;
+    std::string error;
+  };
+  auto stop_inside = [&node](std::promise<Attempt>& done) {
+    Attempt attempt;
+    attempt.rc = node.stop(&attempt.error);
+    done.set_value(attempt);
+  };
+
+  std::promise<Attempt> from_leader_callback;
+  std::atomic<bool> called{false};
+  node.set_leader_change_callback([&](uint64_t, uint64_t) {
+    if (!called.exchange(true)) stop_inside(from_leader_callback);
+  });
+  ASSERT_EQ(leader(), 1u);
+
+  std::promise<Attempt> from_write;
+  node.propose_async("x", nullptr, kTimeout,
+                     [&](Reply) { stop_inside(from_write); });
+
+  std::promise<Attempt> from_snapshot;
+  node.snapshot_async(kTimeout, [&](Reply) { stop_inside(from_snapshot); });
+
+  for (auto* promise : {&from_leader_callback, &from_write, &from_snapshot}) {
+    const Attempt attempt = promise->get_future().get();
+    EXPECT_EQ(attempt.rc, DENGINE_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(attempt.error.find("would wait for itself"), std::string::npos)
+        << attempt.error;
+  }
+  node.set_leader_change_callback(nullptr);
+  put_at_leader("still", "serving");
+  EXPECT_EQ(get(1, "still", ReadConsistency::kLinearizable), "serving");
+  EXPECT_EQ(node.stop(), DENGINE_OK);
+}
+
+// Freeing a node from its own callback cannot wait either: it returns at
+// once and the node stops on a thread of its own, after which the data
+// directory opens again and holds what was written.
+TEST_F(NodeTest, ClosingFromACallbackStopsTheNodeInTheBackground) {
+  NodeOptions options = options_for(1);
+  options.initial_voters = {1};
+  start(1, options);
+  put_at_leader("k", "v");
+  Node* node = nodes_.at(1).release();
+  nodes_.erase(1);
+  std::promise<void> closed;
+  node->propose_async("y", nullptr, kTimeout, [node, &closed](Reply) {
+    delete node;
+    closed.set_value();
+  });
+  closed.get_future().get();
+  std::unique_ptr<Node> reopened;
+  ASSERT_TRUE(eventually([&] {
+    std::string error;
+    return Node::start(options, &reopened, &error) == DENGINE_OK;
+  }));
+  nodes_[1] = std::move(reopened);
+  ASSERT_EQ(leader(), 1u);
+  EXPECT_EQ(get(1, "k", ReadConsistency::kLinearizable), "v");
+}
+
 }  // namespace
 }  // namespace dengine::node

@@ -1,6 +1,7 @@
 // SnapshotTransfer: snapshots stream between two real transports on
-// loopback, arrive byte for byte, resume or fail cleanly when connections
-// drop, and never let a bad chunk or a bad checksum reach the store.
+// loopback, arrive byte for byte, staged (out of the store's latest until the
+// node commits them), resume or fail cleanly when connections drop, and never
+// let a bad chunk or a bad checksum reach the store.
 #include "net/snapshot_transfer.h"
 
 #include <gtest/gtest.h>
@@ -33,6 +34,7 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using storage::ScratchDir;
 using storage::SnapshotInfo;
+using storage::StagedSnapshot;
 using testing::PortReservation;
 using testing::RawClient;
 using testing::sample_chunks;
@@ -86,7 +88,8 @@ class Events {
  public:
   struct Record {
     std::vector<std::pair<raft::NodeId, bool>> sent;
-    std::vector<std::pair<raft::Message, SnapshotInfo>> received;
+    std::vector<std::pair<raft::Message, std::shared_ptr<StagedSnapshot>>>
+        received;
     std::vector<raft::Message> messages;
   };
 
@@ -95,10 +98,16 @@ class Events {
     record_.sent.emplace_back(to, ok);
     cv_.notify_all();
   }
-  void received(raft::Message install, SnapshotInfo info) {
+  void received(raft::Message install,
+                std::unique_ptr<StagedSnapshot> snapshot) {
     std::lock_guard lock(mu_);
-    record_.received.emplace_back(std::move(install), std::move(info));
+    record_.received.emplace_back(std::move(install), std::move(snapshot));
     cv_.notify_all();
+  }
+  // What a node does with snapshots its core refuses.
+  void drop_received() {
+    std::lock_guard lock(mu_);
+    record_.received.clear();
   }
   void message(raft::Message m) {
     std::lock_guard lock(mu_);
@@ -216,8 +225,9 @@ class Node {
     transfer = std::make_unique<SnapshotTransfer>(
         config, transport.get(), store.get(),
         [this](raft::NodeId to, bool ok) { events.sent(to, ok); },
-        [this](raft::Message install, SnapshotInfo info) {
-          events.received(std::move(install), std::move(info));
+        [this](raft::Message install,
+               std::unique_ptr<StagedSnapshot> snapshot) {
+          events.received(std::move(install), std::move(snapshot));
         });
     if (hold_after > 0) {
       gate = std::make_unique<Gate>(transport.get(), transfer.get(), hold_after,
@@ -258,22 +268,32 @@ Files sample_files() {
 
 bool sent_one(const Events::Record& r) { return !r.sent.empty(); }
 
-// The sender's snapshot arrived whole at the receiver, with its message.
+// The sender's snapshot arrived whole at the receiver, with its message,
+// staged: the receiver's store shows it only once it is committed.
 void expect_delivered(Node& receiver, const SnapshotInfo& info,
                       const raft::Message& install, const Files& files) {
   ASSERT_TRUE(receiver.events.wait(
       [](const Events::Record& r) { return !r.received.empty(); }));
   const Events::Record got = receiver.events.record();
   ASSERT_EQ(got.received.size(), 1u);
-  const auto& [message, received] = got.received[0];
+  const auto& [message, staged] = got.received[0];
   EXPECT_EQ(message, install);
+  const SnapshotInfo& received = staged->info();
   EXPECT_EQ(received.meta, info.meta);
   EXPECT_EQ(received.sha256, info.sha256);
   EXPECT_EQ(received.bytes, info.bytes);
   EXPECT_EQ(read_tree(received.data_dir), files);
   SnapshotInfo latest;
+  EXPECT_EQ(receiver.store->latest(&latest).code(),
+            storage::StatusCode::kNotFound);
+
+  SnapshotInfo committed;
+  ASSERT_TRUE(staged->commit(&committed).is_ok());
+  EXPECT_EQ(read_tree(committed.data_dir), files);
   ASSERT_TRUE(receiver.store->latest(&latest).is_ok());
+  EXPECT_EQ(latest.meta, info.meta);
   EXPECT_EQ(latest.sha256, info.sha256);
+  EXPECT_EQ(latest.data_dir, committed.data_dir);
 }
 
 TEST(SnapshotTransfer, DeliversAMultiFileSnapshotByteForByte) {
@@ -314,6 +334,25 @@ TEST(SnapshotTransfer, DeliversASnapshotOfEmptyFilesOnly) {
   ASSERT_TRUE(a.events.wait(sent_one));
   EXPECT_TRUE(a.events.record().sent[0].second);
   expect_delivered(b, info, install, files);
+}
+
+TEST(SnapshotTransfer, AReceivedSnapshotTheNodeDropsLeavesNothing) {
+  ScratchDir dir;
+  PortReservation pa, pb;
+  Node a(1, pa.port(), 2, pb.port(), dir.path() + "/a", small_chunks());
+  Node b(2, pb.port(), 1, pa.port(), dir.path() + "/b", small_chunks());
+  const SnapshotInfo info = a.take(10, 3, sample_files());
+  ASSERT_TRUE(a.transfer->send(2, info, install_message(info, 1, 2)));
+  ASSERT_TRUE(a.events.wait(sent_one));
+  EXPECT_TRUE(a.events.record().sent[0].second);
+  ASSERT_TRUE(b.events.wait(
+      [](const Events::Record& r) { return !r.received.empty(); }));
+  std::vector<SnapshotInfo> stored;
+  ASSERT_TRUE(b.store->list(&stored).is_ok());
+  EXPECT_TRUE(stored.empty());
+
+  b.events.drop_received();
+  EXPECT_TRUE(fs::is_empty(dir.path() + "/b"));
 }
 
 TEST(SnapshotTransfer, SendNeedsARunningTransport) {
@@ -680,7 +719,8 @@ TEST(SnapshotTransfer, ABadPeerCannotCrashTheReceiverOrWriteOutsideIt) {
   EXPECT_TRUE(a.events.record().sent[0].second);
   ASSERT_TRUE(b.events.wait(
       [](const Events::Record& r) { return !r.received.empty(); }));
-  EXPECT_EQ(read_tree(b.events.record().received[0].second.data_dir), files);
+  EXPECT_EQ(read_tree(b.events.record().received[0].second->info().data_dir),
+            files);
 }
 
 }  // namespace

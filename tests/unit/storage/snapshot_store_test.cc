@@ -1,5 +1,6 @@
 // SnapshotStore: complete snapshots only, checksummed, newest K kept, damage
-// refused with a clear error.
+// refused with a clear error; received snapshots staged out of sight until
+// committed.
 #include "storage/snapshot_store.h"
 #include "scratch_dir.h"
 
@@ -186,6 +187,101 @@ TEST_F(SnapshotStoreTest, ReceivedSnapshotMustMatchItsChecksum) {
   write_file(writer->data_dir() + "/state", "from the leader");
   ASSERT_TRUE(writer->commit(expected, &info).is_ok());
   EXPECT_EQ(info.sha256, expected);
+}
+
+// Writes a snapshot as a leader would have sent it and stages it.
+std::unique_ptr<StagedSnapshot> stage(SnapshotStore* store,
+                                      raft::SnapshotMeta m,
+                                      const std::string& content) {
+  std::unique_ptr<SnapshotWriter> writer;
+  EXPECT_TRUE(store->begin(m, &writer).is_ok());
+  write_file(writer->data_dir() + "/state", content);
+  ScratchDir source;
+  write_file(source.path() + "/state", content);
+  std::string expected;
+  EXPECT_TRUE(sha256_of_dir(source.path(), &expected).is_ok());
+  std::unique_ptr<StagedSnapshot> staged;
+  const Status s = writer->stage(expected, &staged);
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  return staged;
+}
+
+TEST_F(SnapshotStoreTest, AStagedSnapshotIsVisibleOnlyOnceCommitted) {
+  const SnapshotInfo older = take(10, 2, "state at 10");
+  std::unique_ptr<StagedSnapshot> staged =
+      stage(store_.get(), meta(20, 3), "state at 20");
+  ASSERT_NE(staged, nullptr);
+  EXPECT_EQ(staged->info().meta, meta(20, 3));
+  EXPECT_EQ(staged->info().bytes, 11u);
+  EXPECT_EQ(read_file(staged->info().data_dir + "/state"), "state at 20");
+
+  SnapshotInfo latest;
+  ASSERT_TRUE(store_->latest(&latest).is_ok());
+  EXPECT_EQ(latest.meta, older.meta);
+  std::vector<SnapshotInfo> all;
+  ASSERT_TRUE(store_->list(&all).is_ok());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].meta, older.meta);
+
+  SnapshotInfo committed;
+  ASSERT_TRUE(staged->commit(&committed).is_ok());
+  EXPECT_EQ(committed.meta, meta(20, 3));
+  EXPECT_EQ(committed.sha256, staged->info().sha256);
+  EXPECT_EQ(read_file(committed.data_dir + "/state"), "state at 20");
+  ASSERT_TRUE(store_->latest(&latest).is_ok());
+  EXPECT_EQ(latest.meta, committed.meta);
+  EXPECT_EQ(latest.data_dir, committed.data_dir);
+  EXPECT_TRUE(store_->verify(latest).is_ok());
+  EXPECT_EQ(staged->commit(&committed).code(), StatusCode::kInvalidArgument);
+
+  staged.reset();  // committed: destroying it keeps the snapshot
+  EXPECT_EQ(names_in(root_),
+            (std::vector<std::string>{
+                "snap-00000000000000000010-00000000000000000002",
+                "snap-00000000000000000020-00000000000000000003"}));
+}
+
+TEST_F(SnapshotStoreTest, ADestroyedStagedSnapshotLeavesNothing) {
+  std::unique_ptr<StagedSnapshot> staged =
+      stage(store_.get(), meta(20, 3), "refused by the core");
+  ASSERT_NE(staged, nullptr);
+  EXPECT_EQ(names_in(root_).size(), 1u);  // the staged copy
+  staged.reset();
+  EXPECT_TRUE(names_in(root_).empty());
+  SnapshotInfo latest;
+  EXPECT_EQ(store_->latest(&latest).code(), StatusCode::kNotFound);
+}
+
+TEST_F(SnapshotStoreTest, AStagedSnapshotFailingItsChecksumIsNotKept) {
+  std::unique_ptr<SnapshotWriter> writer;
+  ASSERT_TRUE(store_->begin(meta(20, 3), &writer).is_ok());
+  write_file(writer->data_dir() + "/state", "damaged");
+  std::unique_ptr<StagedSnapshot> staged;
+  EXPECT_EQ(writer->stage(std::string(64, '0'), &staged).code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(staged, nullptr);
+  EXPECT_TRUE(names_in(root_).empty());
+}
+
+TEST_F(SnapshotStoreTest, OpenRemovesStagedSnapshots) {
+  take(10, 1, "kept");
+  std::unique_ptr<StagedSnapshot> staged =
+      stage(store_.get(), meta(20, 3), "never installed");
+  ASSERT_NE(staged, nullptr);
+  const std::string staged_dir =
+      fs::path(staged->info().data_dir).parent_path().string();
+  ASSERT_TRUE(fs::exists(staged_dir));
+  // As after a crash: the store is opened again while the staged copy is
+  // still on disk.
+  store_.reset();
+  ASSERT_TRUE(SnapshotStore::open(root_, 3, &store_).is_ok());
+  EXPECT_FALSE(fs::exists(staged_dir));
+  EXPECT_EQ(names_in(root_),
+            std::vector<std::string>{
+                "snap-00000000000000000010-00000000000000000001"});
+  SnapshotInfo latest;
+  ASSERT_TRUE(store_->latest(&latest).is_ok());
+  EXPECT_EQ(latest.meta.index, 10u);
 }
 
 TEST_F(SnapshotStoreTest, VerifyDetectsChangedContents) {

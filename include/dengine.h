@@ -11,10 +11,21 @@
  *     callback are valid only until that callback returns.
  *   - Every symbol is prefixed dengine_ / DENGINE_; only those are exported.
  *
- * Versioned structs (the SQLite / canonical-raft way): a struct passed to
- * dengine starts with `version` and `struct_size`; fields are only ever
- * appended, marked "since version N"; NULL optional callbacks mean the
- * documented default; `reserved` keeps the size stable across additions.
+ * Versioned structs (the SQLite way). A struct a program passes to dengine
+ * (dengine_state_machine, dengine_sm_builder) starts with `version` and
+ * `struct_size`: set them to the header's *_VERSION macro and sizeof the
+ * struct. New slots are only ever appended, after `reserved`, each marked
+ * "since version N"; nothing is moved or removed. A libdengine accepts any
+ * version from 1 to its own with a struct_size of at least version 1's, and
+ * reads only the bytes struct_size covers, so a program built against an
+ * older header keeps working: the slots it does not have are NULL, which
+ * means the documented default. A version newer than the library's, a
+ * struct_size smaller than version 1's, or a non-NULL `reserved` slot is
+ * refused with DENGINE_ERR_INVALID_ARGUMENT and a message saying which.
+ *
+ * Structs dengine fills for the program (dengine_reply, dengine_status,
+ * dengine_member, dengine_kv_items) are frozen: their layout never changes.
+ * What later versions add comes through new functions.
  */
 #ifndef DENGINE_H
 #define DENGINE_H
@@ -39,8 +50,18 @@ extern "C" {
 #define DENGINE_VERSION_MINOR 1
 #define DENGINE_VERSION_PATCH 0
 
+/* MAJOR * 1000000 + MINOR * 1000 + PATCH (0.1.0 is 1000): the version of
+ * the header, to compare with dengine_version_number(). */
+#define DENGINE_VERSION_NUMBER                                      \
+  (DENGINE_VERSION_MAJOR * 1000000 + DENGINE_VERSION_MINOR * 1000 + \
+   DENGINE_VERSION_PATCH)
+
 /* "0.1.0": the version of the library actually loaded. Static string. */
 DENGINE_API const char* dengine_version(void);
+/* The loaded library's DENGINE_VERSION_NUMBER, e.g. to require at least
+ * the header a program was built with:
+ *   if (dengine_version_number() < DENGINE_VERSION_NUMBER) ... */
+DENGINE_API int dengine_version_number(void);
 
 /* ------------------------------------------------------------------------ */
 /* Status codes and errors                                                   */
@@ -66,6 +87,10 @@ enum {
 /* A static, human-readable name for a status code ("not leader"). Never
  * NULL; unknown codes give "unknown error". Thread-safe. */
 DENGINE_API const char* dengine_strerror(int code);
+/* The code's name as written here ("DENGINE_ERR_NOT_LEADER", "DENGINE_OK"),
+ * for logs and bindings. Never NULL; unknown codes give
+ * "DENGINE_ERR_UNKNOWN". Static string; thread-safe. */
+DENGINE_API const char* dengine_err_name(int code);
 
 /* The message of the last call on this thread that failed, e.g. "corruption:
  * bad checksum in wal-00000001.log at offset 4096". Thread-local: valid until
@@ -167,10 +192,12 @@ typedef struct dengine_snapshot_meta {
   uint8_t sha256[32]; /* already verified by dengine */
 } dengine_snapshot_meta;
 
+/* The newest version of dengine_state_machine this header describes. Every
+ * slot below is "since version 1". */
 #define DENGINE_STATE_MACHINE_VERSION 1
 
 typedef struct dengine_state_machine {
-  uint32_t version;     /* DENGINE_STATE_MACHINE_VERSION */
+  uint32_t version;     /* DENGINE_STATE_MACHINE_VERSION (or older) */
   uint32_t struct_size; /* sizeof(dengine_state_machine) */
   void* user;           /* passed to every callback; owned by the caller */
 
@@ -237,7 +264,7 @@ typedef struct dengine_state_machine {
    * Apply thread. NULL: DENGINE_ERR_UNSUPPORTED where a reset is needed. */
   int (*reset)(void* user);
 
-  void* reserved[8]; /* must be NULL */
+  void* reserved[8]; /* must be NULL; slots of later versions follow */
 } dengine_state_machine;
 
 /* Frees memory dengine allocated and handed to the caller (reports,
@@ -339,7 +366,10 @@ DENGINE_API int dengine_config_set_cluster_id(dengine_config* config,
 /* Where the node keeps its log, snapshots and built-in machine. */
 DENGINE_API int dengine_config_set_data_dir(dengine_config* config,
                                             const char* dir);
-/* "host:port" to listen on for peers; port 0 picks a free one. */
+/* Addresses, here and in membership calls: "host:port" (host a name, an
+ * IPv4 address or "[v6]"), at most 127 bytes (longer is refused, so the
+ * address fields of dengine_status are never cut).
+ * "host:port" to listen on for peers; port 0 picks a free one. */
 DENGINE_API int dengine_config_set_listen_address(dengine_config* config,
                                                   const char* address);
 /* The address of another node ("host:port"). List every voter of a new
@@ -544,7 +574,8 @@ DENGINE_API int dengine_node_snapshot_async(dengine_node* node,
 typedef struct dengine_member {
   uint64_t id;
   int voter;         /* 1: voter, 0: learner */
-  char address[128]; /* "host:port", "" when unknown */
+  char address[128]; /* "host:port", "" when unknown; dengine refuses any
+                      * address longer than 127 bytes, so none is cut */
 } dengine_member;
 
 typedef struct dengine_status {
@@ -652,7 +683,9 @@ DENGINE_API int dengine_kv_scan_prefix(dengine_node* node, const void* prefix,
  * A dengine_client talks to dengined servers over TCP
  * (docs/client-protocol.md). It finds the leader among its endpoints,
  * follows NOT_LEADER redirects, and retries after a timeout, a lost
- * connection or a leader change until the call's deadline. Every write
+ * connection or a leader change until the call's deadline (not after
+ * DENGINE_ERR_BUSY, which it returns: e.g. a membership change asked of a
+ * leader that has not yet committed an entry of its term). Every write
  * carries the client's session (a client id and a sequence number per
  * write, reused by its retries), so a retried write is applied once. The
  * client opens its session itself, before its first write (one more round
@@ -736,10 +769,11 @@ DENGINE_API int dengine_client_snapshot(dengine_client* client,
  * make_command, and it decides whether two machines hold the same state by
  * comparing their answers to make_state_query's query (or, when that is
  * NULL, the bytes of the files generate_snapshot writes). */
+/* Every slot of dengine_sm_builder is "since version 1". */
 #define DENGINE_SM_BUILDER_VERSION 1
 
 typedef struct dengine_sm_builder {
-  uint32_t version;     /* DENGINE_SM_BUILDER_VERSION */
+  uint32_t version;     /* DENGINE_SM_BUILDER_VERSION (or older) */
   uint32_t struct_size; /* sizeof(dengine_sm_builder) */
   void* user;           /* passed to every callback; owned by the caller */
   /* Required. Opens (or reopens, recovering) the machine stored in the
@@ -762,7 +796,7 @@ typedef struct dengine_sm_builder {
    * are compared by the files generate_snapshot writes, which must then be
    * byte-identical for equal states. */
   size_t (*make_state_query)(void* user, uint8_t* buf, size_t cap);
-  void* reserved[4]; /* must be NULL */
+  void* reserved[4]; /* must be NULL; slots of later versions follow */
 } dengine_sm_builder;
 
 /* Runs the state machine conformance suite against machines from `builder`,

@@ -33,6 +33,10 @@ const (
 // String names the code as dengine_strerror does ("not leader").
 func (c Code) String() string { return C.GoString(C.dengine_strerror(C.int(c))) }
 
+// Name is the code's C name, as dengine_err_name gives it
+// ("DENGINE_ERR_NOT_LEADER").
+func (c Code) Name() string { return C.GoString(C.dengine_err_name(C.int(c))) }
+
 // Sentinels, one per code: errors.Is(err, ErrNotLeader) holds for every
 // error dengine returns with that code.
 var (

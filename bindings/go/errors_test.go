@@ -29,6 +29,9 @@ func TestErrorsMatchSentinelsAndCarryDetails(t *testing.T) {
 	if notLeader.LeaderID != 2 || e.Code != dengine.CodeNotLeader || errors.Is(wrapped, context.DeadlineExceeded) {
 		t.Fatalf("not-leader details: %+v, %+v", notLeader, e)
 	}
+	if got := dengine.CodeNotLeader.Name(); got != "DENGINE_ERR_NOT_LEADER" {
+		t.Errorf("CodeNotLeader.Name() = %q", got)
+	}
 	if got := dengine.CodeNotLeader.String(); got != "not leader" {
 		t.Fatalf("code name %q", got)
 	}

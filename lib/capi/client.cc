@@ -10,6 +10,7 @@
 #include "client/client.h"
 #include "net/address.h"
 
+using dengine::capi::bytes_of;
 using dengine::capi::fail;
 using dengine::capi::guarded;
 using dengine::client::Client;
@@ -20,11 +21,6 @@ struct dengine_client {
 };
 
 namespace {
-
-std::string bytes_of(const void* data, size_t len) {
-  return len == 0 ? std::string()
-                  : std::string(static_cast<const char*>(data), len);
-}
 
 // Records a failed call as the thread's last error, leader hint included.
 int status_of(const Status& status, const char* function) {

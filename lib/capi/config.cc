@@ -5,6 +5,7 @@
 #include "capi/errors.h"
 #include "capi/handles.h"
 #include "net/address.h"
+#include "sm/versioned_struct.h"
 
 using dengine::capi::fail;
 using dengine::capi::guarded;
@@ -161,18 +162,18 @@ int dengine_config_set_state_machine(dengine_config* config,
   return configure(
       config, "dengine_config_set_state_machine",
       [&](NodeOptions& o) -> std::string {
-        if (machine == nullptr) return "machine is NULL";
-        if (machine->version != DENGINE_STATE_MACHINE_VERSION ||
-            machine->struct_size != sizeof(dengine_state_machine)) {
-          return "machine has an unknown version or struct_size";
+        dengine_state_machine read{};
+        if (std::string e = dengine::sm::read_versioned(
+                "machine", machine, DENGINE_STATE_MACHINE_VERSION, &read);
+            !e.empty()) {
+          return e;
         }
-        if (machine->apply_chunk == nullptr ||
-            machine->generate_snapshot == nullptr ||
-            machine->install_snapshot == nullptr) {
+        if (read.apply_chunk == nullptr || read.generate_snapshot == nullptr ||
+            read.install_snapshot == nullptr) {
           return "apply_chunk, generate_snapshot and install_snapshot are "
                  "required";
         }
-        o.machine = *machine;
+        o.machine = read;
         return "";
       });
 }

@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "base/log.h"
 #include "dengine.h"
-#include "node/log.h"
 
 namespace dengine::capi {
 namespace {
@@ -39,11 +39,11 @@ int fail_with_current_exception(const char* function) noexcept {
   } catch (const std::exception& e) {
     // Anything else escaping the C++ core is a bug: say so in the log too.
     int code = fail(DENGINE_ERR_INTERNAL, where + e.what());
-    node::log_line(DENGINE_LOG_ERROR, dengine_last_error());
+    base::log_line(DENGINE_LOG_ERROR, dengine_last_error());
     return code;
   } catch (...) {
     int code = fail(DENGINE_ERR_INTERNAL, where + "unknown exception");
-    node::log_line(DENGINE_LOG_ERROR, dengine_last_error());
+    base::log_line(DENGINE_LOG_ERROR, dengine_last_error());
     return code;
   }
 }
@@ -82,6 +82,30 @@ const char* dengine_strerror(int code) {
       return "session expired";
     default:
       return "unknown error";
+  }
+}
+
+const char* dengine_err_name(int code) {
+  switch (code) {
+#define DENGINE_NAME(c) \
+  case c:               \
+    return #c;
+    DENGINE_NAME(DENGINE_OK)
+    DENGINE_NAME(DENGINE_ERR_INVALID_ARGUMENT)
+    DENGINE_NAME(DENGINE_ERR_NOT_LEADER)
+    DENGINE_NAME(DENGINE_ERR_TIMEOUT)
+    DENGINE_NAME(DENGINE_ERR_SHUTTING_DOWN)
+    DENGINE_NAME(DENGINE_ERR_CORRUPTION)
+    DENGINE_NAME(DENGINE_ERR_IO)
+    DENGINE_NAME(DENGINE_ERR_NOT_FOUND)
+    DENGINE_NAME(DENGINE_ERR_UNSUPPORTED)
+    DENGINE_NAME(DENGINE_ERR_BUSY)
+    DENGINE_NAME(DENGINE_ERR_STATE_MACHINE)
+    DENGINE_NAME(DENGINE_ERR_INTERNAL)
+    DENGINE_NAME(DENGINE_ERR_SESSION_EXPIRED)
+#undef DENGINE_NAME
+    default:
+      return "DENGINE_ERR_UNKNOWN";
   }
 }
 

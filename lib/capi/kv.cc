@@ -8,6 +8,7 @@
 #include "capi/memory.h"
 #include "node/kv.h"
 
+using dengine::capi::bytes_of;
 using dengine::capi::fail;
 using dengine::capi::guarded;
 using dengine::node::KvReadReply;
@@ -16,11 +17,6 @@ using dengine::sm::KvCommand;
 using dengine::sm::KvRead;
 
 namespace {
-
-std::string bytes_of(const void* data, size_t len) {
-  return len == 0 ? std::string()
-                  : std::string(static_cast<const char*>(data), len);
-}
 
 // The checks every KV call shares: a node, a key.
 bool bad_key(const dengine_node* node, const void* key, size_t key_len,

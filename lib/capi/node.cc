@@ -6,6 +6,7 @@
 #include "capi/errors.h"
 #include "capi/handles.h"
 #include "capi/memory.h"
+#include "net/address.h"
 #include "node/blocking.h"
 
 using dengine::capi::fail;
@@ -96,6 +97,11 @@ std::chrono::milliseconds to_timeout(uint32_t timeout_ms) {
   return std::chrono::milliseconds(timeout_ms);
 }
 
+// Every address a node holds passed net::parse_address, which refuses what
+// the fixed fields below cannot hold whole.
+static_assert(sizeof(dengine_member::address) > net::kMaxAddressBytes);
+static_assert(sizeof(dengine_status::leader_address) > net::kMaxAddressBytes);
+
 void fill_status(const node::NodeStatus& s, dengine_status* out) {
   *out = dengine_status{};
   out->id = s.id;
@@ -132,6 +138,7 @@ bool valid(const dengine_node* node, const char* function) {
 
 namespace {
 
+using dengine::capi::bytes_of;
 using dengine::capi::callback_for;
 using dengine::capi::to_timeout;
 using dengine::capi::valid;
@@ -159,11 +166,6 @@ int run_async(const char* function, const dengine_node* node,
 
 dengine::node::Session to_session(const dengine_session* session) {
   return {session->client_id, session->seq, session->acked_seq};
-}
-
-std::string bytes_of(const void* data, size_t len) {
-  return len == 0 ? std::string()
-                  : std::string(static_cast<const char*>(data), len);
 }
 
 bool null_data(const void* data, size_t len, const char* function) {

@@ -15,13 +15,14 @@ int dengine_sm_conformance_run(const dengine_sm_builder* builder,
                                const char* dir, char** report) {
   return guarded("dengine_sm_conformance_run", [&] {
     if (report != nullptr) *report = nullptr;
+    dengine_sm_builder read{};
     std::string bad_input =
-        dengine::testkit::check_sm_suite_input(builder, dir);
+        dengine::testkit::read_sm_suite_input(builder, dir, &read);
     if (!bad_input.empty()) {
       return fail(DENGINE_ERR_INVALID_ARGUMENT,
                   "dengine_sm_conformance_run: " + bad_input);
     }
-    auto outcomes = dengine::testkit::run_sm_conformance(*builder, dir);
+    auto outcomes = dengine::testkit::run_sm_conformance(read, dir);
     if (report != nullptr) {
       *report = malloc_string(dengine::testkit::format_sm_report(outcomes));
     }
@@ -40,13 +41,14 @@ int dengine_sm_performance_run(const dengine_sm_builder* builder,
                                const char* dir, char** report) {
   return guarded("dengine_sm_performance_run", [&] {
     if (report != nullptr) *report = nullptr;
+    dengine_sm_builder read{};
     std::string bad_input =
-        dengine::testkit::check_sm_suite_input(builder, dir);
+        dengine::testkit::read_sm_suite_input(builder, dir, &read);
     if (!bad_input.empty()) {
       return fail(DENGINE_ERR_INVALID_ARGUMENT,
                   "dengine_sm_performance_run: " + bad_input);
     }
-    auto perf = dengine::testkit::run_sm_performance(*builder, dir);
+    auto perf = dengine::testkit::run_sm_performance(read, dir);
     if (report != nullptr) *report = malloc_string(perf.report);
     if (!perf.failure.empty()) {
       return fail(DENGINE_ERR_STATE_MACHINE,

@@ -9,3 +9,5 @@ extern "C" const char* dengine_version(void) {
   return DENGINE_STRINGIFY(DENGINE_VERSION_MAJOR) "." DENGINE_STRINGIFY(
       DENGINE_VERSION_MINOR) "." DENGINE_STRINGIFY(DENGINE_VERSION_PATCH);
 }
+
+extern "C" int dengine_version_number(void) { return DENGINE_VERSION_NUMBER; }

@@ -7,6 +7,10 @@ namespace dengine::net {
 std::string parse_address(std::string_view text, bool allow_any_port,
                           HostPort* out) {
   const std::string quoted = "\"" + std::string(text) + "\"";
+  if (text.size() > kMaxAddressBytes) {
+    return "address " + quoted + " is longer than " +
+           std::to_string(kMaxAddressBytes) + " bytes";
+  }
   std::string_view host;
   std::string_view port;
   if (!text.empty() && text.front() == '[') {

@@ -15,8 +15,13 @@ struct HostPort {
   uint16_t port = 0;
 };
 
+// The longest address accepted, in bytes: what the fixed address fields of
+// the C API's dengine_status and dengine_member hold, so none is ever cut.
+constexpr size_t kMaxAddressBytes = 127;
+
 // Returns an empty string and sets *out, or says what is wrong with `text`.
-// Port 0 is accepted only when `allow_any_port` (a listen address).
+// Port 0 is accepted only when `allow_any_port` (a listen address). Longer
+// than kMaxAddressBytes is wrong.
 std::string parse_address(std::string_view text, bool allow_any_port,
                           HostPort* out);
 

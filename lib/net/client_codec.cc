@@ -1,13 +1,13 @@
 #include "net/client_codec.h"
 
-#include "storage/byte_codec.h"
+#include "base/byte_codec.h"
 
 namespace dengine::net {
 
 namespace {
 
-using storage::ByteReader;
-using storage::ByteWriter;
+using base::ByteReader;
+using base::ByteWriter;
 
 constexpr uint8_t kLastOp = static_cast<uint8_t>(ClientOp::kOpenSession);
 constexpr uint8_t kLastConsistency =

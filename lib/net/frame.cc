@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "storage/byte_codec.h"
-#include "storage/crc32c.h"
+#include "base/byte_codec.h"
+#include "base/crc32c.h"
 
 namespace dengine::net {
 
@@ -39,14 +39,13 @@ bool is_known_frame_type(uint8_t type) {
 
 void append_frame(std::string* out, FrameType type, std::string_view payload) {
   const size_t start = out->size();
-  storage::ByteWriter w(out);
-  storage::append_fixed(out, kFrameMagic, 2);
+  base::ByteWriter w(out);
+  base::append_fixed(out, kFrameMagic, 2);
   w.u8(kFrameVersion);
   w.u8(static_cast<uint8_t>(type));
   w.u32(static_cast<uint32_t>(payload.size()));
-  w.u32(storage::crc32c(payload));
-  w.u32(
-      storage::crc32c(std::string_view(*out).substr(start, kHeaderCrcOffset)));
+  w.u32(base::crc32c(payload));
+  w.u32(base::crc32c(std::string_view(*out).substr(start, kHeaderCrcOffset)));
   out->append(payload);
 }
 
@@ -71,7 +70,7 @@ bool FrameDecoder::feed(std::string_view bytes) {
       bytes.remove_prefix(take);
     }
     if (in_payload_ && payload_.size() == payload_size_) {
-      if (storage::crc32c(payload_) != payload_crc_) {
+      if (base::crc32c(payload_) != payload_crc_) {
         fail("payload checksum mismatch in " + std::string(to_string(type_)) +
              " frame of " + std::to_string(payload_size_) + " bytes");
         break;
@@ -86,7 +85,7 @@ bool FrameDecoder::feed(std::string_view bytes) {
 }
 
 bool FrameDecoder::accept_header() {
-  storage::ByteReader r(header_);
+  base::ByteReader r(header_);
   uint64_t magic = 0;
   uint8_t version = 0;
   uint8_t type = 0;
@@ -105,7 +104,7 @@ bool FrameDecoder::accept_header() {
   } else if (version != kFrameVersion) {
     fail("unsupported frame format version " + std::to_string(version) +
          " (this node speaks " + std::to_string(kFrameVersion) + ")");
-  } else if (storage::crc32c(std::string_view(header_).substr(
+  } else if (base::crc32c(std::string_view(header_).substr(
                  0, kHeaderCrcOffset)) != header_crc) {
     fail("frame header checksum mismatch");
   } else if (!is_known_frame_type(type)) {

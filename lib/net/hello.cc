@@ -1,19 +1,19 @@
 #include "net/hello.h"
 
-#include "storage/byte_codec.h"
+#include "base/byte_codec.h"
 
 namespace dengine::net {
 
 std::string encode_hello(const Hello& hello) {
   std::string out;
-  storage::ByteWriter w(&out);
+  base::ByteWriter w(&out);
   w.u64(hello.node_id);
   w.u64(hello.cluster_id);
   return out;
 }
 
 std::string decode_hello(std::string_view payload, Hello* out) {
-  storage::ByteReader r(payload);
+  base::ByteReader r(payload);
   Hello hello;
   if (!r.u64(&hello.node_id) || !r.u64(&hello.cluster_id)) {
     return "hello: truncated";

@@ -5,12 +5,14 @@
 #include <utility>
 #include <vector>
 
-#include "storage/byte_codec.h"
+#include "base/byte_codec.h"
 
 namespace dengine::net {
 
 namespace {
 
+using base::ByteReader;
+using base::ByteWriter;
 using raft::ConfState;
 using raft::Entry;
 using raft::EntryType;
@@ -18,8 +20,6 @@ using raft::Message;
 using raft::MessageType;
 using raft::NodeId;
 using raft::Snapshot;
-using storage::ByteReader;
-using storage::ByteWriter;
 
 // The last value of each enum; a new value needs a new wire version check.
 constexpr uint8_t kLastMessageType =

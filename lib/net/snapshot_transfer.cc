@@ -12,16 +12,17 @@
 #include <system_error>
 #include <utility>
 
+#include "base/byte_codec.h"
+#include "base/log.h"
 #include "net/message_codec.h"
-#include "storage/byte_codec.h"
 
 namespace dengine::net {
 
 namespace {
 
 namespace fs = std::filesystem;
-using storage::ByteReader;
-using storage::ByteWriter;
+using base::ByteReader;
+using base::ByteWriter;
 
 constexpr size_t kShaHexBytes = 64;
 // The fewest bytes one file entry of an offer takes: name length, size.
@@ -516,6 +517,11 @@ void SnapshotTransfer::finish(raft::NodeId to, bool ok,
     ++(ok ? s.streams_succeeded : s.streams_failed);
     if (!ok) s.last_error = error;
   });
+  if (!ok) {
+    base::log_line(DENGINE_LOG_WARN,
+                   "snapshot transfer: giving up sending to " + peer_name(to) +
+                       ": " + error);
+  }
   if (on_sent_) on_sent_(to, ok);
 }
 
@@ -755,6 +761,8 @@ void SnapshotTransfer::finish_staging(
         "snapshot from " + peer_name(t.from) + ": " + status.to_string();
     count([](SnapshotTransferStats& s) { ++s.transfers_aborted; });
     note_error(error);
+    base::log_line(DENGINE_LOG_WARN,
+                   "snapshot transfer: refusing a received snapshot: " + error);
     send_ack(t.from, t.stream_id, AckStatus::kFailed, t.received, error);
     const auto it = incoming_.find(t.from);
     if (it != incoming_.end() && it->second == transfer) incoming_.erase(it);
@@ -776,6 +784,10 @@ void SnapshotTransfer::abort_incoming(raft::NodeId from,
       it->second->state != IncomingTransfer::State::kReceiving) {
     return;
   }
+  base::log_line(DENGINE_LOG_WARN,
+                 "snapshot transfer: discarding the " +
+                     std::to_string(it->second->received) +
+                     " bytes received of a snapshot: " + error);
   send_ack(from, it->second->stream_id, AckStatus::kFailed,
            it->second->received, error);
   incoming_.erase(it);  // the writer discards what was written

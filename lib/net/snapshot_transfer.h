@@ -5,7 +5,7 @@
 // whether it becomes the store's latest is for its Raft core to decide.
 //
 // Chunk protocol. Every kSnapshotChunk frame payload (little-endian,
-// storage/byte_codec.h; "bytes" = u32 length, then that many bytes):
+// base/byte_codec.h; "bytes" = u32 length, then that many bytes):
 //
 //   u8    kind        1 offer, 2 data, 3 ack
 //   u64   stream_id   chosen by the sender, new for each offer; never 0

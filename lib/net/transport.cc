@@ -10,16 +10,22 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <unordered_set>
 #include <utility>
 
+#include "base/log.h"
 #include "net/hello.h"
 #include "net/message_codec.h"
 
 namespace dengine::net {
 
 namespace {
+
+// The least time between two log lines about refused inbound connections.
+constexpr uint64_t kRejectLogIntervalMs = 1000;
 
 std::string uv_error(const std::string& what, int status) {
   return what + ": " + uv_strerror(status);
@@ -169,6 +175,7 @@ struct Transport::Impl {
   void inbound_read(InboundConn* conn, ssize_t nread);
   std::string accept_frame(InboundConn* conn, Frame frame);
   void reject(InboundConn* conn, const std::string& error);
+  void log_rejection(const std::string& error);
   void close_inbound(InboundConn* conn);
   void bulk_failed(raft::NodeId id) {
     if (channel != nullptr) channel->on_bulk_sent(id, false);
@@ -187,6 +194,10 @@ struct Transport::Impl {
   std::thread thread;
   uint16_t bound_port = 0;
   std::unordered_set<InboundConn*> inbound;  // open, not closing
+  // Refusals are logged at most once a kRejectLogIntervalMs: a peer that
+  // keeps sending bad frames is refused, reconnects and is refused again.
+  std::optional<uint64_t> last_rejection_log_ms;  // uv_now of the last line
+  uint64_t rejections_not_logged = 0;
 
   mutable std::mutex mu;  // guards the fields below and links' shared fields
   Phase phase = Phase::kNew;
@@ -832,7 +843,25 @@ void Transport::Impl::reject(InboundConn* conn, const std::string& error) {
     ++stats.connections_rejected;
     stats.last_error = error;
   }
+  log_rejection(error);
   close_inbound(conn);
+}
+
+void Transport::Impl::log_rejection(const std::string& error) {
+  const uint64_t now_ms = uv_now(&loop);
+  if (last_rejection_log_ms &&
+      now_ms - *last_rejection_log_ms < kRejectLogIntervalMs) {
+    ++rejections_not_logged;
+    return;
+  }
+  std::string line = "transport: refused an inbound connection: " + error;
+  if (rejections_not_logged > 0) {
+    line += " (and " + std::to_string(rejections_not_logged) +
+            " more refusals since the last such line)";
+  }
+  base::log_line(DENGINE_LOG_WARN, line);
+  last_rejection_log_ms = now_ms;
+  rejections_not_logged = 0;
 }
 
 void Transport::Impl::close_inbound(InboundConn* conn) {

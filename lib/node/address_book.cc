@@ -2,9 +2,9 @@
 // above 4], integers little-endian.
 #include "node/address_book.h"
 
+#include "base/byte_codec.h"
+#include "base/crc32c.h"
 #include "storage/atomic_file.h"
-#include "storage/byte_codec.h"
-#include "storage/crc32c.h"
 
 namespace dengine::node {
 namespace {
@@ -15,13 +15,13 @@ constexpr size_t kMaxFileBytes = 1 << 20;
 
 std::string encode(const std::map<raft::NodeId, std::string>& addresses) {
   std::string out(1, static_cast<char>(kFormat));
-  storage::append_fixed(&out, addresses.size(), 4);
+  base::append_fixed(&out, addresses.size(), 4);
   for (const auto& [id, address] : addresses) {
-    storage::append_fixed(&out, id, 8);
-    storage::append_fixed(&out, address.size(), 4);
+    base::append_fixed(&out, id, 8);
+    base::append_fixed(&out, address.size(), 4);
     out += address;
   }
-  storage::append_fixed(&out, storage::crc32c(out), 4);
+  base::append_fixed(&out, base::crc32c(out), 4);
   return out;
 }
 
@@ -32,20 +32,19 @@ storage::Status decode(const std::string& path, std::string_view data,
   };
   if (data.size() < 1 + 4 + 4) return corrupt("truncated address book");
   const std::string_view body = data.substr(0, data.size() - 4);
-  if (storage::decode_fixed(data.data() + body.size(), 4) !=
-      storage::crc32c(body)) {
+  if (base::decode_fixed(data.data() + body.size(), 4) != base::crc32c(body)) {
     return corrupt("bad checksum");
   }
   if (static_cast<uint8_t>(body[0]) != kFormat) {
     return corrupt("unknown format version");
   }
   size_t pos = 1;
-  const uint64_t count = storage::decode_fixed(body.data() + pos, 4);
+  const uint64_t count = base::decode_fixed(body.data() + pos, 4);
   pos += 4;
   for (uint64_t i = 0; i < count; ++i) {
     if (body.size() - pos < 12) return corrupt("truncated entry");
-    const raft::NodeId id = storage::decode_fixed(body.data() + pos, 8);
-    const uint64_t length = storage::decode_fixed(body.data() + pos + 8, 4);
+    const raft::NodeId id = base::decode_fixed(body.data() + pos, 8);
+    const uint64_t length = base::decode_fixed(body.data() + pos + 8, 4);
     pos += 12;
     if (body.size() - pos < length) return corrupt("truncated address");
     (*out)[id] = std::string(body.substr(pos, length));

@@ -14,7 +14,6 @@
 #include "net/address.h"
 #include "net/client_codec.h"
 #include "node/kv.h"
-#include "node/log.h"
 
 namespace dengine::node {
 namespace {

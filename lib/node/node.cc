@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <set>
 
+#include "base/log.h"
 #include "net/address.h"
 #include "node/blocking.h"
-#include "node/log.h"
 #include "node/node_impl.h"
 #include "sm/kv_machine.h"
 #include "storage/hard_state_store.h"
@@ -164,13 +164,14 @@ int Node::start(NodeOptions options, std::unique_ptr<Node>* out,
       return DENGINE_ERR_IO;
     }
   }
-  log_line(DENGINE_LOG_INFO,
-           "node " + std::to_string(started.options.id) + " started, peers " +
-               "on port " + std::to_string(started.transport->port()) +
-               (started.client_server
-                    ? ", clients on port " +
-                          std::to_string(started.client_server->port())
-                    : ""));
+  base::log_line(DENGINE_LOG_INFO,
+                 "node " + std::to_string(started.options.id) +
+                     " started, peers " + "on port " +
+                     std::to_string(started.transport->port()) +
+                     (started.client_server
+                          ? ", clients on port " +
+                                std::to_string(started.client_server->port())
+                          : ""));
   *out = std::move(node);
   return DENGINE_OK;
 }
@@ -183,10 +184,10 @@ Node::~Node() {
     impl_->stop();
     return;
   }
-  log_line(DENGINE_LOG_WARN,
-           "node " + std::to_string(impl_->options.id) + " closed on its " +
-               thread +
-               " thread (from a callback): it stops in the background");
+  base::log_line(DENGINE_LOG_WARN,
+                 "node " + std::to_string(impl_->options.id) +
+                     " closed on its " + thread +
+                     " thread (from a callback): it stops in the background");
   set_leader_change_callback(nullptr);
   std::thread([impl = std::move(impl_)] { impl->stop(); }).detach();
 }
@@ -197,8 +198,9 @@ int Node::stop(std::string* error) {
         std::string("stop called on the node's ") + thread +
         " thread (from a callback), where it would wait for itself; call it "
         "from another thread";
-    log_line(DENGINE_LOG_WARN,
-             "node " + std::to_string(impl_->options.id) + ": " + message);
+    base::log_line(
+        DENGINE_LOG_WARN,
+        "node " + std::to_string(impl_->options.id) + ": " + message);
     if (error != nullptr) *error = message;
     return DENGINE_ERR_INVALID_ARGUMENT;
   }
@@ -215,15 +217,6 @@ const char* Node::Impl::internal_thread() const {
   return nullptr;
 }
 
-namespace {
-
-int from_storage(const storage::Status& s) {
-  return s.code() == storage::StatusCode::kCorruption ? DENGINE_ERR_CORRUPTION
-                                                      : DENGINE_ERR_IO;
-}
-
-}  // namespace
-
 int Node::Impl::open_machine(std::string* error) {
   if (options.machine.has_value()) {
     machine = *options.machine;
@@ -239,7 +232,7 @@ int Node::Impl::open(std::string* error) {
   storage::FileSystem* fs = storage::posix_file_system();
   const auto failed = [&](const std::string& what, const storage::Status& s) {
     *error = what + ": " + s.to_string();
-    return from_storage(s);
+    return storage::to_dengine_code(s);
   };
   if (storage::Status s = fs->create_dirs(dir); !s) {
     return failed("cannot create data_dir " + dir, s);
@@ -289,16 +282,17 @@ int Node::Impl::open(std::string* error) {
   sm::StateMachineHandlerOptions handler_options;
   handler_options.snapshot_policy = options.snapshot_policy;
   handler_options.snapshots = snapshots.get();
-  handler_options.on_snapshot_taken = [this](
-                                          const storage::SnapshotInfo& info) {
-    storage_thread.post([this, meta = info.meta] {
-      if (storage::Status s = storage->compact(meta); !s) {
-        post([this, s] {
-          fatal(from_storage(s), "cannot compact the log: " + s.to_string());
+  handler_options.on_snapshot_taken =
+      [this](const storage::SnapshotInfo& info) {
+        storage_thread.post([this, meta = info.meta] {
+          if (storage::Status s = storage->compact(meta); !s) {
+            post([this, s] {
+              fatal(storage::to_dengine_code(s),
+                    "cannot compact the log: " + s.to_string());
+            });
+          }
         });
-      }
-    });
-  };
+      };
   handler_options.on_fatal = [this](int code, const std::string& message) {
     post([this, code, message] { fatal(code, message); });
   };
@@ -325,8 +319,9 @@ void Node::Impl::learn_address(raft::NodeId id, const std::string& address) {
   if (!net::parse_address(address, false, &hp).empty()) return;
   bool changed = false;
   if (storage::Status s = addresses.set(id, address, &changed); !s) {
-    log_line(DENGINE_LOG_WARN, "cannot persist the address of node " +
-                                   std::to_string(id) + ": " + s.to_string());
+    base::log_line(DENGINE_LOG_WARN, "cannot persist the address of node " +
+                                         std::to_string(id) + ": " +
+                                         s.to_string());
   }
   if (changed && transport != nullptr) {
     transport->add_peer(net::PeerAddress{id, hp.host, hp.port});
@@ -372,12 +367,13 @@ int Node::Impl::stop() {
   }
   if (storage) {
     if (storage::Status s = storage->close(); !s && status == DENGINE_OK) {
-      status = from_storage(s);
+      status = storage::to_dengine_code(s);
     }
   }
   if (owns_machine) sm::close_kv_machine(&machine);
   stop_status = status;
-  log_line(DENGINE_LOG_INFO, "node " + std::to_string(options.id) + " stopped");
+  base::log_line(DENGINE_LOG_INFO,
+                 "node " + std::to_string(options.id) + " stopped");
   return status;
 }
 

@@ -5,8 +5,8 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "base/log.h"
 #include "net/address.h"
-#include "node/log.h"
 #include "node/node_impl.h"
 #include "raft/conf_change.h"
 #include "sm/kv_command.h"
@@ -17,11 +17,6 @@ namespace {
 
 Node::Impl* impl_of(uv_handle_t* handle) {
   return static_cast<Node::Impl*>(handle->loop->data);
-}
-
-int from_storage(const storage::Status& s) {
-  return s.code() == storage::StatusCode::kCorruption ? DENGINE_ERR_CORRUPTION
-                                                      : DENGINE_ERR_IO;
 }
 
 }  // namespace
@@ -52,17 +47,19 @@ int Node::Impl::start_loop(std::string* error) {
   snapshot_transfer = std::make_unique<net::SnapshotTransfer>(
       net::SnapshotTransferConfig{}, transport.get(), snapshots.get(),
       [this](raft::NodeId to, bool ok) {
-        log_line(ok ? DENGINE_LOG_INFO : DENGINE_LOG_WARN,
-                 "node " + std::to_string(options.id) + ": snapshot to node " +
-                     std::to_string(to) + (ok ? " installed" : " failed"));
+        base::log_line(ok ? DENGINE_LOG_INFO : DENGINE_LOG_WARN,
+                       "node " + std::to_string(options.id) +
+                           ": snapshot to node " + std::to_string(to) +
+                           (ok ? " installed" : " failed"));
         post([this, to, ok] { raft->report_snapshot(to, ok); });
       },
       [this](raft::Message install,
              std::unique_ptr<storage::StagedSnapshot> snapshot) {
-        log_line(DENGINE_LOG_INFO,
-                 "node " + std::to_string(options.id) + ": received snapshot " +
-                     std::to_string(snapshot->info().meta.index) +
-                     " from node " + std::to_string(install.from));
+        base::log_line(DENGINE_LOG_INFO,
+                       "node " + std::to_string(options.id) +
+                           ": received snapshot " +
+                           std::to_string(snapshot->info().meta.index) +
+                           " from node " + std::to_string(install.from));
         // Dropped with the task if the loop has closed.
         post([this, install = std::move(install),
               staged = std::shared_ptr<storage::StagedSnapshot>(
@@ -157,7 +154,7 @@ void Node::Impl::on_tick() {
 void Node::Impl::drive() {
   if (failed) return;
   if (storage::Status s = storage->read_error(); !s) {
-    fatal(from_storage(s), "cannot read the log: " + s.to_string());
+    fatal(storage::to_dengine_code(s), "cannot read the log: " + s.to_string());
     return;
   }
   while (!persisting && !failed && !shutting_down && raft->has_ready()) {
@@ -231,7 +228,7 @@ void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
                               storage::Status persisted,
                               const storage::SnapshotInfo& installed) {
   if (!persisted) {
-    fatal(from_storage(persisted),
+    fatal(storage::to_dengine_code(persisted),
           "cannot persist the log: " + persisted.to_string());
     return;
   }
@@ -259,11 +256,12 @@ void Node::Impl::send_messages(std::vector<raft::Message>& messages) {
     storage::Status s = snapshots->latest(&info);
     if (s && m.snapshot.has_value() &&
         info.meta.index == m.snapshot->meta.index) {
-      log_line(DENGINE_LOG_INFO, "node " + std::to_string(options.id) +
-                                     ": sending snapshot " +
-                                     std::to_string(info.meta.index) + " (" +
-                                     std::to_string(info.bytes) +
-                                     " bytes) to node " + std::to_string(m.to));
+      base::log_line(DENGINE_LOG_INFO, "node " + std::to_string(options.id) +
+                                           ": sending snapshot " +
+                                           std::to_string(info.meta.index) +
+                                           " (" + std::to_string(info.bytes) +
+                                           " bytes) to node " +
+                                           std::to_string(m.to));
       snapshot_transfer->send(m.to, info, std::move(m));
     } else {
       raft->report_snapshot(m.to, false);
@@ -277,13 +275,14 @@ void Node::Impl::observe_entries(const std::vector<raft::Entry>& entries) {
     std::optional<raft::ConfChangeRecord> record =
         raft::decode_conf_change(entry.data);
     if (!record) continue;
-    log_line(DENGINE_LOG_INFO,
-             "node " + std::to_string(options.id) + ": membership entry " +
-                 std::to_string(entry.index) + ": " +
-                 raft::to_string(record->change.type) + " node " +
-                 std::to_string(record->change.node) + ", now " +
-                 std::to_string(record->conf.voters.size()) + " voters and " +
-                 std::to_string(record->conf.learners.size()) + " learners");
+    base::log_line(
+        DENGINE_LOG_INFO,
+        "node " + std::to_string(options.id) + ": membership entry " +
+            std::to_string(entry.index) + ": " +
+            raft::to_string(record->change.type) + " node " +
+            std::to_string(record->change.node) + ", now " +
+            std::to_string(record->conf.voters.size()) + " voters and " +
+            std::to_string(record->conf.learners.size()) + " learners");
     if (record->change.type == raft::ConfChangeType::kAddLearner) {
       learn_address(record->change.node, record->change.context);
     }
@@ -299,12 +298,12 @@ void Node::Impl::on_soft_state(const raft::SoftState& soft) {
   }
   last_reported_leader = soft.leader;
   last_reported_term = term;
-  log_line(DENGINE_LOG_INFO,
-           "node " + std::to_string(options.id) + ": term " +
-               std::to_string(term) + ", " +
-               (soft.leader == raft::kNoNode
-                    ? std::string("no leader")
-                    : "leader " + std::to_string(soft.leader)));
+  base::log_line(DENGINE_LOG_INFO,
+                 "node " + std::to_string(options.id) + ": term " +
+                     std::to_string(term) + ", " +
+                     (soft.leader == raft::kNoNode
+                          ? std::string("no leader")
+                          : "leader " + std::to_string(soft.leader)));
   publish_status();  // status() already names the leader the callback does
   if (soft.leader != raft::kNoNode) retry_parked_requests();
   std::lock_guard running(leader_callback_mutex);
@@ -349,8 +348,8 @@ void Node::Impl::publish_status() {
 void Node::Impl::fatal(int code, const std::string& message) {
   if (failed) return;
   failed = true;
-  log_line(DENGINE_LOG_ERROR, "node " + std::to_string(options.id) +
-                                  " stopped serving: " + message);
+  base::log_line(DENGINE_LOG_ERROR, "node " + std::to_string(options.id) +
+                                        " stopped serving: " + message);
   {
     std::lock_guard lock(status_mutex);
     status.fatal_status = code;

@@ -1,11 +1,14 @@
 // The core object: construction and restart, roles, ticks, message dispatch,
 // proposals and the Ready cycle. Elections, replication, membership and reads
 // live in raft_election.cc, raft_replication.cc, raft_membership.cc and
-// raft_reads.cc.
+// raft_reads.cc; the quorum arithmetic in quorum.cc and the reads' books in
+// read_only.cc.
 #include "raft/raft.h"
 
 #include <algorithm>
 #include <utility>
+
+#include "raft/quorum.h"
 
 namespace dengine::raft {
 
@@ -50,20 +53,6 @@ bool well_formed_append(const Message& m) {
     last_term = e.term;
   }
   return m.log_term <= m.term;
-}
-
-// The prefix of every read context this node forwards: 16 hex digits and a
-// colon, derived from the seed (apart from the election timeouts' stream) so
-// each instance of the core has its own.
-std::string read_nonce(uint64_t seed) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull;  // splitmix64
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(17, ':');
-  for (size_t i = 0; i < 16; i++) out[i] = kHex[(z >> (60 - 4 * i)) & 0xF];
-  return out;
 }
 
 }  // namespace
@@ -118,8 +107,8 @@ Raft::Raft(const Config& config, Storage* storage)
       storage_(storage),
       log_(storage),
       rng_(config.seed ^ (config.id * 0x9E3779B97F4A7C15ull)),
-      read_nonce_(
-          read_nonce(config.seed ^ (config.id * 0xD1B54A32D192ED03ull))) {}
+      // Apart from the election timeouts' stream.
+      reads_(config, config.seed ^ (config.id * 0xD1B54A32D192ED03ull)) {}
 
 bool Raft::restore(std::string* error) {
   const InitialState initial = storage_->initial_state();
@@ -201,10 +190,7 @@ void Raft::reset(Term term) {
   votes_.clear();
   progress_.clear();
   fail_pending_reads();
-  read_round_wanted_ = false;
-  round_start_tick_.clear();
-  lease_held_ = false;
-  lease_forfeited_ = false;
+  reads_.reset();
   broadcast_wanted_ = false;
 }
 
@@ -254,7 +240,7 @@ void Raft::tick() {
 
 void Raft::tick_election() {
   election_elapsed_++;
-  if (!forwarded_reads_.empty()) expire_forwarded_reads();
+  if (reads_.has_forwarded()) expire_forwarded_reads();
   if (promotable() && election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
     campaign();
@@ -288,7 +274,7 @@ bool Raft::quorum_active() {
     if (conf_.is_voter(id) && (id == id_ || pr.recent_active)) active++;
     if (id != id_) pr.recent_active = false;
   }
-  return active >= quorum();
+  return active >= quorum::majority(conf_.voters.size());
 }
 
 // ---------------------------------------------------------------------------
@@ -424,14 +410,15 @@ void Raft::step_candidate(const Message& m) {
                             (m.type == MessageType::kPreVoteResponse);
       if (!expected) break;
       votes_.emplace(m.from, !m.reject);
-      if (election_won()) {
+      const quorum::VoteResult result = quorum::vote_result(conf_, votes_);
+      if (result == quorum::VoteResult::kWon) {
         if (role_ == Role::kPreCandidate) {
           become_candidate();
           start_election(/*pre_vote=*/false, /*transfer=*/false);
         } else {
           become_leader();
         }
-      } else if (election_lost()) {
+      } else if (result == quorum::VoteResult::kLost) {
         become_follower(term_, kNoNode);
       }
       break;
@@ -534,9 +521,9 @@ void Raft::report_snapshot(NodeId to, bool success) {
 
 void Raft::flush() {
   if (role_ != Role::kLeader) return;
-  if (read_round_wanted_) {
+  if (reads_.round_wanted()) {
     // The round rides on the appends; followers that get none get a heartbeat.
-    start_read_round();
+    reads_.start_round(now_);
     broadcast_wanted_ = false;
     replicate_to_all(/*heartbeat_if_idle=*/true);
     release_confirmed_reads();
@@ -551,7 +538,7 @@ SoftState Raft::soft_state() const {
 }
 
 bool Raft::has_ready() const {
-  if (role_ == Role::kLeader && (read_round_wanted_ || broadcast_wanted_)) {
+  if (role_ == Role::kLeader && (reads_.round_wanted() || broadcast_wanted_)) {
     return true;
   }
   return soft_state() != prev_soft_state_ || hard_state() != prev_hard_state_ ||

@@ -17,6 +17,7 @@
 #include "raft/config.h"
 #include "raft/progress.h"
 #include "raft/raft_log.h"
+#include "raft/read_only.h"
 #include "raft/storage.h"
 #include "raft/types.h"
 
@@ -123,11 +124,8 @@ class Raft {
   void reset(Term term);
   void reset_randomized_election_timeout();
   void start_election(bool pre_vote, bool transfer);
-  bool election_won() const;
-  bool election_lost() const;
   bool promotable() const;
   bool in_lease() const;
-  size_t quorum() const;
   void tick_election();
   void tick_leader();
   bool quorum_active();
@@ -168,7 +166,6 @@ class Raft {
 
   // Reads.
   void add_read(std::string context, NodeId requester);
-  void start_read_round();
   void release_confirmed_reads();
   void fail_pending_reads();
   void on_read_index_response(const Message& m);
@@ -212,24 +209,8 @@ class Raft {
   NodeId transferee_ = kNoNode;
   int transfer_elapsed_ = 0;
 
-  // ReadIndex: reads wait for a quorum to acknowledge a round started after
-  // they arrived. Reads queued before the leader's first commit wait in
-  // reads_before_ready_.
-  struct PendingRead {
-    std::string context;
-    NodeId requester;  // kNoNode: this node
-    Index index;
-    uint64_t round;
-  };
-  std::vector<PendingRead> pending_reads_;
-  std::vector<PendingRead> reads_before_ready_;
-  uint64_t read_round_ = 0;
-  bool read_round_wanted_ = false;
-  std::map<uint64_t, uint64_t> round_start_tick_;
-  uint64_t lease_start_ = 0;
-  bool lease_held_ = false;
-  // Set once this leader sent TimeoutNow: no more lease reads this term.
-  bool lease_forfeited_ = false;
+  // ReadIndex rounds, the lease and forwarded reads (read_only.h).
+  ReadOnly reads_;
 
   bool broadcast_wanted_ = false;
 
@@ -238,18 +219,6 @@ class Raft {
   std::vector<Message> msgs_after_persist_;
   std::vector<ReadState> read_states_;
   std::vector<ReadFailure> failed_reads_;
-  // On a follower: reads forwarded to the leader and not yet answered, with
-  // the tick they left at; after two election timeouts they fail.
-  struct ForwardedRead {
-    std::string context;
-    uint64_t sent_at;
-  };
-  std::vector<ForwardedRead> forwarded_reads_;
-  // Prefixed to the context of every forwarded read and required on the
-  // answer: an answer to a read sent by an earlier instance of this node (it
-  // restarted in the same term) must not confirm a new read that happens to
-  // reuse the context.
-  std::string read_nonce_;
   SoftState prev_soft_state_;
   HardState prev_hard_state_;
 };

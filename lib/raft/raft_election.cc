@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "raft/quorum.h"
+
 namespace dengine::raft {
 
 void Raft::reset_randomized_election_timeout() {
@@ -37,7 +39,7 @@ void Raft::start_election(bool pre_vote, bool transfer) {
   election_elapsed_ = 0;
   votes_.clear();
   votes_[id_] = true;
-  if (election_won()) {
+  if (quorum::vote_result(conf_, votes_) == quorum::VoteResult::kWon) {
     if (pre_vote) {
       become_candidate();
       start_election(false, transfer);
@@ -59,26 +61,6 @@ void Raft::start_election(bool pre_vote, bool transfer) {
     send(std::move(m));
   }
 }
-
-bool Raft::election_won() const {
-  size_t granted = 0;
-  for (NodeId voter : conf_.voters) {
-    auto it = votes_.find(voter);
-    if (it != votes_.end() && it->second) granted++;
-  }
-  return granted >= quorum();
-}
-
-bool Raft::election_lost() const {
-  size_t rejected = 0;
-  for (NodeId voter : conf_.voters) {
-    auto it = votes_.find(voter);
-    if (it != votes_.end() && !it->second) rejected++;
-  }
-  return rejected >= quorum();
-}
-
-size_t Raft::quorum() const { return conf_.voters.size() / 2 + 1; }
 
 void Raft::handle_vote_request(const Message& m) {
   const bool pre_vote = m.type == MessageType::kPreVote;
@@ -121,7 +103,7 @@ Result Raft::transfer_leadership(NodeId to) {
   transferee_ = to;
   transfer_elapsed_ = 0;
   // The target will win an election that ignores our lease.
-  lease_held_ = false;
+  reads_.drop_lease();
   const Progress* pr = progress(to);
   if (pr->match == log_.last_index()) {
     send_timeout_now(to);
@@ -135,8 +117,7 @@ void Raft::send_timeout_now(NodeId to) {
   // The target may win an election that ignores leases at any time from now
   // on (a delayed TimeoutNow still counts), so no lease read is safe again in
   // this term.
-  lease_held_ = false;
-  lease_forfeited_ = true;
+  reads_.forfeit_lease();
   Message m;
   m.type = MessageType::kTimeoutNow;
   m.to = to;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "raft/quorum.h"
+
 namespace dengine::raft {
 
 namespace {
@@ -155,7 +157,7 @@ bool Raft::send_append(NodeId to, bool send_if_empty) {
   m.index = prev;
   m.log_term = *prev_term;
   m.commit = log_.committed();
-  m.read_round = read_round_;
+  m.read_round = reads_.round();
   if (!entries->empty()) {
     pr->sent_entries(entries->back().index, data_bytes(*entries));
   } else if (pr->state == ProgressState::kProbe) {
@@ -186,7 +188,7 @@ void Raft::send_heartbeat(NodeId to) {
   m.to = to;
   // A follower may not yet hold the leader's whole committed prefix.
   m.commit = std::min(pr->match, log_.committed());
-  m.read_round = read_round_;
+  m.read_round = reads_.round();
   send(std::move(m));
 }
 
@@ -205,7 +207,7 @@ void Raft::replicate_to_all(bool heartbeat_if_idle) {
 
 void Raft::broadcast_heartbeat() {
   // Every heartbeat is also a read round: it renews the lease.
-  start_read_round();
+  reads_.start_round(now_);
   for (const auto& [id, pr] : progress_) {
     if (id != id_) send_heartbeat(id);
   }
@@ -257,14 +259,10 @@ void Raft::handle_append_ack(NodeId from, Progress& pr, Index index) {
 }
 
 bool Raft::maybe_commit() {
-  std::vector<Index> matches;
-  for (NodeId voter : conf_.voters) {
+  const Index candidate = quorum::committed_index(conf_, [&](NodeId voter) {
     const Progress* pr = progress(voter);
-    matches.push_back(pr == nullptr ? 0 : pr->match);
-  }
-  if (matches.empty()) return false;
-  std::sort(matches.begin(), matches.end(), std::greater<>());
-  const Index candidate = matches[quorum() - 1];
+    return pr == nullptr ? 0 : pr->match;
+  });
   // Only an entry of the current term commits by counting (thesis 3.6.2).
   if (candidate <= log_.committed() || log_.term(candidate) != term_) {
     return false;
@@ -277,10 +275,7 @@ bool Raft::maybe_commit() {
 void Raft::on_leader_commit() {
   if (!leader_ready_ && log_.term(log_.committed()) == term_) {
     leader_ready_ = true;
-    for (PendingRead& read : reads_before_ready_) {
-      add_read(std::move(read.context), read.requester);
-    }
-    reads_before_ready_.clear();
+    reads_.leader_ready(log_.committed());
   }
   // A leader that removed itself hands over once the removal commits
   // (thesis 4.2.2).

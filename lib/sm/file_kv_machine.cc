@@ -7,16 +7,17 @@
 #include <mutex>
 #include <vector>
 
+#include "base/byte_codec.h"
+#include "base/crc32c.h"
+#include "base/log.h"
 #include "sm/kv_apply.h"
 #include "sm/kv_command.h"
 #include "sm/kv_read.h"
-#include "storage/byte_codec.h"
-#include "storage/crc32c.h"
 
 namespace dengine::sm {
 
-using storage::ByteReader;
-using storage::ByteWriter;
+using base::ByteReader;
+using base::ByteWriter;
 
 using storage::Status;
 
@@ -43,7 +44,7 @@ std::string encode_image(const FileKvMachine::State& state) {
     w.u64(stored.expire_at_ms);
     w.bytes(stored.value);
   }
-  w.u32(storage::crc32c(out));
+  w.u32(base::crc32c(out));
   return out;
 }
 
@@ -56,7 +57,7 @@ Status decode_image(std::string_view data, const std::string& name,
   const std::string_view body = data.substr(0, data.size() - 4);
   uint32_t crc = 0;
   ByteReader(data.substr(body.size())).u32(&crc);
-  if (crc != storage::crc32c(body)) return damaged("bad checksum");
+  if (crc != base::crc32c(body)) return damaged("bad checksum");
   ByteReader in(body);
   uint32_t magic = 0;
   uint8_t version = 0;
@@ -107,7 +108,7 @@ std::string encode_chunk(const ChunkRecord& record) {
   std::string out;
   ByteWriter header(&out);
   header.u32(static_cast<uint32_t>(payload.size()));
-  header.u32(storage::crc32c(payload));
+  header.u32(base::crc32c(payload));
   return out + payload;
 }
 
@@ -298,6 +299,10 @@ Status FileKvMachine::recover() {
          parse_generation(name, kLogPrefix, ".log", &generation)) &&
         generation == generation_;
     if (!current) {
+      base::log_line(DENGINE_LOG_INFO, "file KV machine: removing " + path_ +
+                                           "/" + name +
+                                           ", left by a switch to generation " +
+                                           std::to_string(generation_));
       if (Status s = fs_->remove(path_ + "/" + name); !s) return s;
     }
   }
@@ -343,9 +348,9 @@ Status FileKvMachine::replay_log() {
     const std::string_view payload =
         std::string_view(data).substr(offset + kRecordHeaderSize, length);
     ChunkRecord record;
-    if (crc != storage::crc32c(payload) || !decode_chunk(payload, &record) ||
+    if (crc != base::crc32c(payload) || !decode_chunk(payload, &record) ||
         record.last_applied <= state_.last_applied) {
-      if (end == data.size() && crc != storage::crc32c(payload)) {
+      if (end == data.size() && crc != base::crc32c(payload)) {
         break;  // the last record's bytes were only partly written
       }
       return Status::corruption("damaged record in " + path + " at offset " +
@@ -357,6 +362,11 @@ Status FileKvMachine::replay_log() {
     offset = end;
   }
   if (offset < data.size()) {
+    base::log_line(DENGINE_LOG_WARN,
+                   "file KV machine: cutting the torn tail of " + path +
+                       " at offset " + std::to_string(offset) + " (" +
+                       std::to_string(data.size() - offset) +
+                       " bytes): a record the crash cut short");
     if (Status s = log_->truncate(offset); !s) return s;
     if (Status s = log_->sync(); !s) return s;
   }

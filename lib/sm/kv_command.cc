@@ -1,11 +1,11 @@
 #include "sm/kv_command.h"
 
-#include "storage/byte_codec.h"
+#include "base/byte_codec.h"
 
 namespace dengine::sm {
 
-using storage::ByteReader;
-using storage::ByteWriter;
+using base::ByteReader;
+using base::ByteWriter;
 
 using storage::Status;
 

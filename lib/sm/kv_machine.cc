@@ -14,30 +14,8 @@
 namespace dengine::sm {
 
 using storage::Status;
-using storage::StatusCode;
 
 namespace {
-
-int to_code(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kOk:
-      return DENGINE_OK;
-    case StatusCode::kNotFound:
-      return DENGINE_ERR_NOT_FOUND;
-    case StatusCode::kCorruption:
-      return DENGINE_ERR_CORRUPTION;
-    case StatusCode::kIo:
-      return DENGINE_ERR_IO;
-    case StatusCode::kInvalidArgument:
-      return DENGINE_ERR_INVALID_ARGUMENT;
-    case StatusCode::kClosed:
-      return DENGINE_ERR_SHUTTING_DOWN;
-    case StatusCode::kCompacted:
-    case StatusCode::kUnavailable:
-      break;
-  }
-  return DENGINE_ERR_INTERNAL;
-}
 
 KvBackend* backend_of(void* user) { return static_cast<KvBackend*>(user); }
 
@@ -55,7 +33,9 @@ int guarded(Body&& body) noexcept {
 }
 
 int flush(void* user) {
-  return guarded([&]() -> int { return to_code(backend_of(user)->flush()); });
+  return guarded([&]() -> int {
+    return storage::to_dengine_code(backend_of(user)->flush());
+  });
 }
 
 int apply_chunk(void* user, const dengine_entry* entries, size_t count,
@@ -65,7 +45,7 @@ int apply_chunk(void* user, const dengine_entry* entries, size_t count,
     std::vector<std::optional<KvResult>> outcomes;
     if (Status s = backend_of(user)->apply_chunk(entries, count, &outcomes);
         !s) {
-      return to_code(s);
+      return storage::to_dengine_code(s);
     }
     for (size_t i = 0; i < outcomes.size(); ++i) {
       if (!outcomes[i]) continue;
@@ -90,7 +70,7 @@ int read(void* user, const uint8_t* query, size_t len,
     std::string_view bytes(reinterpret_cast<const char*>(query),
                            query ? len : 0);
     if (Status s = backend_of(user)->read(bytes, &answer); !s) {
-      return to_code(s);
+      return storage::to_dengine_code(s);
     }
     out->data.assign(answer.begin(), answer.end());
     return DENGINE_OK;
@@ -102,7 +82,8 @@ uint64_t len(void* user) { return backend_of(user)->len(); }
 int generate_snapshot(void* user, const char* dir, uint64_t last_index) {
   return guarded([&]() -> int {
     if (dir == nullptr) return DENGINE_ERR_INVALID_ARGUMENT;
-    return to_code(backend_of(user)->generate_snapshot(dir, last_index));
+    return storage::to_dengine_code(
+        backend_of(user)->generate_snapshot(dir, last_index));
   });
 }
 
@@ -110,12 +91,15 @@ int install_snapshot(void* user, const char* dir,
                      const dengine_snapshot_meta* meta) {
   return guarded([&]() -> int {
     if (dir == nullptr || meta == nullptr) return DENGINE_ERR_INVALID_ARGUMENT;
-    return to_code(backend_of(user)->install_snapshot(dir, meta->last_index));
+    return storage::to_dengine_code(
+        backend_of(user)->install_snapshot(dir, meta->last_index));
   });
 }
 
 int reset(void* user) {
-  return guarded([&]() -> int { return to_code(backend_of(user)->reset()); });
+  return guarded([&]() -> int {
+    return storage::to_dengine_code(backend_of(user)->reset());
+  });
 }
 
 }  // namespace
@@ -143,7 +127,7 @@ int open_kv_machine(const std::string& path, int backend,
     }
     if (!s) {
       *error = s.to_string();
-      return to_code(s);
+      return storage::to_dengine_code(s);
     }
     std::memset(out, 0, sizeof(*out));
     out->version = DENGINE_STATE_MACHINE_VERSION;

@@ -1,12 +1,12 @@
 #include "sm/kv_store.h"
 
+#include "base/byte_codec.h"
 #include "sm/kv_command.h"
-#include "storage/byte_codec.h"
 
 namespace dengine::sm {
 
-using storage::ByteReader;
-using storage::ByteWriter;
+using base::ByteReader;
+using base::ByteWriter;
 
 std::string encode_stored_value(const StoredValue& v) {
   std::string out;

@@ -8,16 +8,16 @@
 #include <utility>
 #include <vector>
 
+#include "base/byte_codec.h"
 #include "sm/kv_apply.h"
 #include "sm/kv_read.h"
 #include "sm/kv_store.h"
-#include "storage/byte_codec.h"
 #include "storage/file_system.h"
 
 namespace dengine::sm {
 
-using storage::ByteReader;
-using storage::ByteWriter;
+using base::ByteReader;
+using base::ByteWriter;
 
 using storage::Status;
 

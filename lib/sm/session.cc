@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "storage/byte_codec.h"
-#include "storage/crc32c.h"
+#include "base/byte_codec.h"
+#include "base/crc32c.h"
 
 namespace dengine::sm {
 
@@ -30,7 +30,7 @@ std::string wrap_session(const SessionHeader& header,
                          std::string_view payload) {
   std::string out;
   out.reserve(1 + kHeaderBytes + payload.size());
-  storage::ByteWriter w(&out);
+  base::ByteWriter w(&out);
   w.u8(static_cast<uint8_t>(EnvelopeFormat::kSession));
   w.u64(header.client_id);
   w.u64(header.seq);
@@ -44,7 +44,7 @@ std::string wrap_register() {
 }
 
 storage::Status decode_envelope(std::string_view data, Envelope* out) {
-  storage::ByteReader r(data);
+  base::ByteReader r(data);
   uint8_t format = 0;
   if (!r.u8(&format)) {
     return storage::Status::corruption("envelope: empty entry data");
@@ -173,7 +173,7 @@ void SessionTable::set_result(const SessionHeader& header,
 
 std::string SessionTable::encode() const {
   std::string out;
-  storage::ByteWriter w(&out);
+  base::ByteWriter w(&out);
   w.u8(kTableVersion);
   w.u64(index_);
   w.u32(static_cast<uint32_t>(clients_.size()));
@@ -191,18 +191,18 @@ std::string SessionTable::encode() const {
       w.bytes(remembered.result.data);
     }
   }
-  w.u32(storage::crc32c(out));
+  w.u32(base::crc32c(out));
   return out;
 }
 
 storage::Status SessionTable::decode(std::string_view data, SessionTable* out) {
   if (data.size() < 4) return bad_table("truncated");
   const std::string_view body = data.substr(0, data.size() - 4);
-  const uint32_t crc = static_cast<uint32_t>(
-      storage::decode_fixed(data.data() + body.size(), 4));
-  if (storage::crc32c(body) != crc) return bad_table("checksum mismatch");
+  const uint32_t crc =
+      static_cast<uint32_t>(base::decode_fixed(data.data() + body.size(), 4));
+  if (base::crc32c(body) != crc) return bad_table("checksum mismatch");
 
-  storage::ByteReader r(body);
+  base::ByteReader r(body);
   uint8_t version = 0;
   SessionTable table;
   uint32_t client_count = 0;

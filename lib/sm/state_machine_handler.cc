@@ -1,34 +1,25 @@
+// The state-machine handler's apply pipeline: the apply thread and its queue,
+// committed entries through the session table into apply_chunk, the waiters
+// settled as last_applied moves, and shutdown. Snapshot work (recovery,
+// taking, installing) is in state_machine_handler_snapshots.cc.
+//
+// The hand-off. The Raft (loop) thread pushes Work onto queue_ under mutex_
+// and wakes the apply thread: committed entries one by one (the apply
+// thread regroups them into chunks), a snapshot from the leader to install
+// (InstallWork), or a request to take a snapshot (SnapshotWork). Nothing
+// else crosses: the apply thread alone touches the machine and the state
+// the next snapshot records (tracked_*, sessions_), and hands back
+// last_applied and the settled waiters' callbacks under the same mutex.
 #include "sm/state_machine_handler.h"
 
-#include <memory>
 #include <utility>
 
 #include "raft/conf_change.h"
 #include "sm/apply_results.h"
-#include "storage/file_system.h"
 
 namespace dengine::sm {
 
 namespace {
-
-int code_of(const storage::Status& s) {
-  switch (s.code()) {
-    case storage::StatusCode::kOk:
-      return DENGINE_OK;
-    case storage::StatusCode::kNotFound:
-      return DENGINE_ERR_NOT_FOUND;
-    case storage::StatusCode::kCorruption:
-      return DENGINE_ERR_CORRUPTION;
-    case storage::StatusCode::kIo:
-      return DENGINE_ERR_IO;
-    case storage::StatusCode::kInvalidArgument:
-      return DENGINE_ERR_INVALID_ARGUMENT;
-    case storage::StatusCode::kClosed:
-      return DENGINE_ERR_SHUTTING_DOWN;
-    default:
-      return DENGINE_ERR_INTERNAL;
-  }
-}
 
 uint32_t kind_of(raft::EntryType type) {
   switch (type) {
@@ -40,27 +31,6 @@ uint32_t kind_of(raft::EntryType type) {
       break;
   }
   return DENGINE_ENTRY_NORMAL;
-}
-
-bool hex_to_sha256(const std::string& hex, uint8_t out[32]) {
-  if (hex.size() != 64) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < 32; ++i) {
-    const int hi = nibble(hex[2 * i]);
-    const int lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
-std::string describe(const raft::SnapshotMeta& meta) {
-  return "snapshot at index " + std::to_string(meta.index) + " term " +
-         std::to_string(meta.term);
 }
 
 }  // namespace
@@ -117,91 +87,9 @@ raft::Term StateMachineHandler::last_applied_term() const {
   return last_applied_term_;
 }
 
-int StateMachineHandler::recover(std::string* error) {
-  uint64_t applied = 0;
-  if (machine_.last_applied != nullptr) {
-    applied = machine_.last_applied(machine_.user);
-  } else if (machine_.reset != nullptr) {
-    // It cannot say what it holds: start from empty and replay everything.
-    if (int rc = machine_.reset(machine_.user); rc != DENGINE_OK) {
-      *error = "state machine reset failed with status " + std::to_string(rc);
-      return DENGINE_ERR_STATE_MACHINE;
-    }
-  }
-  storage::SnapshotInfo latest;
-  if (options_.snapshots != nullptr) {
-    storage::Status s = options_.snapshots->latest(&latest);
-    if (!s && s.code() != storage::StatusCode::kNotFound) {
-      *error = s.to_string();
-      return code_of(s);
-    }
-  }
-  if (latest.meta.index > applied) {
-    if (int rc = install_into_machine(latest, error); rc != DENGINE_OK) {
-      return rc;
-    }
-    applied = latest.meta.index;
-  } else if (latest.meta.index > 0) {
-    // The entries after the snapshot are re-delivered and rebuild the rest.
-    if (int rc = load_sessions(latest, &sessions_, error); rc != DENGINE_OK) {
-      return rc;
-    }
-  }
-  replay_from_ = latest.meta.index;
-  tracked_index_ = latest.meta.index;
-  tracked_term_ = latest.meta.term;
-  tracked_conf_ = latest.meta.conf;
-  last_snapshot_index_ = latest.meta.index;
-  std::lock_guard lock(mutex_);
-  last_applied_ = applied;
-  // Unknown (0) until the entry at `applied` is re-delivered.
-  last_applied_term_ = applied == latest.meta.index ? latest.meta.term : 0;
-  return DENGINE_OK;
-}
-
 void StateMachineHandler::run() {
-  std::string error;
-  const int rc = recover(&error);
-  {
-    std::lock_guard lock(mutex_);
-    recovered_ = true;
-    recover_code_ = rc;
-    recover_error_ = std::move(error);
-  }
-  applied_changed_.notify_all();
-  if (rc != DENGINE_OK) return;
-
-  for (;;) {
-    std::unique_lock lock(mutex_);
-    work_ready_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-    if (queue_.empty()) break;  // stopping, and everything queued is done
-    if (std::holds_alternative<raft::Entry>(queue_.front())) {
-      std::vector<raft::Entry> chunk;
-      uint64_t bytes = 0;
-      while (!queue_.empty() && chunk.size() < options_.max_chunk_entries &&
-             std::holds_alternative<raft::Entry>(queue_.front())) {
-        auto& entry = std::get<raft::Entry>(queue_.front());
-        if (!chunk.empty() &&
-            bytes + entry.data.size() > options_.max_chunk_bytes) {
-          break;
-        }
-        bytes += entry.data.size();
-        chunk.push_back(std::move(entry));
-        queue_.pop_front();
-      }
-      lock.unlock();
-      apply_entries(std::move(chunk));
-    } else if (std::holds_alternative<InstallWork>(queue_.front())) {
-      InstallWork work = std::move(std::get<InstallWork>(queue_.front()));
-      queue_.pop_front();
-      lock.unlock();
-      install_snapshot(std::move(work));
-    } else {
-      SnapshotWork work = std::move(std::get<SnapshotWork>(queue_.front()));
-      queue_.pop_front();
-      lock.unlock();
-      take_snapshot(std::move(work.done));
-    }
+  if (!report_recovery()) return;
+  while (run_next()) {
   }
   std::string flush_error;
   int flush_code = DENGINE_OK;
@@ -211,6 +99,62 @@ void StateMachineHandler::run() {
   std::lock_guard lock(mutex_);
   flush_code_ = flush_code;
   flush_error_ = std::move(flush_error);
+}
+
+// Recovers, and tells start() (waiting on applied_changed_) how it went.
+bool StateMachineHandler::report_recovery() {
+  std::string error;
+  const int rc = recover(&error);
+  {
+    std::lock_guard lock(mutex_);
+    recovered_ = true;
+    recover_code_ = rc;
+    recover_error_ = std::move(error);
+  }
+  applied_changed_.notify_all();
+  return rc == DENGINE_OK;
+}
+
+// Waits for work and runs the next item: a chunk of entries, an install or a
+// snapshot. Returns false once stopping and everything queued is done.
+bool StateMachineHandler::run_next() {
+  std::unique_lock lock(mutex_);
+  work_ready_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+  if (queue_.empty()) return false;
+  if (std::holds_alternative<raft::Entry>(queue_.front())) {
+    std::vector<raft::Entry> chunk = pop_chunk();
+    lock.unlock();
+    apply_entries(std::move(chunk));
+  } else if (std::holds_alternative<InstallWork>(queue_.front())) {
+    InstallWork work = std::move(std::get<InstallWork>(queue_.front()));
+    queue_.pop_front();
+    lock.unlock();
+    install_snapshot(std::move(work));
+  } else {
+    SnapshotWork work = std::move(std::get<SnapshotWork>(queue_.front()));
+    queue_.pop_front();
+    lock.unlock();
+    take_snapshot(std::move(work.done));
+  }
+  return true;
+}
+
+// The entries at the front of the queue, up to the chunk bounds. mutex_ held.
+std::vector<raft::Entry> StateMachineHandler::pop_chunk() {
+  std::vector<raft::Entry> chunk;
+  uint64_t bytes = 0;
+  while (!queue_.empty() && chunk.size() < options_.max_chunk_entries &&
+         std::holds_alternative<raft::Entry>(queue_.front())) {
+    auto& entry = std::get<raft::Entry>(queue_.front());
+    if (!chunk.empty() &&
+        bytes + entry.data.size() > options_.max_chunk_bytes) {
+      break;
+    }
+    bytes += entry.data.size();
+    chunk.push_back(std::move(entry));
+    queue_.pop_front();
+  }
+  return chunk;
 }
 
 void StateMachineHandler::apply(std::vector<raft::Entry> entries) {
@@ -368,64 +312,48 @@ StateMachineHandler::Delivery StateMachineHandler::deliver(
     d.result_of.reset();
     return d;
   }
-  SessionDecision decision = sessions_.admit(entry.index, envelope.session);
+  admit(entry.index, envelope.session, &d);
+  return d;
+}
+
+// A session entry: the table decides whether the machine applies it.
+void StateMachineHandler::admit(raft::Index index, const SessionHeader& session,
+                                Delivery* d) {
+  SessionDecision decision = sessions_.admit(index, session);
   switch (decision.verdict) {
     case SessionDecision::Verdict::kApply:
-      d.session = envelope.session;
+      d->session = session;
       break;
     case SessionDecision::Verdict::kDuplicate:
-      d.to_machine = false;
-      d.result_of = decision.applied_at;
-      d.outcome.duplicate = true;
-      d.outcome.result_known = decision.result.known;
-      d.outcome.result = decision.result.status;
-      d.outcome.data = std::move(decision.result.data);
+      d->to_machine = false;
+      d->result_of = decision.applied_at;
+      d->outcome.duplicate = true;
+      d->outcome.result_known = decision.result.known;
+      d->outcome.result = decision.result.status;
+      d->outcome.data = std::move(decision.result.data);
       if (!decision.result.known) {
-        d.outcome.message = "duplicate of entry " +
-                            std::to_string(decision.applied_at) +
-                            ", re-delivered after a restart: its result is "
-                            "unknown";
+        d->outcome.message = "duplicate of entry " +
+                             std::to_string(decision.applied_at) +
+                             ", re-delivered after a restart: its result is "
+                             "unknown";
       }
       break;
     case SessionDecision::Verdict::kRejected:
     case SessionDecision::Verdict::kExpired:
-      d.to_machine = false;
-      d.result_of.reset();
-      d.outcome.status = decision.verdict == SessionDecision::Verdict::kExpired
-                             ? DENGINE_ERR_SESSION_EXPIRED
-                             : DENGINE_ERR_INVALID_ARGUMENT;
-      d.outcome.message = std::move(decision.reason);
+      d->to_machine = false;
+      d->result_of.reset();
+      d->outcome.status = decision.verdict == SessionDecision::Verdict::kExpired
+                              ? DENGINE_ERR_SESSION_EXPIRED
+                              : DENGINE_ERR_INVALID_ARGUMENT;
+      d->outcome.message = std::move(decision.reason);
       break;
   }
-  return d;
 }
 
 void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
   const raft::Index applied = last_applied_;  // written only on this thread
   std::vector<raft::Entry> todo;
-  for (auto& entry : entries) {
-    if (entry.index <= applied) {
-      // Re-delivered after a restart or a snapshot: the session table learns
-      // the seqs it applied, with unknown results.
-      if (entry.index == sessions_.index() + 1) deliver(entry);
-      observe(entry);
-      if (entry.index == applied) {
-        std::lock_guard lock(mutex_);
-        last_applied_term_ = entry.term;
-      }
-      continue;
-    }
-    const raft::Index expected = applied + 1 + todo.size();
-    if (entry.index != expected) {
-      fail(DENGINE_ERR_INTERNAL,
-           "state machine handler: entry " + std::to_string(entry.index) +
-               " arrived where " + std::to_string(expected) +
-               " was expected (a gap or reordering in the committed log)");
-      return;
-    }
-    todo.push_back(std::move(entry));
-  }
-  if (todo.empty()) return;
+  if (!select_new(std::move(entries), applied, &todo) || todo.empty()) return;
   if (sessions_.index() != applied) {
     fail(DENGINE_ERR_INTERNAL,
          "state machine handler: the session table is at entry " +
@@ -436,24 +364,14 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
     return;
   }
 
-  const raft::Index first = todo.front().index;
   std::vector<Delivery> deliveries;
   deliveries.reserve(todo.size());
-  std::vector<dengine_entry> view(todo.size());
   uint64_t bytes = 0;
-  for (size_t i = 0; i < todo.size(); ++i) {
-    const Delivery& d = deliveries.emplace_back(deliver(todo[i]));
-    view[i].index = todo[i].index;
-    view[i].term = todo[i].term;
-    if (d.to_machine) {
-      view[i].kind = kind_of(todo[i].type);
-      view[i].data = reinterpret_cast<const uint8_t*>(d.data.data());
-      view[i].len = d.data.size();
-    } else {
-      view[i].kind = DENGINE_ENTRY_NOOP;
-    }
-    bytes += todo[i].data.size();
+  for (const raft::Entry& entry : todo) {
+    deliveries.push_back(deliver(entry));
+    bytes += entry.data.size();
   }
+  std::vector<dengine_entry> view = machine_view(todo, deliveries);
   dengine_results results;
   results.entries.resize(todo.size());
   const int rc =
@@ -461,17 +379,11 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
   if (rc != DENGINE_OK) {
     fail(DENGINE_ERR_STATE_MACHINE,
          "state machine: apply_chunk returned " + std::to_string(rc) +
-             " for entries [" + std::to_string(first) + ", " +
+             " for entries [" + std::to_string(todo.front().index) + ", " +
              std::to_string(todo.back().index) + "]; applying stopped");
     return;
   }
-  for (size_t i = 0; i < todo.size(); ++i) {
-    if (!deliveries[i].session) continue;
-    const auto& r = results.entries[i];
-    sessions_.set_result(
-        *deliveries[i].session,
-        {true, r.status, std::string(r.data.begin(), r.data.end())});
-  }
+  remember_session_results(deliveries, results);
   for (const auto& entry : todo) observe(entry);
   entries_since_snapshot_ += todo.size();
   bytes_since_snapshot_ += bytes;
@@ -481,6 +393,70 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
       options_.snapshot_policy.due(entries_since_snapshot_,
                                    bytes_since_snapshot_)) {
     take_snapshot(nullptr);
+  }
+}
+
+// Moves the entries past `applied` to *todo. The ones at or below it were
+// re-delivered after a restart or a snapshot: they only teach the session
+// table the seqs they applied (with unknown results) and the tracked term
+// and membership. A gap is fatal (returns false).
+bool StateMachineHandler::select_new(std::vector<raft::Entry> entries,
+                                     raft::Index applied,
+                                     std::vector<raft::Entry>* todo) {
+  for (auto& entry : entries) {
+    if (entry.index <= applied) {
+      if (entry.index == sessions_.index() + 1) deliver(entry);
+      observe(entry);
+      if (entry.index == applied) {
+        std::lock_guard lock(mutex_);
+        last_applied_term_ = entry.term;
+      }
+      continue;
+    }
+    const raft::Index expected = applied + 1 + todo->size();
+    if (entry.index != expected) {
+      fail(DENGINE_ERR_INTERNAL,
+           "state machine handler: entry " + std::to_string(entry.index) +
+               " arrived where " + std::to_string(expected) +
+               " was expected (a gap or reordering in the committed log)");
+      return false;
+    }
+    todo->push_back(std::move(entry));
+  }
+  return true;
+}
+
+// What apply_chunk is given: views into `todo` and the deliveries' payloads,
+// which must outlive it.
+std::vector<dengine_entry> StateMachineHandler::machine_view(
+    const std::vector<raft::Entry>& todo,
+    const std::vector<Delivery>& deliveries) {
+  std::vector<dengine_entry> view(todo.size());
+  for (size_t i = 0; i < todo.size(); ++i) {
+    view[i].index = todo[i].index;
+    view[i].term = todo[i].term;
+    if (deliveries[i].to_machine) {
+      view[i].kind = kind_of(todo[i].type);
+      view[i].data =
+          reinterpret_cast<const uint8_t*>(deliveries[i].data.data());
+      view[i].len = deliveries[i].data.size();
+    } else {
+      view[i].kind = DENGINE_ENTRY_NOOP;
+    }
+  }
+  return view;
+}
+
+// Session entries the machine applied: their results answer later
+// duplicates.
+void StateMachineHandler::remember_session_results(
+    const std::vector<Delivery>& deliveries, const dengine_results& results) {
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    if (!deliveries[i].session) continue;
+    const auto& r = results.entries[i];
+    sessions_.set_result(
+        *deliveries[i].session,
+        {true, r.status, std::string(r.data.begin(), r.data.end())});
   }
 }
 
@@ -494,35 +470,11 @@ void StateMachineHandler::advance_to(raft::Index index, raft::Term term,
     std::lock_guard lock(mutex_);
     last_applied_ = index;
     last_applied_term_ = term;
-    const raft::Index first = applied.empty() ? index + 1 : applied[0].index;
     auto end = proposals_.upper_bound(index);
     for (auto it = proposals_.begin(); it != end; ++it) {
-      ProposalOutcome outcome;
-      if (it->first < first) {
-        outcome.status = DENGINE_ERR_TIMEOUT;
-        outcome.message = "entry " + std::to_string(it->first) +
-                          " was covered by a snapshot; its outcome is unknown";
-      } else {
-        const size_t i = it->first - first;
-        if (applied[i].term != it->second.term) {
-          outcome.status = DENGINE_ERR_NOT_LEADER;
-          outcome.message =
-              "entry " + std::to_string(it->first) + " has term " +
-              std::to_string(applied[i].term) + ", not the proposal's " +
-              std::to_string(it->second.term) + ": leadership changed";
-        } else {
-          outcome = deliveries[i].outcome;
-          const std::optional<raft::Index>& source = deliveries[i].result_of;
-          if (source && *source >= first) {
-            const auto& r = results.entries[*source - first];
-            outcome.result = r.status;
-            outcome.data.assign(r.data.begin(), r.data.end());
-            outcome.result_known = true;
-            outcome.message.clear();
-          }
-        }
-      }
-      settled.emplace_back(std::move(it->second.done), std::move(outcome));
+      settled.emplace_back(std::move(it->second.done),
+                           outcome_of(it->first, it->second.term, index,
+                                      applied, deliveries, results));
     }
     proposals_.erase(proposals_.begin(), end);
     auto read_end = reads_.upper_bound(index);
@@ -531,197 +483,86 @@ void StateMachineHandler::advance_to(raft::Index index, raft::Term term,
     }
     reads_.erase(reads_.begin(), read_end);
   }
+  // Callbacks run outside the lock: they may register new waiters.
   applied_changed_.notify_all();
   for (auto& [done, outcome] : settled) done(outcome);
   for (auto& done : woken) done(DENGINE_OK);
 }
 
-void StateMachineHandler::take_snapshot(SnapshotCallback done) {
-  auto finish = [&](int status, const std::string& message,
-                    const storage::SnapshotInfo& info) {
-    if (done) done(status, message, info);
-  };
-  // Whatever the outcome, the policy counts afresh: a failing snapshot is
-  // retried after the next interval rather than after every chunk.
-  entries_since_snapshot_ = 0;
-  bytes_since_snapshot_ = 0;
-  const raft::Index applied = last_applied_;
-  if (options_.snapshots == nullptr) {
-    finish(DENGINE_ERR_UNSUPPORTED, "no snapshot store configured", {});
-    return;
+// The outcome of the proposal of (`at`, `term`) once last_applied reached
+// `index` through `applied` (empty: through a snapshot).
+ProposalOutcome StateMachineHandler::outcome_of(
+    raft::Index at, raft::Term term, raft::Index index,
+    const std::vector<raft::Entry>& applied,
+    const std::vector<Delivery>& deliveries, const dengine_results& results) {
+  ProposalOutcome outcome;
+  const raft::Index first = applied.empty() ? index + 1 : applied[0].index;
+  if (at < first) {
+    outcome.status = DENGINE_ERR_TIMEOUT;
+    outcome.message = "entry " + std::to_string(at) +
+                      " was covered by a snapshot; its outcome is unknown";
+    return outcome;
   }
-  if (applied == 0) {
-    finish(DENGINE_ERR_NOT_FOUND, "nothing applied yet to snapshot", {});
-    return;
+  const size_t i = at - first;
+  if (applied[i].term != term) {
+    outcome.status = DENGINE_ERR_NOT_LEADER;
+    outcome.message = "entry " + std::to_string(at) + " has term " +
+                      std::to_string(applied[i].term) +
+                      ", not the proposal's " + std::to_string(term) +
+                      ": leadership changed";
+    return outcome;
   }
-  if (tracked_index_ != applied) {
-    finish(DENGINE_ERR_BUSY,
-           "membership as of index " + std::to_string(applied) +
-               " is unknown until entries from " +
-               std::to_string(tracked_index_ + 1) + " are re-delivered",
-           {});
-    return;
+  outcome = deliveries[i].outcome;
+  const std::optional<raft::Index>& source = deliveries[i].result_of;
+  if (source && *source >= first) {
+    const auto& r = results.entries[*source - first];
+    outcome.result = r.status;
+    outcome.data.assign(r.data.begin(), r.data.end());
+    outcome.result_known = true;
+    outcome.message.clear();
   }
-  if (applied == last_snapshot_index_) {
-    storage::SnapshotInfo latest;
-    storage::Status s = options_.snapshots->latest(&latest);
-    if (s && latest.meta.index == applied) {
-      finish(DENGINE_OK, "", latest);
-      return;
-    }
-  }
-  raft::SnapshotMeta meta{applied, tracked_term_, tracked_conf_};
-  std::unique_ptr<storage::SnapshotWriter> writer;
-  if (storage::Status s = options_.snapshots->begin(meta, &writer); !s) {
-    finish(code_of(s), s.to_string(), {});
-    return;
-  }
-  const std::string machine_dir =
-      writer->data_dir() + "/" + kSnapshotMachineDir;
-  if (storage::Status s =
-          storage::posix_file_system()->create_dirs(machine_dir);
-      !s) {
-    finish(code_of(s), s.to_string(), {});
-    return;
-  }
-  if (int rc = machine_.generate_snapshot(machine_.user, machine_dir.c_str(),
-                                          applied);
-      rc != DENGINE_OK) {
-    writer->abort();
-    finish(DENGINE_ERR_STATE_MACHINE,
-           "state machine: generate_snapshot returned " + std::to_string(rc) +
-               " for " + describe(meta),
-           {});
-    return;
-  }
-  // Synced by commit, with the machine's files.
-  std::unique_ptr<storage::File> file;
-  storage::Status s = storage::posix_file_system()->open(
-      writer->data_dir() + "/" + kSnapshotSessionsFile, true, &file);
-  if (s) s = file->write(0, sessions_.encode());
-  if (!s) {
-    finish(code_of(s), s.to_string(), {});
-    return;
-  }
-  storage::SnapshotInfo info;
-  if (s = writer->commit("", &info); !s) {
-    finish(code_of(s), s.to_string(), {});
-    return;
-  }
-  last_snapshot_index_ = applied;
-  if (options_.on_snapshot_taken) options_.on_snapshot_taken(info);
-  finish(DENGINE_OK, "", info);
-}
-
-int StateMachineHandler::load_sessions(const storage::SnapshotInfo& info,
-                                       SessionTable* out, std::string* error) {
-  const std::string path = info.data_dir + "/" + kSnapshotSessionsFile;
-  std::unique_ptr<storage::File> file;
-  std::string bytes;
-  storage::Status s = storage::posix_file_system()->open(path, false, &file);
-  if (s) s = file->read(0, file->size(), &bytes);
-  if (s) s = SessionTable::decode(bytes, out);
-  if (s && out->index() != info.meta.index) {
-    s = storage::Status::corruption("session table at entry " +
-                                    std::to_string(out->index()));
-  }
-  if (!s) {
-    *error = describe(info.meta) + ": bad session table " + path + ": " +
-             s.to_string();
-    // A snapshot without its table is damaged, not absent.
-    return s.code() == storage::StatusCode::kNotFound ? DENGINE_ERR_CORRUPTION
-                                                      : code_of(s);
-  }
-  return DENGINE_OK;
-}
-
-int StateMachineHandler::install_into_machine(const storage::SnapshotInfo& info,
-                                              std::string* error) {
-  std::string actual;
-  if (storage::Status s = storage::sha256_of_dir(info.data_dir, &actual); !s) {
-    *error = "cannot verify " + describe(info.meta) + ": " + s.to_string();
-    return code_of(s);
-  }
-  dengine_snapshot_meta meta{};
-  if (actual != info.sha256 || !hex_to_sha256(info.sha256, meta.sha256)) {
-    *error = "corruption: " + describe(info.meta) + " in " + info.data_dir +
-             " hashes to SHA-256 " + actual + ", expected " + info.sha256 +
-             "; refused";
-    return DENGINE_ERR_CORRUPTION;
-  }
-  meta.last_index = info.meta.index;
-  meta.last_term = info.meta.term;
-  SessionTable sessions;
-  if (int rc = load_sessions(info, &sessions, error); rc != DENGINE_OK) {
-    return rc;
-  }
-  const std::string machine_dir = info.data_dir + "/" + kSnapshotMachineDir;
-  if (int rc =
-          machine_.install_snapshot(machine_.user, machine_dir.c_str(), &meta);
-      rc != DENGINE_OK) {
-    *error = "state machine: install_snapshot returned " + std::to_string(rc) +
-             " for " + describe(info.meta);
-    return DENGINE_ERR_STATE_MACHINE;
-  }
-  sessions_ = std::move(sessions);
-  return DENGINE_OK;
-}
-
-void StateMachineHandler::install_snapshot(InstallWork work) {
-  auto finish = [&](int status, const std::string& message) {
-    if (work.done) work.done(status, message);
-  };
-  if (work.info.meta.index <= last_applied_) {
-    finish(DENGINE_OK, "already applied past " + describe(work.info.meta));
-    return;
-  }
-  std::string error;
-  if (int rc = install_into_machine(work.info, &error); rc != DENGINE_OK) {
-    // The log now continues after the snapshot: without it, applying on
-    // would leave a gap.
-    fail(rc, error);
-    finish(rc, error);
-    return;
-  }
-  tracked_index_ = work.info.meta.index;
-  tracked_term_ = work.info.meta.term;
-  tracked_conf_ = work.info.meta.conf;
-  last_snapshot_index_ = work.info.meta.index;
-  entries_since_snapshot_ = 0;
-  bytes_since_snapshot_ = 0;
-  // Reported before waiters see the new index, so whoever waits for it also
-  // sees the install's completion.
-  finish(DENGINE_OK, "");
-  advance_to(work.info.meta.index, work.info.meta.term, {}, {},
-             dengine_results{});
+  return outcome;
 }
 
 void StateMachineHandler::fail(int code, std::string message) {
-  std::multimap<raft::Index, Proposal> proposals;
-  std::multimap<raft::Index, ReadCallback> reads;
-  std::deque<Work> queue;
+  Leftovers left;
   {
     std::lock_guard lock(mutex_);
     fatal_code_ = code;
     fatal_message_ = message;
-    proposals.swap(proposals_);
-    reads.swap(reads_);
-    queue.swap(queue_);
+    left = take_leftovers();
   }
   applied_changed_.notify_all();
+  refuse(left, code, message, message);
+  if (options_.on_fatal) options_.on_fatal(code, message);
+}
+
+// Every waiter and all queued work, to be refused. mutex_ held.
+StateMachineHandler::Leftovers StateMachineHandler::take_leftovers() {
+  Leftovers left;
+  left.proposals.swap(proposals_);
+  left.reads.swap(reads_);
+  left.queue.swap(queue_);
+  return left;
+}
+
+// Fails what `left` holds with `code`: waiters with `message`, queued
+// installs and snapshot requests with `work_message`.
+void StateMachineHandler::refuse(Leftovers& left, int code,
+                                 const std::string& message,
+                                 const std::string& work_message) {
   ProposalOutcome outcome;
   outcome.status = code;
   outcome.message = message;
-  for (auto& [index, proposal] : proposals) proposal.done(outcome);
-  for (auto& [index, done] : reads) done(code);
-  for (auto& work : queue) {
+  for (auto& [index, proposal] : left.proposals) proposal.done(outcome);
+  for (auto& [index, done] : left.reads) done(code);
+  for (auto& work : left.queue) {
     if (auto* install = std::get_if<InstallWork>(&work)) {
-      if (install->done) install->done(code, message);
+      if (install->done) install->done(code, work_message);
     } else if (auto* snapshot = std::get_if<SnapshotWork>(&work)) {
-      if (snapshot->done) snapshot->done(code, message, {});
+      if (snapshot->done) snapshot->done(code, work_message, {});
     }
   }
-  if (options_.on_fatal) options_.on_fatal(code, message);
 }
 
 int StateMachineHandler::flush_machine(std::string* error) {
@@ -769,14 +610,13 @@ int StateMachineHandler::stop() {
     stopped_ = true;
     stopping_ = true;
   }
+  // The apply thread drains the queue and flushes before it ends.
   work_ready_.notify_all();
   if (thread_.joinable()) thread_.join();
 
   int code = DENGINE_OK;
   bool machine_started = false;
-  std::multimap<raft::Index, Proposal> proposals;
-  std::multimap<raft::Index, ReadCallback> reads;
-  std::deque<Work> queue;
+  Leftovers left;
   {
     std::lock_guard lock(mutex_);
     if (fatal_code_ != DENGINE_OK) {
@@ -788,9 +628,7 @@ int StateMachineHandler::stop() {
     }
     closed_ = true;
     machine_started = machine_started_;
-    proposals.swap(proposals_);
-    reads.swap(reads_);
-    queue.swap(queue_);  // left only if the apply thread never ran
+    left = take_leftovers();  // work is left only if the apply thread never ran
   }
   applied_changed_.notify_all();
   if (machine_started && machine_.stop != nullptr) {
@@ -798,19 +636,8 @@ int StateMachineHandler::stop() {
     if (rc != DENGINE_OK && code == DENGINE_OK)
       code = DENGINE_ERR_STATE_MACHINE;
   }
-  ProposalOutcome outcome;
-  outcome.status = DENGINE_ERR_SHUTTING_DOWN;
-  outcome.message = "state machine handler stopped";
-  for (auto& [index, proposal] : proposals) proposal.done(outcome);
-  for (auto& [index, done] : reads) done(DENGINE_ERR_SHUTTING_DOWN);
-  for (auto& work : queue) {
-    if (auto* install = std::get_if<InstallWork>(&work)) {
-      if (install->done) install->done(DENGINE_ERR_SHUTTING_DOWN, "stopped");
-    } else if (auto* snapshot = std::get_if<SnapshotWork>(&work)) {
-      if (snapshot->done)
-        snapshot->done(DENGINE_ERR_SHUTTING_DOWN, "stopped", {});
-    }
-  }
+  refuse(left, DENGINE_ERR_SHUTTING_DOWN, "state machine handler stopped",
+         "stopped");
   std::lock_guard lock(mutex_);
   stop_code_ = code;
   return code;

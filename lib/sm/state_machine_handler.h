@@ -203,6 +203,10 @@ class StateMachineHandler {
   }
 
  private:
+  // What travels the queue from the Raft thread to the apply thread, handled
+  // strictly in order: a committed entry, a snapshot to install, or a
+  // request to take one. The callbacks inside travel back: the apply thread
+  // runs them.
   struct InstallWork {
     storage::SnapshotInfo info;
     InstallCallback done;
@@ -215,6 +219,12 @@ class StateMachineHandler {
   struct Proposal {
     raft::Term term;
     ProposalCallback done;
+  };
+  // Waiters and queued work that can no longer complete (fatal error, stop).
+  struct Leftovers {
+    std::multimap<raft::Index, Proposal> proposals;
+    std::multimap<raft::Index, ReadCallback> reads;
+    std::deque<Work> queue;
   };
 
   // What becomes of one committed entry: what the machine is given and how
@@ -231,21 +241,23 @@ class StateMachineHandler {
     ProposalOutcome outcome;
   };
 
+  // --- the apply thread and the pipeline (state_machine_handler.cc) ---
   void run();
-  int recover(std::string* error);
-  // Reads the session table of a snapshot; not fatal by itself.
-  int load_sessions(const storage::SnapshotInfo& info, SessionTable* out,
-                    std::string* error);
-  // Verifies `info` and installs it into the machine and the session table;
-  // not fatal by itself.
-  int install_into_machine(const storage::SnapshotInfo& info,
-                           std::string* error);
+  bool report_recovery();
+  bool run_next();
+  std::vector<raft::Entry> pop_chunk();
   void apply_entries(std::vector<raft::Entry> entries);
-  void install_snapshot(InstallWork work);
-  void take_snapshot(SnapshotCallback done);
+  bool select_new(std::vector<raft::Entry> entries, raft::Index applied,
+                  std::vector<raft::Entry>* todo);
+  static std::vector<dengine_entry> machine_view(
+      const std::vector<raft::Entry>& todo,
+      const std::vector<Delivery>& deliveries);
+  void remember_session_results(const std::vector<Delivery>& deliveries,
+                                const dengine_results& results);
   // Strips the envelope of the entry at sessions_.index() + 1 and feeds it
   // to the session table.
   Delivery deliver(const raft::Entry& entry);
+  void admit(raft::Index index, const SessionHeader& session, Delivery* d);
   // Records the term and membership of an entry as it applies or is skipped.
   void observe(const raft::Entry& entry);
   // Moves last_applied to `index` and settles the waiters it satisfies:
@@ -256,8 +268,33 @@ class StateMachineHandler {
                   const std::vector<raft::Entry>& applied,
                   const std::vector<Delivery>& deliveries,
                   const dengine_results& results);
+  static ProposalOutcome outcome_of(raft::Index at, raft::Term term,
+                                    raft::Index index,
+                                    const std::vector<raft::Entry>& applied,
+                                    const std::vector<Delivery>& deliveries,
+                                    const dengine_results& results);
   void fail(int code, std::string message);
+  Leftovers take_leftovers();
+  static void refuse(Leftovers& left, int code, const std::string& message,
+                     const std::string& work_message);
   int flush_machine(std::string* error);
+
+  // --- snapshots (state_machine_handler_snapshots.cc) ---
+  int recover(std::string* error);
+  int read_machine_applied(uint64_t* applied, std::string* error);
+  void track_snapshot(const raft::SnapshotMeta& meta);
+  // Reads the session table of a snapshot; not fatal by itself.
+  int load_sessions(const storage::SnapshotInfo& info, SessionTable* out,
+                    std::string* error);
+  // Verifies `info` and installs it into the machine and the session table;
+  // not fatal by itself.
+  int install_into_machine(const storage::SnapshotInfo& info,
+                           std::string* error);
+  void install_snapshot(InstallWork work);
+  void take_snapshot(SnapshotCallback done);
+  int snapshot_refusal(raft::Index applied, std::string* message) const;
+  int write_snapshot(const raft::SnapshotMeta& meta,
+                     storage::SnapshotInfo* info, std::string* message);
 
   dengine_state_machine machine_;
   const StateMachineHandlerOptions options_;

@@ -7,7 +7,7 @@ namespace dengine::storage {
 Status replace_file(FileSystem* fs, const std::string& dir,
                     const std::string& name, std::string_view contents) {
   const std::string path = dir + "/" + name;
-  const std::string temp_path = path + ".tmp";
+  const std::string temp_path = path + kReplaceTempSuffix;
   {
     std::unique_ptr<File> file;
     Status s = fs->open(temp_path, /*create=*/true, &file);

@@ -11,6 +11,10 @@
 
 namespace dengine::storage {
 
+// What a replace writes first: "<name>" + kReplaceTempSuffix. One found when
+// no replace runs was left by a crash; the file it was to replace stands.
+inline constexpr char kReplaceTempSuffix[] = ".tmp";
+
 Status replace_file(FileSystem* fs, const std::string& dir,
                     const std::string& name, std::string_view contents);
 

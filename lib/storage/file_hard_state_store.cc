@@ -7,9 +7,10 @@
 #include <string_view>
 #include <utility>
 
+#include "base/byte_codec.h"
+#include "base/crc32c.h"
+#include "base/log.h"
 #include "storage/atomic_file.h"
-#include "storage/byte_codec.h"
-#include "storage/crc32c.h"
 #include "storage/hard_state_store.h"
 
 namespace dengine::storage {
@@ -23,10 +24,10 @@ constexpr char kFileName[] = "HARDSTATE";
 
 std::string encode(const raft::HardState& state) {
   std::string out(1, static_cast<char>(kFormat));
-  append_fixed(&out, state.term, 8);
-  append_fixed(&out, state.vote, 8);
-  append_fixed(&out, state.commit, 8);
-  append_fixed(&out, crc32c(out), 4);
+  base::append_fixed(&out, state.term, 8);
+  base::append_fixed(&out, state.vote, 8);
+  base::append_fixed(&out, state.commit, 8);
+  base::append_fixed(&out, base::crc32c(out), 4);
   return out;
 }
 
@@ -37,7 +38,15 @@ class FileHardStateStore final : public HardStateStore {
 
   Status load(raft::HardState* out) override {
     std::lock_guard lock(mutex_);
-    if (!fs_->exists(path_)) {
+    const bool exists = fs_->exists(path_);
+    if (fs_->exists(path_ + kReplaceTempSuffix)) {
+      base::log_line(DENGINE_LOG_INFO,
+                     "hard state: ignoring " + path_ + kReplaceTempSuffix +
+                         ", a save the crash interrupted; falling back to " +
+                         (exists ? "the last complete save in " + path_
+                                 : std::string("the empty hard state")));
+    }
+    if (!exists) {
       *out = raft::HardState{};
       return Status::ok();
     }
@@ -50,7 +59,7 @@ class FileHardStateStore final : public HardStateStore {
           " bytes, expected " + std::to_string(kFileBytes));
     }
     const std::string_view body(data.data(), kBodyBytes);
-    if (decode_fixed(data.data() + kBodyBytes, 4) != crc32c(body)) {
+    if (base::decode_fixed(data.data() + kBodyBytes, 4) != base::crc32c(body)) {
       return Status::corruption("bad checksum in hard state file " + path_);
     }
     if (static_cast<uint8_t>(data[0]) != kFormat) {
@@ -58,9 +67,9 @@ class FileHardStateStore final : public HardStateStore {
                                 std::to_string(static_cast<uint8_t>(data[0])) +
                                 " in hard state file " + path_);
     }
-    out->term = decode_fixed(data.data() + 1, 8);
-    out->vote = decode_fixed(data.data() + 9, 8);
-    out->commit = decode_fixed(data.data() + 17, 8);
+    out->term = base::decode_fixed(data.data() + 1, 8);
+    out->vote = base::decode_fixed(data.data() + 9, 8);
+    out->commit = base::decode_fixed(data.data() + 17, 8);
     return Status::ok();
   }
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "storage/byte_codec.h"
+#include "base/byte_codec.h"
 #include "storage/rocksdb_db.h"
 
 namespace dengine::storage {
@@ -34,17 +34,17 @@ class RocksDbHardStateStore final : public HardStateStore {
         static_cast<uint8_t>(value[0]) != kHardStateFormat) {
       return Status::corruption("malformed hard state in " + db_->path());
     }
-    out->term = decode_fixed(value.data() + 1, 8);
-    out->vote = decode_fixed(value.data() + 9, 8);
-    out->commit = decode_fixed(value.data() + 17, 8);
+    out->term = base::decode_fixed(value.data() + 1, 8);
+    out->vote = base::decode_fixed(value.data() + 9, 8);
+    out->commit = base::decode_fixed(value.data() + 17, 8);
     return Status::ok();
   }
 
   Status save(const raft::HardState& state) override {
     std::string value(1, static_cast<char>(kHardStateFormat));
-    append_fixed(&value, state.term, 8);
-    append_fixed(&value, state.vote, 8);
-    append_fixed(&value, state.commit, 8);
+    base::append_fixed(&value, state.term, 8);
+    base::append_fixed(&value, state.vote, 8);
+    base::append_fixed(&value, state.commit, 8);
     rocksdb::WriteBatch batch;
     rocksdb::Status s = batch.Put(db_->meta_family(), kHardStateKey, value);
     if (!s.ok()) return db_->convert(s, "hard state batch");

@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "storage/byte_codec.h"
+#include "base/byte_codec.h"
 #include "storage/rocksdb_db.h"
 
 namespace dengine::storage {
@@ -43,7 +43,7 @@ std::string encode_entry(const raft::Entry& entry) {
   std::string value;
   value.reserve(kEntryHeaderBytes + entry.data.size());
   value.push_back(static_cast<char>(kEntryFormat));
-  append_fixed(&value, entry.term, 8);
+  base::append_fixed(&value, entry.term, 8);
   value.push_back(static_cast<char>(entry.type));
   value.append(entry.data);
   return value;
@@ -56,7 +56,7 @@ bool decode_entry(raft::Index index, const rocksdb::Slice& value,
   const auto type = static_cast<uint8_t>(value[9]);
   if (type > static_cast<uint8_t>(raft::EntryType::kConfChange)) return false;
   out->index = index;
-  out->term = decode_fixed(value.data() + 1, 8);
+  out->term = base::decode_fixed(value.data() + 1, 8);
   out->type = static_cast<raft::EntryType>(type);
   out->data.assign(value.data() + kEntryHeaderBytes,
                    value.size() - kEntryHeaderBytes);
@@ -65,8 +65,8 @@ bool decode_entry(raft::Index index, const rocksdb::Slice& value,
 
 std::string encode_purge_point(raft::Index index, raft::Term term) {
   std::string value(1, static_cast<char>(kPurgePointFormat));
-  append_fixed(&value, index, 8);
-  append_fixed(&value, term, 8);
+  base::append_fixed(&value, index, 8);
+  base::append_fixed(&value, term, 8);
   return value;
 }
 
@@ -74,8 +74,8 @@ bool decode_purge_point(const std::string& value, raft::Index* index,
                         raft::Term* term) {
   if (value.size() != 17) return false;
   if (static_cast<uint8_t>(value[0]) != kPurgePointFormat) return false;
-  *index = decode_fixed(value.data() + 1, 8);
-  *term = decode_fixed(value.data() + 9, 8);
+  *index = base::decode_fixed(value.data() + 1, 8);
+  *term = base::decode_fixed(value.data() + 9, 8);
   return true;
 }
 

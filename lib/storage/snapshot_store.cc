@@ -14,8 +14,9 @@
 #include <system_error>
 #include <utility>
 
-#include "storage/byte_codec.h"
-#include "storage/crc32c.h"
+#include "base/byte_codec.h"
+#include "base/crc32c.h"
+#include "base/log.h"
 
 namespace dengine::storage {
 
@@ -80,11 +81,11 @@ Status fs_error(const std::string& what, const std::string& path,
 }
 
 void put_ids(std::string* out, const std::vector<raft::NodeId>& ids) {
-  append_fixed(out, ids.size(), 4);
-  for (raft::NodeId id : ids) append_fixed(out, id, 8);
+  base::append_fixed(out, ids.size(), 4);
+  for (raft::NodeId id : ids) base::append_fixed(out, id, 8);
 }
 
-bool read_ids(ByteReader* in, std::vector<raft::NodeId>* ids) {
+bool read_ids(base::ByteReader* in, std::vector<raft::NodeId>* ids) {
   uint64_t count = 0;
   if (!in->fixed(4, &count) || count > in->remaining() / 8) return false;
   ids->resize(count);
@@ -96,13 +97,13 @@ bool read_ids(ByteReader* in, std::vector<raft::NodeId>* ids) {
 
 std::string encode_meta(const SnapshotInfo& info) {
   std::string out(1, static_cast<char>(kMetaFormat));
-  append_fixed(&out, info.meta.index, 8);
-  append_fixed(&out, info.meta.term, 8);
+  base::append_fixed(&out, info.meta.index, 8);
+  base::append_fixed(&out, info.meta.term, 8);
   put_ids(&out, info.meta.conf.voters);
   put_ids(&out, info.meta.conf.learners);
-  append_fixed(&out, info.bytes, 8);
+  base::append_fixed(&out, info.bytes, 8);
   out.append(info.sha256);
-  append_fixed(&out, crc32c(out), 4);
+  base::append_fixed(&out, base::crc32c(out), 4);
   return out;
 }
 
@@ -110,12 +111,12 @@ std::string encode_meta(const SnapshotInfo& info) {
 std::string decode_meta(std::string_view data, SnapshotInfo* info) {
   if (data.size() < 4) return "META is truncated";
   const std::string_view body = data.substr(0, data.size() - 4);
-  ByteReader crc_reader(data.substr(body.size()));
+  base::ByteReader crc_reader(data.substr(body.size()));
   uint64_t crc = 0;
-  if (!crc_reader.fixed(4, &crc) || crc != crc32c(body)) {
+  if (!crc_reader.fixed(4, &crc) || crc != base::crc32c(body)) {
     return "bad checksum in META";
   }
-  ByteReader in(body);
+  base::ByteReader in(body);
   uint64_t format = 0;
   if (!in.fixed(1, &format) || format != kMetaFormat) {
     return "unknown META format version " + std::to_string(format);
@@ -277,7 +278,7 @@ Status hash_tree(const std::string& dir, std::string* hex, uint64_t* bytes) {
     }
     std::string header = name;
     header.push_back('\0');
-    append_fixed(&header, size, 8);
+    base::append_fixed(&header, size, 8);
     sha.update(header);
     uint64_t read_total = 0;
     for (;;) {
@@ -462,6 +463,12 @@ Status SnapshotStore::open(const std::string& dir, int keep,
   if (s) s = names_with_prefix(root, kStagedPrefix, &leftovers);
   if (!s) return s;
   for (const std::string& name : leftovers) {
+    base::log_line(DENGINE_LOG_INFO,
+                   "snapshot store: removing " + root + "/" + name + ", " +
+                       (name.starts_with(kTempPrefix)
+                            ? "a snapshot still being written"
+                            : "a received snapshot never installed") +
+                       " when the process stopped");
     s = remove_tree(root + "/" + name);
     if (!s) return s;
   }
@@ -529,10 +536,13 @@ Status SnapshotStore::seal(SnapshotWriter* writer,
   Status s = hash_tree(writer->data_dir_, &info->sha256, &info->bytes);
   if (!s) return s;
   if (!expected_sha256.empty() && expected_sha256 != info->sha256) {
-    return Status::corruption("received " + describe(info->meta) +
-                              " fails its checksum: expected SHA-256 " +
-                              expected_sha256 + ", contents hash to " +
-                              info->sha256);
+    Status refused = Status::corruption(
+        "received " + describe(info->meta) +
+        " fails its checksum: expected SHA-256 " + expected_sha256 +
+        ", contents hash to " + info->sha256);
+    base::log_line(DENGINE_LOG_WARN,
+                   "snapshot store: refusing a snapshot: " + refused.message());
+    return refused;
   }
   s = sync_tree(writer->data_dir_);
   if (s)
@@ -592,7 +602,14 @@ Status SnapshotStore::latest(SnapshotInfo* out) const {
   if (names.empty()) return Status::not_found("no snapshot in " + dir_);
   // A damaged newest snapshot is an error, never a silent fall-back to an
   // older one: the log may already be purged up to the newest.
-  return load_info(dir_, names.back(), out);
+  s = load_info(dir_, names.back(), out);
+  if (!s) {
+    base::log_line(DENGINE_LOG_ERROR,
+                   "snapshot store: refusing the newest snapshot, and not "
+                   "falling back to an older one: " +
+                       s.message());
+  }
+  return s;
 }
 
 Status SnapshotStore::list(std::vector<SnapshotInfo>* out) const {
@@ -619,15 +636,18 @@ Status SnapshotStore::verify(const SnapshotInfo& info) const {
   uint64_t bytes = 0;
   Status s = hash_tree(info.data_dir, &actual, &bytes);
   if (!s) {
-    return Status::corruption(describe(info.meta) + " in " + info.data_dir +
-                              " cannot be checksummed: " + s.to_string());
+    s = Status::corruption(describe(info.meta) + " in " + info.data_dir +
+                           " cannot be checksummed: " + s.to_string());
+  } else if (actual != info.sha256) {
+    s = Status::corruption(describe(info.meta) + " in " + info.data_dir +
+                           " fails its checksum: expected SHA-256 " +
+                           info.sha256 + ", contents hash to " + actual);
   }
-  if (actual != info.sha256) {
-    return Status::corruption(describe(info.meta) + " in " + info.data_dir +
-                              " fails its checksum: expected SHA-256 " +
-                              info.sha256 + ", contents hash to " + actual);
+  if (!s) {
+    base::log_line(DENGINE_LOG_WARN,
+                   "snapshot store: refusing a snapshot: " + s.message());
   }
-  return Status::ok();
+  return s;
 }
 
 }  // namespace dengine::storage

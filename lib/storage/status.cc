@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "dengine.h"
+
 namespace dengine::storage {
 
 const char* to_string(StatusCode code) {
@@ -24,6 +26,27 @@ const char* to_string(StatusCode code) {
       return "closed";
   }
   return "unknown";
+}
+
+int to_dengine_code(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return DENGINE_OK;
+    case StatusCode::kNotFound:
+      return DENGINE_ERR_NOT_FOUND;
+    case StatusCode::kCorruption:
+      return DENGINE_ERR_CORRUPTION;
+    case StatusCode::kIo:
+      return DENGINE_ERR_IO;
+    case StatusCode::kInvalidArgument:
+      return DENGINE_ERR_INVALID_ARGUMENT;
+    case StatusCode::kClosed:
+      return DENGINE_ERR_SHUTTING_DOWN;
+    case StatusCode::kCompacted:
+    case StatusCode::kUnavailable:
+      break;
+  }
+  return DENGINE_ERR_INTERNAL;
 }
 
 Status Status::io_errno(const std::string& what, const std::string& path,

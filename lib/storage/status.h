@@ -21,6 +21,13 @@ enum class StatusCode : uint8_t {
 
 const char* to_string(StatusCode code);
 
+class Status;
+// The DENGINE_* code (include/dengine.h) a status becomes at the engine's
+// surface: the one mapping every layer above storage uses. kCompacted and
+// kUnavailable never escape storage's callers, so they map to
+// DENGINE_ERR_INTERNAL.
+int to_dengine_code(const Status& status);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;

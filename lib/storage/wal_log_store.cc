@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/log.h"
 #include "storage/wal_meta.h"
 #include "storage/wal_record.h"
 #include "storage/wal_segment.h"
@@ -667,6 +668,9 @@ Status WalLogStore::prepare_spare(std::unique_ptr<Segment> segment) {
   Status s = segment->file->read(0, wal::kHeaderSize, &head);
   if (!s) return s;
   if (std::any_of(head.begin(), head.end(), [](char c) { return c != 0; })) {
+    base::log_line(DENGINE_LOG_WARN,
+                   "WAL: clearing spare segment " + segment->path +
+                       ": it holds a record header the crash left behind");
     s = segment->file->truncate(0);
     if (!s) return s;
   }
@@ -692,6 +696,9 @@ Status WalLogStore::open() {
   if (!s) return s;
   if (std::find(names.begin(), names.end(), wal::kMetaTempFileName) !=
       names.end()) {
+    base::log_line(DENGINE_LOG_INFO,
+                   "WAL: removing " + dir + "/" + wal::kMetaTempFileName +
+                       ", left by a meta update the crash interrupted");
     s = fs_->remove(dir + "/" + wal::kMetaTempFileName);
     if (!s) return s;
   }
@@ -708,6 +715,10 @@ Status WalLogStore::open() {
       live.push_back(sequence);
       continue;
     }
+    base::log_line(DENGINE_LOG_INFO,
+                   "WAL: removing segment " + dir + "/" + name +
+                       ", purged before the crash (the log starts in segment " +
+                       std::to_string(meta.first_sequence) + ")");
     s = fs_->remove(dir + "/" + name);
     if (!s) return s;
     removed = true;
@@ -776,7 +787,16 @@ Status WalLogStore::open() {
   if (tail < segments.size()) {
     Segment* segment = segments[tail].get();
     // Cut the torn tail, so that new records never sit before old bytes.
-    if (!tail_clean) s = segment->file->truncate(tail_offset);
+    if (!tail_clean) {
+      base::log_line(
+          DENGINE_LOG_WARN,
+          "WAL: cutting the torn tail of " + segment->path + " at offset " +
+              std::to_string(tail_offset) + " (" +
+              std::to_string(segment->file->size() - tail_offset) +
+              " bytes): an incomplete record no sync covered, a write the "
+              "crash cut short");
+      s = segment->file->truncate(tail_offset);
+    }
     if (s) s = segment->file->allocate(options_.segment_bytes);
     // What survived the crash may still be only in the page cache.
     if (s) s = segment->file->sync();
@@ -787,6 +807,9 @@ Status WalLogStore::open() {
     }
     for (size_t k = tail + 2; k < segments.size(); ++k) {
       const std::string path = segments[k]->path;
+      base::log_line(DENGINE_LOG_INFO,
+                     "WAL: removing segment " + path +
+                         ": an unused spare beyond the next one");
       segments[k].reset();
       s = fs_->remove(path);
       if (!s) return s;

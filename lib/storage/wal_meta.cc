@@ -4,7 +4,7 @@
 #include <memory>
 #include <string_view>
 
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 namespace dengine::storage::wal {
 namespace {
@@ -42,7 +42,7 @@ Status load_meta(FileSystem* fs, const std::string& dir, WalMeta* meta) {
     return Status::corruption(path + ": not a WAL meta file");
   }
   const std::string_view body(bytes.data(), kMetaSize - 4);
-  if (crc32c(body) != get<uint32_t>(bytes, kMetaSize - 4)) {
+  if (base::crc32c(body) != get<uint32_t>(bytes, kMetaSize - 4)) {
     return Status::corruption(path + ": bad checksum");
   }
   if (get<uint32_t>(bytes, 8) != kVersion) {
@@ -61,7 +61,7 @@ Status save_meta(FileSystem* fs, const std::string& dir, const WalMeta& meta) {
   put(&bytes, meta.purge_index);
   put(&bytes, meta.purge_term);
   put(&bytes, meta.first_sequence);
-  put(&bytes, crc32c(bytes));
+  put(&bytes, base::crc32c(bytes));
 
   const std::string temp = dir + "/" + kMetaTempFileName;
   std::unique_ptr<File> file;

@@ -4,7 +4,7 @@
 #include <bit>
 #include <cstring>
 
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 namespace dengine::storage::wal {
 namespace {
@@ -43,11 +43,11 @@ void encode_record(RecordType type, std::string_view payload,
   out->resize(start + record_size(payload.size()), '\0');
   char* record = out->data() + start;
   put_u32(record + 4, static_cast<uint32_t>(payload.size()));
-  put_u32(record + 8, crc32c(payload));
+  put_u32(record + 8, base::crc32c(payload));
   put_u32(record + 12, durable_end);
   record[16] = static_cast<char>(type);
   record[23] = static_cast<char>(kMarker);
-  put_u32(record, crc32c(std::string_view(record + 4, kHeaderSize - 4)));
+  put_u32(record, base::crc32c(std::string_view(record + 4, kHeaderSize - 4)));
   std::copy(payload.begin(), payload.end(), record + kHeaderSize);
   out->back() = static_cast<char>(kMarker);
 }
@@ -62,7 +62,7 @@ RecordState decode_header(std::string_view bytes, RecordHeader* header,
     *problem = "bad header marker";
     return RecordState::kDamaged;
   }
-  if (get_u32(h) != crc32c(std::string_view(h + 4, kHeaderSize - 4))) {
+  if (get_u32(h) != base::crc32c(std::string_view(h + 4, kHeaderSize - 4))) {
     *problem = "bad header checksum";
     return RecordState::kDamaged;
   }
@@ -94,7 +94,7 @@ RecordState check_record(const RecordHeader& header, std::string_view bytes,
     *problem = "bad record trailer";
     return RecordState::kDamaged;
   }
-  if (crc32c(bytes.substr(kHeaderSize, header.payload_size)) !=
+  if (base::crc32c(bytes.substr(kHeaderSize, header.payload_size)) !=
       header.payload_crc) {
     *problem = "bad payload checksum";
     return RecordState::kDamaged;

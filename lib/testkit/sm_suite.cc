@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "sm/apply_results.h"
+#include "sm/versioned_struct.h"
 
 namespace dengine::testkit {
 namespace {
@@ -280,23 +281,20 @@ class Machine {
  private:
   const dengine_sm_builder& builder() const { return workload_.builder(); }
 
-  std::string check_vtable() const {
-    if (sm_.version != DENGINE_STATE_MACHINE_VERSION) {
-      return "open made a machine of version " + std::to_string(sm_.version) +
-             ", expected " + std::to_string(DENGINE_STATE_MACHINE_VERSION);
+  // Reads the machine open made as a node would (any version up to the
+  // current one), so the suite runs exactly what a node runs.
+  std::string check_vtable() {
+    dengine_state_machine read{};
+    if (std::string e = sm::read_versioned(
+            "machine", &sm_, DENGINE_STATE_MACHINE_VERSION, &read);
+        !e.empty()) {
+      return "open made a bad machine: " + e;
     }
-    if (sm_.struct_size != sizeof(dengine_state_machine)) {
-      return "open made a machine with struct_size " +
-             std::to_string(sm_.struct_size) + ", expected " +
-             std::to_string(sizeof(dengine_state_machine));
-    }
+    sm_ = read;
     if (sm_.apply_chunk == nullptr || sm_.generate_snapshot == nullptr ||
         sm_.install_snapshot == nullptr) {
       return "open made a machine without apply_chunk, generate_snapshot or "
              "install_snapshot (all required)";
-    }
-    for (void* slot : sm_.reserved) {
-      if (slot != nullptr) return "open made a machine with reserved != NULL";
     }
     return "";
   }
@@ -609,22 +607,15 @@ std::string time_apply(const Workload& workload, const fs::path& dir,
 
 }  // namespace
 
-std::string check_sm_suite_input(const dengine_sm_builder* builder,
-                                 const char* dir) {
-  if (builder == nullptr) return "builder is NULL";
-  if (builder->version != DENGINE_SM_BUILDER_VERSION) {
-    return "builder->version is " + std::to_string(builder->version) +
-           ", expected " + std::to_string(DENGINE_SM_BUILDER_VERSION);
+std::string read_sm_suite_input(const dengine_sm_builder* builder,
+                                const char* dir, dengine_sm_builder* out) {
+  if (std::string e = sm::read_versioned("builder", builder,
+                                         DENGINE_SM_BUILDER_VERSION, out);
+      !e.empty()) {
+    return e;
   }
-  if (builder->struct_size != sizeof(dengine_sm_builder)) {
-    return "builder->struct_size is " + std::to_string(builder->struct_size) +
-           ", expected " + std::to_string(sizeof(dengine_sm_builder));
-  }
-  if (builder->open == nullptr || builder->close == nullptr) {
+  if (out->open == nullptr || out->close == nullptr) {
     return "builder->open and builder->close are required";
-  }
-  for (void* slot : builder->reserved) {
-    if (slot != nullptr) return "builder->reserved must be NULL";
   }
   if (dir == nullptr) return "dir is NULL";
   std::error_code error;

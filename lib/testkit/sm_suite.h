@@ -19,11 +19,12 @@
 
 namespace dengine::testkit {
 
-// Why `builder` and `dir` cannot be used ("" when they can): NULL pointers,
-// a wrong version or size, missing required callbacks, non-NULL reserved
-// slots, or a `dir` that is not an existing directory.
-std::string check_sm_suite_input(const dengine_sm_builder* builder,
-                                 const char* dir);
+// Reads the caller's `builder` (any version up to the current one) into
+// *out, or says why `builder` and `dir` cannot be used: NULL pointers, a
+// version or size dengine does not know, missing required callbacks,
+// non-NULL reserved slots, or a `dir` that is not an existing directory.
+std::string read_sm_suite_input(const dengine_sm_builder* builder,
+                                const char* dir, dengine_sm_builder* out);
 
 struct SmCaseOutcome {
   std::string name;     // e.g. "redelivery_after_crash"

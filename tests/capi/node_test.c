@@ -90,6 +90,15 @@ static void bad_configuration_is_refused(void** state) {
                    DENGINE_ERR_INVALID_ARGUMENT);
   assert_int_equal(dengine_config_add_peer(config, 2, "127.0.0.1:0"),
                    DENGINE_ERR_INVALID_ARGUMENT);
+  {
+    /* An address dengine_status could not hold whole is refused, not cut. */
+    char long_address[200];
+    memset(long_address, 'a', sizeof long_address);
+    strcpy(long_address + 150, ".example:7000");
+    assert_int_equal(dengine_config_add_peer(config, 2, long_address),
+                     DENGINE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(dengine_last_error(), "longer than 127 bytes"));
+  }
   assert_int_equal(dengine_config_set_timing(config, 10, 2, 2),
                    DENGINE_ERR_INVALID_ARGUMENT);
   /* No node id, no data dir: the whole is checked at start. */

@@ -11,8 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "base/log.h"
 #include "dengined/config.h"
-#include "node/log.h"
 #include "node/node.h"
 
 namespace {
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     std::cout << "dengined: " << config_path << " is valid\n";
     return 0;
   }
-  dengine::node::set_log_sink(log_to_stderr, nullptr, config.log_level);
+  dengine::base::set_log_sink(log_to_stderr, nullptr, config.log_level);
 
   // Block the stop signals before any thread starts, so every thread
   // inherits the mask and sigwait below receives them.
@@ -85,14 +85,14 @@ int main(int argc, char** argv) {
     std::cerr << "dengined: node " << id << " cannot start: " << error << "\n";
     return 1;
   }
-  dengine::node::log_line(DENGINE_LOG_INFO,
+  dengine::base::log_line(DENGINE_LOG_INFO,
                           "dengined: node " + std::to_string(id) +
                               " serving clients on " + config.client_address +
                               ", peers on " + config.node.listen_address);
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  dengine::node::log_line(DENGINE_LOG_INFO,
+  dengine::base::log_line(DENGINE_LOG_INFO,
                           std::string("dengined: ") + strsignal(signal) +
                               ", stopping node " + std::to_string(id));
   rc = node->stop();

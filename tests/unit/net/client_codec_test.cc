@@ -4,8 +4,8 @@
 
 #include <string>
 
+#include "base/byte_codec.h"
 #include "sample_client_messages.h"
-#include "storage/byte_codec.h"
 
 namespace dengine::net {
 namespace {
@@ -188,7 +188,7 @@ TEST(ClientCodec, RejectsCountsBeyondTheBytesPresent) {
   multi.consistency = ReadConsistency::kDefault;
   std::string payload = encode_client_request(multi);
   payload.resize(kRequestBodyOffset);
-  storage::ByteWriter(&payload).u32(0xFFFFFFFF);
+  base::ByteWriter(&payload).u32(0xFFFFFFFF);
   EXPECT_EQ(request_error(payload),
             "client request: key count 4294967295 exceeds the remaining bytes");
 
@@ -197,14 +197,14 @@ TEST(ClientCodec, RejectsCountsBeyondTheBytesPresent) {
   status.node_status->members.clear();
   payload = encode_client_response(status);
   payload.resize(payload.size() - 4);
-  storage::ByteWriter(&payload).u32(1);  // one member, with no bytes for it
+  base::ByteWriter(&payload).u32(1);  // one member, with no bytes for it
   EXPECT_EQ(response_error(payload),
             "client response: member count 1 exceeds the remaining bytes");
 
   payload = encode_client_response(ClientResponse{});
   payload.resize(payload.size() - 8);
-  storage::ByteWriter(&payload).u32(5);  // five values in four bytes
-  storage::ByteWriter(&payload).u32(0);
+  base::ByteWriter(&payload).u32(5);  // five values in four bytes
+  base::ByteWriter(&payload).u32(0);
   EXPECT_EQ(response_error(payload),
             "client response: value count 5 exceeds the remaining bytes");
 }

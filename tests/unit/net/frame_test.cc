@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "storage/byte_codec.h"
-#include "storage/crc32c.h"
+#include "base/byte_codec.h"
+#include "base/crc32c.h"
 
 namespace dengine::net {
 namespace {
@@ -17,12 +17,12 @@ namespace {
 std::string header(uint16_t magic, uint8_t version, uint8_t type,
                    uint32_t size) {
   std::string out;
-  storage::append_fixed(&out, magic, 2);
-  storage::append_fixed(&out, version, 1);
-  storage::append_fixed(&out, type, 1);
-  storage::append_fixed(&out, size, 4);
-  storage::append_fixed(&out, 0, 4);
-  storage::append_fixed(&out, storage::crc32c(out), 4);
+  base::append_fixed(&out, magic, 2);
+  base::append_fixed(&out, version, 1);
+  base::append_fixed(&out, type, 1);
+  base::append_fixed(&out, size, 4);
+  base::append_fixed(&out, 0, 4);
+  base::append_fixed(&out, base::crc32c(out), 4);
   return out;
 }
 
@@ -52,13 +52,13 @@ std::vector<Frame> pop_all(FrameDecoder* decoder) {
 TEST(Frame, HeaderIsSixteenBytesBeforeThePayload) {
   const std::string bytes = encode_frame(FrameType::kHello, "xyz");
   ASSERT_EQ(bytes.size(), kFrameHeaderSize + 3);
-  EXPECT_EQ(storage::decode_fixed(bytes.data(), 2), kFrameMagic);
+  EXPECT_EQ(base::decode_fixed(bytes.data(), 2), kFrameMagic);
   EXPECT_EQ(bytes[2], kFrameVersion);
   EXPECT_EQ(bytes[3], static_cast<char>(FrameType::kHello));
-  EXPECT_EQ(storage::decode_fixed(bytes.data() + 4, 4), 3u);
-  EXPECT_EQ(storage::decode_fixed(bytes.data() + 8, 4), storage::crc32c("xyz"));
-  EXPECT_EQ(storage::decode_fixed(bytes.data() + 12, 4),
-            storage::crc32c(std::string_view(bytes).substr(0, 12)));
+  EXPECT_EQ(base::decode_fixed(bytes.data() + 4, 4), 3u);
+  EXPECT_EQ(base::decode_fixed(bytes.data() + 8, 4), base::crc32c("xyz"));
+  EXPECT_EQ(base::decode_fixed(bytes.data() + 12, 4),
+            base::crc32c(std::string_view(bytes).substr(0, 12)));
   EXPECT_EQ(bytes.substr(16), "xyz");
 }
 

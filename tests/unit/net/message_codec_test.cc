@@ -4,8 +4,8 @@
 
 #include <string>
 
+#include "base/byte_codec.h"
 #include "sample_messages.h"
-#include "storage/byte_codec.h"
 
 namespace dengine::net {
 namespace {
@@ -37,19 +37,19 @@ std::string decode_error(const std::string& payload) {
 std::string bare_with_tail(uint8_t flags, const std::string& tail) {
   std::string out(2 + 8 * 8, '\0');
   out[kFlagsOffset] = static_cast<char>(flags);
-  storage::append_fixed(&out, 0, 4);  // context length
+  base::append_fixed(&out, 0, 4);  // context length
   return out + tail;
 }
 
 std::string u32(uint32_t v) {
   std::string out;
-  storage::append_fixed(&out, v, 4);
+  base::append_fixed(&out, v, 4);
   return out;
 }
 
 std::string u64(uint64_t v) {
   std::string out;
-  storage::append_fixed(&out, v, 8);
+  base::append_fixed(&out, v, 8);
   return out;
 }
 

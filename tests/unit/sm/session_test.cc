@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "storage/byte_codec.h"
-#include "storage/crc32c.h"
+#include "base/byte_codec.h"
+#include "base/crc32c.h"
 
 namespace dengine::sm {
 namespace {
@@ -305,7 +305,7 @@ TEST(SessionTableTest, EncodingRoundTripsAndDecidesAlike) {
 
 // Re-seals a body with a valid checksum, to reach the structural checks.
 std::string seal(std::string body) {
-  storage::append_fixed(&body, storage::crc32c(body), 4);
+  base::append_fixed(&body, base::crc32c(body), 4);
   return body;
 }
 
@@ -339,7 +339,7 @@ TEST(SessionTableTest, DamagedEncodingsAreRefused) {
   // One client with acked_seq 3 remembering `seq`: only seq > 3 can be.
   auto table_with = [](uint64_t seq) {
     std::string body;
-    storage::ByteWriter w(&body);
+    base::ByteWriter w(&body);
     w.u8(1);
     w.u64(5);  // index
     w.u32(1);

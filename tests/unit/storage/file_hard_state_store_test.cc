@@ -8,7 +8,7 @@
 #include <string>
 #include <system_error>
 
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 #include "storage/file_system.h"
 #include "storage/hard_state_store.h"
 
@@ -62,7 +62,7 @@ TEST_F(FileHardStateStoreTest, OnDiskFormat) {
   body += std::string("\x02\x01\0\0\0\0\0\0", 8);
   body += std::string("\x03\0\0\0\0\0\0\0", 8);
   body += std::string("\x0C\x0B\x0A\0\0\0\0\0", 8);
-  const uint32_t crc = crc32c(body);
+  const uint32_t crc = base::crc32c(body);
   std::string expected = body;
   for (int i = 0; i < 4; ++i)
     expected.push_back(static_cast<char>(crc >> (8 * i)));
@@ -129,7 +129,7 @@ TEST_F(FileHardStateStoreTest, TruncatedOrEmptyFileIsCorruption) {
 TEST_F(FileHardStateStoreTest, UnknownFormatVersionIsCorruption) {
   std::string body(25, '\0');
   body[0] = 2;
-  const uint32_t crc = crc32c(body);
+  const uint32_t crc = base::crc32c(body);
   for (int i = 0; i < 4; ++i) body.push_back(static_cast<char>(crc >> (8 * i)));
   write_bytes(body);
   raft::HardState state;

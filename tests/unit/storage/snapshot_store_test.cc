@@ -2,6 +2,7 @@
 // refused with a clear error; received snapshots staged out of sight until
 // committed.
 #include "storage/snapshot_store.h"
+#include "../base/log_capture.h"
 #include "scratch_dir.h"
 
 #include <gtest/gtest.h>
@@ -160,10 +161,13 @@ TEST_F(SnapshotStoreTest, OpenRemovesInterruptedWrites) {
   take(10, 1, "kept");
   write_file(root_ + "/tmp-crashed/data/state", "half written");
   store_.reset();
+  base::LogCapture capture;
   ASSERT_TRUE(SnapshotStore::open(root_, 3, &store_).is_ok());
   EXPECT_EQ(names_in(root_),
             std::vector<std::string>{
                 "snap-00000000000000000010-00000000000000000001"});
+  EXPECT_EQ(capture.find(DENGINE_LOG_INFO, {"removing", "tmp-crashed"}).size(),
+            1u);
 }
 
 TEST_F(SnapshotStoreTest, ReceivedSnapshotMustMatchItsChecksum) {
@@ -176,8 +180,11 @@ TEST_F(SnapshotStoreTest, ReceivedSnapshotMustMatchItsChecksum) {
   ASSERT_TRUE(store_->begin(meta(20, 3), &writer).is_ok());
   write_file(writer->data_dir() + "/state", "from the leader, damaged");
   SnapshotInfo info;
+  base::LogCapture capture;
   const Status s = writer->commit(expected, &info);
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
+  EXPECT_EQ(capture.find(DENGINE_LOG_WARN, {"refusing", s.message()}).size(),
+            1u);
   EXPECT_NE(s.message().find("index 20, term 3"), std::string::npos)
       << s.message();
   EXPECT_NE(s.message().find(expected), std::string::npos) << s.message();

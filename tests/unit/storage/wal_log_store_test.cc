@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "../base/log_capture.h"
 #include "storage/wal_record.h"
 #include "testkit/faulty_file_system.h"
 
@@ -189,6 +190,34 @@ TEST_F(WalLogStoreTest, TornTailIsCutAndTheLogStaysWritable) {
   auto expected = range(1, 12, 1);
   expected.insert(expected.end(), tail.begin(), tail.end());
   EXPECT_EQ(all_entries(*log), expected);
+}
+
+TEST_F(WalLogStoreTest, CuttingATornTailIsLoggedWithWhereAndWhy) {
+  auto log = open();
+  append(log.get(), range(1, 13, 1));
+  close(&log);
+  tear_record(12);
+
+  base::LogCapture capture;
+  log = open();
+  EXPECT_EQ(log->last_index(), 11u);
+  const std::vector<std::string> cut = capture.find(
+      DENGINE_LOG_WARN, {"torn tail", kFirstSegment,
+                         "offset " + std::to_string(11 * kRecordSize)});
+  EXPECT_EQ(cut.size(), 1u) << "no line, or more than one, for the cut";
+}
+
+TEST_F(WalLogStoreTest, AReopenWithNothingToRepairLogsNoRecovery) {
+  auto log = open();
+  append(log.get(), range(1, 13, 1));
+  close(&log);
+
+  base::LogCapture capture;
+  log = open();
+  EXPECT_EQ(log->last_index(), 12u);
+  for (const base::LogCapture::Line& line : capture.lines()) {
+    ADD_FAILURE() << "unexpected log line: " << line.message;
+  }
 }
 
 TEST_F(WalLogStoreTest, IncompleteRecordBeforeSyncedRecordsIsCorruption) {

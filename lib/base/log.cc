@@ -1,10 +1,10 @@
-#include "node/log.h"
+#include "base/log.h"
 
 #include <cstdio>
 #include <mutex>
 #include <shared_mutex>
 
-namespace dengine::node {
+namespace dengine::base {
 namespace {
 
 struct LogSink {
@@ -54,4 +54,4 @@ void set_log_sink(dengine_log_fn fn, void* user, int min_level) {
   sink = fn == nullptr ? LogSink{} : LogSink{fn, user, min_level};
 }
 
-}  // namespace dengine::node
+}  // namespace dengine::base

@@ -1,12 +1,13 @@
-// The process-wide log sink of every dengine node, behind
-// dengine_set_log_callback (lib/capi/ forwards to set_log_sink).
+// The process-wide log sink, behind dengine_set_log_callback (lib/capi/
+// forwards to set_log_sink): nodes, storage, state machines and the network
+// all write here; a host routes the lines into its own logging.
 #pragma once
 
 #include <string>
 
 #include "dengine.h"
 
-namespace dengine::node {
+namespace dengine::base {
 
 // Sends one line at `level` (DENGINE_LOG_*) to the installed sink, or, by
 // default, WARN and above to stderr. Thread-safe; never throws.
@@ -18,4 +19,4 @@ bool log_enabled(int level) noexcept;
 // `user` may be released.
 void set_log_sink(dengine_log_fn fn, void* user, int min_level);
 
-}  // namespace dengine::node
+}  // namespace dengine::base

@@ -1,5 +1,6 @@
-// Little-endian encoding, the one used by every on-disk record and command
-// format (hard state, snapshot metadata, RocksDB values, KV commands).
+// Little-endian encoding, the one used by every on-disk record, command and
+// wire format (hard state, snapshot metadata, RocksDB values, KV commands,
+// network messages).
 // ByteReader is bounds-checked: every read past the end fails instead of
 // touching memory outside the input.
 #pragma once
@@ -8,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace dengine::storage {
+namespace dengine::base {
 
 // Appends `value` as `width` little-endian bytes.
 inline void append_fixed(std::string* out, uint64_t value, int width) {
@@ -87,4 +88,4 @@ class ByteReader {
   std::string_view in_;
 };
 
-}  // namespace dengine::storage
+}  // namespace dengine::base

@@ -1,4 +1,4 @@
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace dengine::storage {
+namespace dengine::base {
 namespace {
 
 // The reflected Castagnoli polynomial.
@@ -71,4 +71,4 @@ uint32_t crc32c_extend_portable(uint32_t crc, std::string_view data) {
   return ~extend_portable(~crc, p, data.size());
 }
 
-}  // namespace dengine::storage
+}  // namespace dengine::base

@@ -1,10 +1,10 @@
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace dengine::storage {
+namespace dengine::base {
 namespace {
 
 TEST(Crc32c, PublishedCheckValue) {
@@ -54,4 +54,4 @@ TEST(Crc32c, HardwareAndTableAgreeOnEveryLengthAndAlignment) {
 }
 
 }  // namespace
-}  // namespace dengine::storage
+}  // namespace dengine::base

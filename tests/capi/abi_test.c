@@ -157,7 +157,8 @@ static void bad_machine_structs_are_refused(void** state) {
   v1 = as_v1(&counter);
   v1.reserved[3] = &v1;
   assert_int_equal(set_machine(&v1), DENGINE_ERR_INVALID_ARGUMENT);
-  assert_non_null(strstr(dengine_last_error(), "machine->reserved must be NULL"));
+  assert_non_null(
+      strstr(dengine_last_error(), "machine->reserved must be NULL"));
 
   v1 = as_v1(&counter);
   v1.apply_chunk = NULL;

@@ -189,6 +189,19 @@ Node::~Node() {
                      " closed on its " + thread +
                      " thread (from a callback): it stops in the background");
   set_leader_change_callback(nullptr);
+  // The client server calls this Node, which is gone once this returns: it
+  // stops here, unless this is its own thread, where it cannot be joined and
+  // the node is left running (its memory kept) rather than freed under it.
+  if (impl_->client_server) {
+    if (impl_->client_server->on_this_thread()) {
+      base::log_line(DENGINE_LOG_ERROR,
+                     "node " + std::to_string(impl_->options.id) +
+                         " closed on its client server thread: left running");
+      (void)impl_.release();
+      return;
+    }
+    impl_->client_server->stop();
+  }
   std::thread([impl = std::move(impl_)] { impl->stop(); }).detach();
 }
 

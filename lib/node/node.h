@@ -162,7 +162,10 @@ class Node {
   // stop(), then frees the node. On one of the node's own threads (from a
   // callback), where stop() cannot wait, the node stops and is freed on a
   // thread of its own instead: this returns at once, the leader-change
-  // callback is removed first, and pending requests still complete.
+  // callback is removed and the client server stopped first, and pending
+  // requests still complete. (On the client server's own thread, which no
+  // user callback should be on, it cannot be stopped: the node is left
+  // running, and an error logged.)
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;

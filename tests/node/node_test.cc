@@ -542,6 +542,8 @@ TEST_F(NodeTest, StopFromTheNodesOwnThreadsIsRefused) {
 TEST_F(NodeTest, ClosingFromACallbackStopsTheNodeInTheBackground) {
   NodeOptions options = options_for(1);
   options.initial_voters = {1};
+  // With a client server, which holds the Node and must stop before it goes.
+  options.client_address = "127.0.0.1:0";
   start(1, options);
   put_at_leader("k", "v");
   Node* node = nodes_.at(1).release();

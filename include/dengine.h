@@ -26,6 +26,29 @@
  * Structs dengine fills for the program (dengine_reply, dengine_status,
  * dengine_member, dengine_kv_items) are frozen: their layout never changes.
  * What later versions add comes through new functions.
+ *
+ * Timeouts: a timeout_ms of 0 means "the default" everywhere:
+ * DENGINE_DEFAULT_TIMEOUT_MS for node calls (and on the wire, the server's
+ * node applies the same), the client's own timeout for client calls.
+ *
+ * Strings dengine returns are either static (dengine_strerror,
+ * dengine_err_name, dengine_version: never freed) or malloc'd for the
+ * caller, who frees them with the function the comment names
+ * (dengine_free, dengine_reply_free, dengine_status_free...).
+ *
+ * Since 0.2.0 (programs built against 0.1.0 run unchanged):
+ *   - dengine_last_error() no longer starts with the code's name
+ *     ("invalid argument: dengine_kv_put: empty key" is now
+ *     "dengine_kv_put: empty key"); use dengine_err_name(code) for that.
+ *   - a timeout_ms of 0 given to a node call waits DENGINE_DEFAULT_TIMEOUT_MS
+ *     instead of expiring at once.
+ *   - requests take options structs (dengine_write_options,
+ *     dengine_read_options) in the _opts functions, and client calls a
+ *     per-call timeout, async forms and a reply that carries the error
+ *     message; the
+ *     built-in KV machines' codec is public (dengine_kv_encode_*), so a KV
+ *     operation is a propose or read of encoded bytes, blocking or async,
+ *     on a node or through a client. The older functions remain.
  */
 #ifndef DENGINE_H
 #define DENGINE_H
@@ -47,16 +70,16 @@ extern "C" {
 /* Version                                                                   */
 
 #define DENGINE_VERSION_MAJOR 0
-#define DENGINE_VERSION_MINOR 1
+#define DENGINE_VERSION_MINOR 2
 #define DENGINE_VERSION_PATCH 0
 
-/* MAJOR * 1000000 + MINOR * 1000 + PATCH (0.1.0 is 1000): the version of
+/* MAJOR * 1000000 + MINOR * 1000 + PATCH (0.2.0 is 2000): the version of
  * the header, to compare with dengine_version_number(). */
 #define DENGINE_VERSION_NUMBER                                      \
   (DENGINE_VERSION_MAJOR * 1000000 + DENGINE_VERSION_MINOR * 1000 + \
    DENGINE_VERSION_PATCH)
 
-/* "0.1.0": the version of the library actually loaded. Static string. */
+/* "0.2.0": the version of the library actually loaded. Static string. */
 DENGINE_API const char* dengine_version(void);
 /* The loaded library's DENGINE_VERSION_NUMBER, e.g. to require at least
  * the header a program was built with:
@@ -92,9 +115,13 @@ DENGINE_API const char* dengine_strerror(int code);
  * "DENGINE_ERR_UNKNOWN". Static string; thread-safe. */
 DENGINE_API const char* dengine_err_name(int code);
 
-/* The message of the last call on this thread that failed, e.g. "corruption:
- * bad checksum in wal-00000001.log at offset 4096". Thread-local: valid until
- * the next dengine call on the same thread. Never NULL ("" when none). */
+/* The message of the last call on this thread that failed, e.g.
+ * "dengine_node_start: bad checksum in wal-00000001.log at offset 4096"
+ * (the function, then why; the code's name is not repeated: see
+ * dengine_err_name). Thread-local: valid until the next dengine call on the
+ * same thread. Never NULL ("" when none). Calls that fill a dengine_reply
+ * also put their message in reply->message, which bindings can read
+ * without this thread-local. */
 DENGINE_API const char* dengine_last_error(void);
 
 /* ------------------------------------------------------------------------ */
@@ -306,8 +333,9 @@ DENGINE_API void dengine_kv_machine_close(dengine_state_machine* machine);
  * then propose and read on it from any thread.
  *
  * Threads. Every dengine_node_* and dengine_kv_* function is thread-safe.
- * Blocking calls wait at most their timeout_ms (then DENGINE_ERR_TIMEOUT:
- * for a write the outcome is unknown, it may still apply). Each blocking
+ * Blocking calls wait at most their timeout_ms (0: DENGINE_DEFAULT_TIMEOUT_MS;
+ * then DENGINE_ERR_TIMEOUT: for a write the outcome is unknown, it may still
+ * apply). Each blocking
  * call has an _async form that returns at once and calls a dengine_done_fn
  * exactly once, from an internal dengine thread (or, when the request fails
  * before it is queued, from the calling thread before the function
@@ -348,76 +376,154 @@ enum {
 };
 
 /* A new configuration with every default (see docs/operations.md): built-in
- * RocksDB KV machine, WAL log, listen on 127.0.0.1:0, tick 50 ms, election
- * after 10-20 ticks, heartbeat every 2, linearizable reads, a snapshot every
- * 10,000 entries or 64 MiB, 2 snapshots kept, entries up to 16 MiB. Free it
- * with dengine_config_free. Any thread; a config is not thread-safe. */
+ * RocksDB KV machine, WAL log, peer address 127.0.0.1:0, tick 50 ms,
+ * election after 10-20 ticks, heartbeat every 2, linearizable reads, a
+ * snapshot every 10,000 entries or 64 MiB, 2 snapshots kept, entries up to
+ * 16 MiB. Free it with dengine_config_free. Any thread; a config is not
+ * thread-safe (one thread at a time). */
 DENGINE_API int dengine_config_new(dengine_config** out);
 /* NULL is allowed. */
 DENGINE_API void dengine_config_free(dengine_config* config);
 
-/* Setters: each copies what it is given and checks it at once
- * (DENGINE_ERR_INVALID_ARGUMENT with the field named in the last error);
- * dengine_node_start checks the whole. Required: node id, data dir. */
+/* Setters: one per option, named as the option is everywhere (the TOML key
+ * of docs/operations.md, Python's keyword, Go's Config field). Each copies
+ * what it is given (strings too; nothing is retained) and checks it at once
+ * against the option's rules: DENGINE_ERR_INVALID_ARGUMENT, with the
+ * function and the option named in dengine_last_error() (e.g.
+ * "dengine_config_set_tick_ms: tick_ms: must be between 1 and 10000, got
+ * 0"), leaves the config as it was. Rules that span options (election_ticks
+ * above heartbeat_ticks, initial voters among the peers...) are checked by
+ * dengine_node_start. Required: id, data_dir. */
+/* id, at least 1. */
 DENGINE_API int dengine_config_set_node_id(dengine_config* config, uint64_t id);
-/* Nodes of different clusters refuse each other. Default 1. */
+/* cluster_id: nodes of different clusters refuse each other. Default 1. */
 DENGINE_API int dengine_config_set_cluster_id(dengine_config* config,
                                               uint64_t cluster_id);
-/* Where the node keeps its log, snapshots and built-in machine. */
+/* data_dir: where the node keeps its log, snapshots and built-in machine. */
 DENGINE_API int dengine_config_set_data_dir(dengine_config* config,
                                             const char* dir);
 /* Addresses, here and in membership calls: "host:port" (host a name, an
  * IPv4 address or "[v6]"), at most 127 bytes (longer is refused, so the
  * address fields of dengine_status are never cut).
- * "host:port" to listen on for peers; port 0 picks a free one. */
+ * peer_address: "host:port" to listen on for peers; port 0 picks a free
+ * one. Since 0.2.0. */
+DENGINE_API int dengine_config_set_peer_address(dengine_config* config,
+                                                const char* address);
+/* The old name of dengine_config_set_peer_address, kept for programs built
+ * against 0.1.0; prefer the new name. */
 DENGINE_API int dengine_config_set_listen_address(dengine_config* config,
                                                   const char* address);
-/* The address of another node ("host:port"). List every voter of a new
- * cluster; a joining node needs at least the leader's. Calling it again for
- * the same id replaces the address. */
+/* peers: the address of another node ("host:port", a port required). List
+ * every voter of a new cluster; a joining node needs at least the leader's.
+ * Calling it again for the same id replaces the address. Refused: id 0, an
+ * address another peer (or peer client address) already uses. */
 DENGINE_API int dengine_config_add_peer(dengine_config* config, uint64_t id,
                                         const char* address);
-/* "host:port" to serve clients of dengine_client_* on (as dengined does);
- * unset: no client listener. Port 0 picks a free one. */
+/* client_address: "host:port" to serve clients of dengine_client_* on (as
+ * dengined does); unset: no client listener. Port 0 picks a free one. */
 DENGINE_API int dengine_config_set_client_address(dengine_config* config,
                                                   const char* address);
-/* Another node's client address, named to clients that reach this one when
- * that node leads. */
+/* Part of peers: another node's client address, named to clients that reach
+ * this one when that node leads. Same rules as dengine_config_add_peer. */
 DENGINE_API int dengine_config_add_peer_client_address(dengine_config* config,
                                                        uint64_t id,
                                                        const char* address);
-/* The voters of a brand-new cluster, this node included (used only when the
- * data dir is empty). Leave unset on a node that will be added to an
- * existing cluster with dengine_node_add_learner. */
+/* initial_voters: the voters of a brand-new cluster, this node included
+ * (used only when the data dir is empty), no id twice. Leave unset on a node
+ * that will be added to an existing cluster with dengine_node_add_learner. */
 DENGINE_API int dengine_config_set_initial_voters(dengine_config* config,
                                                   const uint64_t* ids,
                                                   size_t count);
-/* DENGINE_STORAGE_*. */
+/* log_backend: DENGINE_STORAGE_WAL (default) or DENGINE_STORAGE_ROCKSDB.
+ * Since 0.2.0. */
+DENGINE_API int dengine_config_set_log_backend(dengine_config* config,
+                                               int backend);
+/* The old name of dengine_config_set_log_backend, kept for programs built
+ * against 0.1.0; prefer the new name. */
 DENGINE_API int dengine_config_set_storage(dengine_config* config, int storage);
 /* The application's state machine instead of the built-in KV machine. The
  * struct is copied; machine->user is borrowed and must stay valid until
  * dengine_node_close returns. */
 DENGINE_API int dengine_config_set_state_machine(
     dengine_config* config, const dengine_state_machine* machine);
-/* The built-in machine's backend (DENGINE_KV_ROCKSDB, DENGINE_KV_FILE). */
+/* kv_backend: the built-in machine's backend (DENGINE_KV_ROCKSDB, the
+ * default, or DENGINE_KV_FILE). */
 DENGINE_API int dengine_config_set_kv_backend(dengine_config* config,
                                               int backend);
-/* Timing: one tick every tick_ms; an election after election_ticks to twice
- * that without a leader; heartbeats every heartbeat_ticks. */
+/* tick_ms: the length of one Raft tick, 1-10000 ms. Since 0.2.0. */
+DENGINE_API int dengine_config_set_tick_ms(dengine_config* config,
+                                           uint32_t tick_ms);
+/* election_ticks: a follower that hears no leader for election_ticks to
+ * twice that starts an election; 3-10000 (a leader's lease lasts
+ * election_ticks - 2), above heartbeat_ticks. Since 0.2.0. */
+DENGINE_API int dengine_config_set_election_ticks(dengine_config* config,
+                                                  uint32_t ticks);
+/* heartbeat_ticks: a leader's heartbeat every this many ticks, 1-10000.
+ * Since 0.2.0. */
+DENGINE_API int dengine_config_set_heartbeat_ticks(dengine_config* config,
+                                                   uint32_t ticks);
+/* The three above at once (all or nothing), kept for programs built against
+ * 0.1.0; prefer the per-field setters. Since 0.2.0 election_ticks above
+ * heartbeat_ticks is checked by dengine_node_start, like every rule across
+ * options. */
 DENGINE_API int dengine_config_set_timing(dengine_config* config,
                                           uint32_t tick_ms,
                                           uint32_t election_ticks,
                                           uint32_t heartbeat_ticks);
-/* DENGINE_READ_LINEARIZABLE, _LEASE or _EVENTUAL for DENGINE_READ_DEFAULT. */
+/* default_read: DENGINE_READ_LINEARIZABLE (default), _LEASE or _EVENTUAL,
+ * the consistency of a read that asks for DENGINE_READ_DEFAULT. */
 DENGINE_API int dengine_config_set_default_read(dengine_config* config,
                                                 int consistency);
-/* A snapshot after this many entries or entry bytes since the last (0
- * disables that threshold; both 0: only dengine_node_snapshot). */
+/* snapshot_entries, snapshot_bytes: a snapshot once this many entries, or
+ * entry bytes, were applied since the last (0 disables that threshold; both
+ * 0: only dengine_node_snapshot). Any value. Since 0.2.0. */
+DENGINE_API int dengine_config_set_snapshot_entries(dengine_config* config,
+                                                    uint64_t entries);
+DENGINE_API int dengine_config_set_snapshot_bytes(dengine_config* config,
+                                                  uint64_t bytes);
+/* Both of the above at once, kept for programs built against 0.1.0; prefer
+ * the per-field setters. */
 DENGINE_API int dengine_config_set_snapshot_policy(dengine_config* config,
                                                    uint64_t entries,
                                                    uint64_t bytes);
+/* snapshots_kept: snapshots kept on disk (older ones are deleted), 1-1000.
+ * Since 0.2.0. */
+DENGINE_API int dengine_config_set_snapshots_kept(dengine_config* config,
+                                                  uint32_t count);
+/* max_entry_bytes: the largest command a proposal may carry, 1 byte to
+ * 63 MiB (an entry and its message must fit one 64 MiB peer frame). */
 DENGINE_API int dengine_config_set_max_entry_bytes(dengine_config* config,
                                                    uint64_t bytes);
+
+/* Reads the TOML file at `path` (the dengined file of docs/operations.md:
+ * sections [node], [cluster], [storage], [raft], [log]) into the config,
+ * then, when env_prefix is not NULL, the environment variables named
+ * <env_prefix><SECTION>_<KEY> (env_prefix "DENGINE_": DENGINE_RAFT_TICK_MS),
+ * which win over the file. Each key found is set as its setter above would
+ * set it; the options the file and variables leave out keep the config's
+ * current values, so setters called afterwards override the file. [log]
+ * level is checked but not applied: logging is the process's, see
+ * dengine_set_log_callback.
+ * Errors leave the config as it was, and dengine_last_error() names the place
+ * and the key, e.g. "dengine_config_load_toml: node.toml:7:11: raft.tick_ms:
+ * expected an integer, got a string":
+ *   DENGINE_ERR_IO: the file cannot be opened or read;
+ *   DENGINE_ERR_INVALID_ARGUMENT: a TOML syntax error; an unknown section,
+ *     key or variable (one that starts with env_prefix and a section's name,
+ *     such as DENGINE_RAFT_TIKC_MS; other variables are ignored); a value
+ *     of the wrong type or refused by its option's rules; config or path
+ *     NULL; env_prefix "" (NULL means no environment).
+ * Rules that span options are checked by dengine_node_start, since more
+ * setters may follow. Reads the process environment (getenv's rules: not
+ * safe against a concurrent setenv); otherwise like the setters. Since
+ * 0.2.0. */
+DENGINE_API int dengine_config_load_toml(dengine_config* config,
+                                         const char* path,
+                                         const char* env_prefix);
+/* The id the config holds (set by dengine_config_set_node_id or a loaded
+ * file), 0 when none or config is NULL: what a binding reports as the node's
+ * id before the node runs. Since 0.2.0. */
+DENGINE_API uint64_t dengine_config_node_id(const dengine_config* config);
 
 /* Opens the data directory (recovering after a crash), starts the state
  * machine, listens for peers and joins the cluster. The config may be freed
@@ -491,6 +597,47 @@ typedef struct dengine_session {
   uint64_t acked_seq;
 } dengine_session;
 
+/* A node call's timeout_ms of 0 waits this long (30 s). Since 0.2.0. */
+#define DENGINE_DEFAULT_TIMEOUT_MS 30000
+
+/* A flag of dengine_write_options and dengine_read_options: the bytes are a
+ * dengine_kv_encode_* command or query for a built-in KV machine, so a node
+ * running another machine refuses them with DENGINE_ERR_UNSUPPORTED instead
+ * of handing them to it (through a client: the server's node does). */
+#define DENGINE_REQUEST_KV 1u
+
+/* Options of a write: dengine_node_propose_opts (and its _async form), and
+ * dengine_client_propose_opts. Versioned like dengine_state_machine (see the
+ * banner); a NULL options pointer means every default. Since 0.2.0; every
+ * slot is "since version 1". */
+#define DENGINE_WRITE_OPTIONS_VERSION 1
+
+typedef struct dengine_write_options {
+  uint32_t version;     /* DENGINE_WRITE_OPTIONS_VERSION (or older) */
+  uint32_t struct_size; /* sizeof(dengine_write_options) */
+  /* The session the write belongs to (copied during the call); NULL: no
+   * deduplication. Node calls only: a client carries its own session, so
+   * client calls refuse a non-NULL one. */
+  const dengine_session* session;
+  uint32_t timeout_ms; /* 0: the default (see the banner) */
+  uint32_t flags;      /* 0 or DENGINE_REQUEST_KV; other bits are refused */
+  void* reserved[2];   /* must be NULL; slots of later versions follow */
+} dengine_write_options;
+
+/* Options of a read: dengine_node_read_opts (and its _async form), and
+ * dengine_client_read_opts. Versioned the same way; NULL means every
+ * default. Since 0.2.0; every slot is "since version 1". */
+#define DENGINE_READ_OPTIONS_VERSION 1
+
+typedef struct dengine_read_options {
+  uint32_t version;     /* DENGINE_READ_OPTIONS_VERSION (or older) */
+  uint32_t struct_size; /* sizeof(dengine_read_options) */
+  int consistency;      /* DENGINE_READ_* (0: DENGINE_READ_DEFAULT) */
+  uint32_t timeout_ms;  /* 0: the default (see the banner) */
+  uint32_t flags;       /* 0 or DENGINE_REQUEST_KV; other bits are refused */
+  void* reserved[2];    /* must be NULL; slots of later versions follow */
+} dengine_read_options;
+
 /* Opens a client session: proposes a registration through the log and
  * returns once it applied, with the new client id in *client_id (not NULL;
  * the id is the registration's log index, unique in the cluster). The
@@ -530,6 +677,29 @@ DENGINE_API int dengine_node_read_async(dengine_node* node, const void* query,
                                         size_t len, int consistency,
                                         uint32_t timeout_ms,
                                         dengine_done_fn done, void* ctx);
+
+/* Propose and read with options (since 0.2.0): the same requests as
+ * dengine_node_propose / _read and their _async forms, with the session,
+ * timeout and consistency in an options struct (NULL: every default). A bad
+ * options struct fails with DENGINE_ERR_INVALID_ARGUMENT: the blocking
+ * forms return it (message in reply->message too), the _async forms call
+ * `done` with it before returning. On a node running a built-in KV machine
+ * these carry the dengine_kv_encode_* bytes: the leader stamps each KV
+ * write with its clock as it proposes it (the time TTLs count from). */
+DENGINE_API int dengine_node_propose_opts(dengine_node* node, const void* data,
+                                          size_t len,
+                                          const dengine_write_options* options,
+                                          dengine_reply* reply);
+DENGINE_API int dengine_node_propose_opts_async(
+    dengine_node* node, const void* data, size_t len,
+    const dengine_write_options* options, dengine_done_fn done, void* ctx);
+DENGINE_API int dengine_node_read_opts(dengine_node* node, const void* query,
+                                       size_t len,
+                                       const dengine_read_options* options,
+                                       dengine_reply* reply);
+DENGINE_API int dengine_node_read_opts_async(
+    dengine_node* node, const void* query, size_t len,
+    const dengine_read_options* options, dengine_done_fn done, void* ctx);
 
 /* Membership, one change at a time, on the leader; each returns once the
  * change is committed. Add a node as a learner (it receives the log but
@@ -677,6 +847,67 @@ DENGINE_API int dengine_kv_scan_prefix(dengine_node* node, const void* prefix,
                                        int consistency, uint32_t timeout_ms,
                                        dengine_kv_items* out);
 
+/* The KV machines' codec (since 0.2.0). Every KV operation above is an
+ * encoded command proposed, or an encoded query read, and its reply
+ * decoded; with these a program does the same through any request form:
+ * dengine_node_propose_opts / _read_opts or a client's
+ * dengine_client_propose_opts / _read_opts, and their _async forms. For
+ * example, an async put:
+ *
+ *   uint8_t* cmd; size_t len;
+ *   dengine_write_options options = {DENGINE_WRITE_OPTIONS_VERSION,
+ *                                    sizeof options};
+ *   options.flags = DENGINE_REQUEST_KV;
+ *   dengine_kv_encode_put(key, key_len, value, value_len, 0, &cmd, &len);
+ *   dengine_node_propose_opts_async(node, cmd, len, &options, done, ctx);
+ *   dengine_free(cmd);
+ *   ... and in done: dengine_kv_decode_write(reply->data, reply->len, ...).
+ *
+ * Encoders: keys must be non-empty (DENGINE_ERR_INVALID_ARGUMENT otherwise);
+ * *out (malloc'd, free with dengine_free) and *out_len receive the bytes.
+ * Any thread; no node needed. The bytes are the formats of
+ * docs/state-machine-guide.md ("Built-in KV machines"). */
+
+/* A put; ttl_ms > 0 makes the key expire ttl_ms after the leader's clock
+ * when it proposes the command (0: no expiry). */
+DENGINE_API int dengine_kv_encode_put(const void* key, size_t key_len,
+                                      const void* value, size_t value_len,
+                                      uint64_t ttl_ms, uint8_t** out,
+                                      size_t* out_len);
+DENGINE_API int dengine_kv_encode_delete(const void* key, size_t key_len,
+                                         uint8_t** out, size_t* out_len);
+/* Set key to value if it holds expected (expected == NULL: if absent). */
+DENGINE_API int dengine_kv_encode_cas(const void* key, size_t key_len,
+                                      const void* expected, size_t expected_len,
+                                      const void* value, size_t value_len,
+                                      uint8_t** out, size_t* out_len);
+DENGINE_API int dengine_kv_encode_get(const void* key, size_t key_len,
+                                      uint8_t** out, size_t* out_len);
+/* count >= 1 non-empty keys. */
+DENGINE_API int dengine_kv_encode_get_multi(const void* const* keys,
+                                            const size_t* key_lens,
+                                            size_t count, uint8_t** out,
+                                            size_t* out_len);
+/* limit >= 1; the prefix may be empty (every key). */
+DENGINE_API int dengine_kv_encode_scan_prefix(const void* prefix,
+                                              size_t prefix_len, uint32_t limit,
+                                              uint8_t** out, size_t* out_len);
+/* Decodes a KV write's reply data (reply->data, reply->len of a DENGINE_OK
+ * write). *applied (may be NULL): 1 if the command took effect, 0 if a
+ * compare-and-swap found another value. *existed (may be NULL): put and
+ * delete: 1 if the key existed before; cas: 1 if it exists after.
+ * DENGINE_ERR_CORRUPTION for bytes that are not a KV result,
+ * DENGINE_ERR_INVALID_ARGUMENT if the machine refused the command as
+ * malformed. */
+DENGINE_API int dengine_kv_decode_write(const void* data, size_t len,
+                                        int* applied, int* existed);
+/* Decodes the answer (reply->data, reply->len) to the encoded `query` into
+ * *out, as dengine_kv_get_multi and dengine_kv_scan_prefix fill it (a get:
+ * one item, found or not). Free with dengine_kv_items_free. */
+DENGINE_API int dengine_kv_decode_read(const void* query, size_t query_len,
+                                       const void* answer, size_t answer_len,
+                                       dengine_kv_items* out);
+
 /* ------------------------------------------------------------------------ */
 /* Clients of a standalone cluster (dengined)                                */
 /*
@@ -698,18 +929,20 @@ DENGINE_API int dengine_kv_scan_prefix(dengine_node* node, const void* prefix,
  *
  * Thread-safe: calls on one client from several threads run one at a time
  * (use one client per thread for concurrency). Blocking; the deadline of
- * each call, retries included, is the client's timeout.
+ * each call, retries included, is the client's timeout, or the call's own
+ * options->timeout_ms for the _opts calls.
  */
 
 typedef struct dengine_client dengine_client; /* opaque */
 
 /* Opens a client of the servers at `endpoints`, comma-separated "host:port"
  * client addresses ("127.0.0.1:8001,127.0.0.1:8002"). timeout_ms bounds each
- * call, retries included (0: 30 s). Connects lazily, on the first call.
- * Free with dengine_client_close. */
+ * call, retries included (0: DENGINE_DEFAULT_TIMEOUT_MS, 30 s). Connects
+ * lazily, on the first call. Free with dengine_client_close. */
 DENGINE_API int dengine_client_open(const char* endpoints, uint32_t timeout_ms,
                                     dengine_client** out);
-/* NULL is allowed. */
+/* NULL is allowed. Pending async calls end first (see
+ * dengine_client_propose_opts_async). */
 DENGINE_API void dengine_client_close(dengine_client* client);
 
 /* The KV operations of the built-in machine, as dengine_kv_* on a node. */
@@ -758,6 +991,37 @@ DENGINE_API int dengine_client_transfer_leadership(dengine_client* client,
                                                    uint64_t to);
 DENGINE_API int dengine_client_snapshot(dengine_client* client,
                                         uint64_t* index);
+
+/* Propose and read with options (since 0.2.0): options->timeout_ms bounds
+ * this call, retries included (0: the client's timeout), so a caller can
+ * pass what is left of its own deadline; options->session must be NULL
+ * (the client's session is used). The reply (may be NULL; free with
+ * dengine_reply_free) carries the machine's result or answer, and on
+ * failure the error's message and, for DENGINE_ERR_NOT_LEADER, the leader
+ * the cluster named: a binding needs no dengine_last_error(). With the
+ * dengine_kv_encode_* bytes these are every KV operation. */
+DENGINE_API int dengine_client_propose_opts(
+    dengine_client* client, const void* data, size_t len,
+    const dengine_write_options* options, dengine_reply* reply);
+DENGINE_API int dengine_client_read_opts(dengine_client* client,
+                                         const void* query, size_t len,
+                                         const dengine_read_options* options,
+                                         dengine_reply* reply);
+/* Their async forms (since 0.2.0): return at once and call `done` exactly
+ * once with what the blocking form would return and fill. The calls run in
+ * order on a thread the client starts with its first async call, one at a
+ * time with the client's blocking calls; `done` runs there (it may start
+ * more async calls; a blocking call made from it delays the ones queued).
+ * Bad arguments reach `done` before this returns; a NULL client or done is
+ * DENGINE_ERR_INVALID_ARGUMENT, returned. dengine_client_close waits for
+ * the running call, and queued ones end with DENGINE_ERR_SHUTTING_DOWN; from
+ * inside `done` it returns without waiting. */
+DENGINE_API int dengine_client_propose_opts_async(
+    dengine_client* client, const void* data, size_t len,
+    const dengine_write_options* options, dengine_done_fn done, void* ctx);
+DENGINE_API int dengine_client_read_opts_async(
+    dengine_client* client, const void* query, size_t len,
+    const dengine_read_options* options, dengine_done_fn done, void* ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Testing your state machine                                                */

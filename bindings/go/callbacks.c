@@ -99,54 +99,108 @@ void godengine_fill_builder(dengine_sm_builder* b, uintptr_t handle,
   b->make_state_query = has_state_query ? builder_make_state_query : NULL;
 }
 
-/* ----- async requests ----- */
+/* ----- requests ----- */
 
 static void request_done(void* ctx, int status, const dengine_reply* reply) {
   goRequestDone(handle_of(ctx), status, (dengine_reply*)reply);
 }
 
-int godengine_propose_async(dengine_node* node, const void* data, size_t len,
-                            uint32_t timeout_ms, uintptr_t handle) {
-  return dengine_node_propose_async(node, data, len, NULL, timeout_ms,
-                                    request_done, (void*)handle);
+/* An async call that returned an error never calls `done`: complete it here,
+ * with the message dengine just left on this thread, so that every request
+ * ends through goRequestDone and Go never reads the thread-local error. */
+static void complete_refused(int status, uintptr_t handle) {
+  dengine_reply reply;
+  if (status == DENGINE_OK) return;
+  memset(&reply, 0, sizeof reply);
+  reply.message = (char*)dengine_last_error();
+  request_done((void*)handle, status, &reply);
 }
 
-int godengine_read_async(dengine_node* node, const void* query, size_t len,
-                         int consistency, uint32_t timeout_ms,
-                         uintptr_t handle) {
-  return dengine_node_read_async(node, query, len, consistency, timeout_ms,
-                                 request_done, (void*)handle);
+static dengine_write_options write_options(uint32_t timeout_ms, int kv) {
+  dengine_write_options options;
+  memset(&options, 0, sizeof options);
+  options.version = DENGINE_WRITE_OPTIONS_VERSION;
+  options.struct_size = sizeof options;
+  options.timeout_ms = timeout_ms;
+  options.flags = kv ? DENGINE_REQUEST_KV : 0;
+  return options;
 }
 
-int godengine_add_learner_async(dengine_node* node, uint64_t id,
-                                const char* address, uint32_t timeout_ms,
-                                uintptr_t handle) {
-  return dengine_node_add_learner_async(node, id, address, timeout_ms,
-                                        request_done, (void*)handle);
+static dengine_read_options read_options(int consistency, uint32_t timeout_ms,
+                                         int kv) {
+  dengine_read_options options;
+  memset(&options, 0, sizeof options);
+  options.version = DENGINE_READ_OPTIONS_VERSION;
+  options.struct_size = sizeof options;
+  options.consistency = consistency;
+  options.timeout_ms = timeout_ms;
+  options.flags = kv ? DENGINE_REQUEST_KV : 0;
+  return options;
 }
 
-int godengine_promote_async(dengine_node* node, uint64_t id,
-                            uint32_t timeout_ms, uintptr_t handle) {
-  return dengine_node_promote_async(node, id, timeout_ms, request_done,
-                                    (void*)handle);
+void godengine_propose(dengine_node* node, const void* data, size_t len, int kv,
+                       uint32_t timeout_ms, uintptr_t handle) {
+  dengine_write_options options = write_options(timeout_ms, kv);
+  complete_refused(dengine_node_propose_opts_async(node, data, len, &options,
+                                                   request_done, (void*)handle),
+                   handle);
 }
 
-int godengine_remove_async(dengine_node* node, uint64_t id, uint32_t timeout_ms,
-                           uintptr_t handle) {
-  return dengine_node_remove_async(node, id, timeout_ms, request_done,
-                                   (void*)handle);
+void godengine_read(dengine_node* node, const void* query, size_t len, int kv,
+                    int consistency, uint32_t timeout_ms, uintptr_t handle) {
+  dengine_read_options options = read_options(consistency, timeout_ms, kv);
+  complete_refused(dengine_node_read_opts_async(node, query, len, &options,
+                                                request_done, (void*)handle),
+                   handle);
 }
 
-int godengine_transfer_leadership_async(dengine_node* node, uint64_t to,
-                                        uint32_t timeout_ms, uintptr_t handle) {
-  return dengine_node_transfer_leadership_async(node, to, timeout_ms,
-                                                request_done, (void*)handle);
+void godengine_add_learner(dengine_node* node, uint64_t id, const char* address,
+                           uint32_t timeout_ms, uintptr_t handle) {
+  complete_refused(dengine_node_add_learner_async(node, id, address, timeout_ms,
+                                                  request_done, (void*)handle),
+                   handle);
 }
 
-int godengine_snapshot_async(dengine_node* node, uint32_t timeout_ms,
-                             uintptr_t handle) {
-  return dengine_node_snapshot_async(node, timeout_ms, request_done,
-                                     (void*)handle);
+void godengine_promote(dengine_node* node, uint64_t id, uint32_t timeout_ms,
+                       uintptr_t handle) {
+  complete_refused(dengine_node_promote_async(node, id, timeout_ms,
+                                              request_done, (void*)handle),
+                   handle);
+}
+
+void godengine_remove(dengine_node* node, uint64_t id, uint32_t timeout_ms,
+                      uintptr_t handle) {
+  complete_refused(dengine_node_remove_async(node, id, timeout_ms, request_done,
+                                             (void*)handle),
+                   handle);
+}
+
+void godengine_transfer_leadership(dengine_node* node, uint64_t to,
+                                   uint32_t timeout_ms, uintptr_t handle) {
+  complete_refused(dengine_node_transfer_leadership_async(
+                       node, to, timeout_ms, request_done, (void*)handle),
+                   handle);
+}
+
+void godengine_snapshot(dengine_node* node, uint32_t timeout_ms,
+                        uintptr_t handle) {
+  complete_refused(dengine_node_snapshot_async(node, timeout_ms, request_done,
+                                               (void*)handle),
+                   handle);
+}
+
+int godengine_client_propose(dengine_client* client, const void* data,
+                             size_t len, int kv, uint32_t timeout_ms,
+                             dengine_reply* reply) {
+  dengine_write_options options = write_options(timeout_ms, kv);
+  return dengine_client_propose_opts(client, data, len, &options, reply);
+}
+
+int godengine_client_read(dengine_client* client, const void* query, size_t len,
+                          int kv, int consistency, uint32_t timeout_ms,
+                          dengine_reply* reply) {
+  dengine_read_options options = read_options(consistency, timeout_ms, kv);
+  return dengine_client_read_opts(client, query, len, &options, reply);
 }
 
 /* ----- leader changes and logs ----- */

@@ -18,23 +18,34 @@ uintptr_t godengine_machine_handle(const dengine_state_machine* m);
 void godengine_fill_builder(dengine_sm_builder* b, uintptr_t handle,
                             int has_command, int has_state_query);
 
-/* Each completes through goRequestDone with `handle` as its context. */
-int godengine_propose_async(dengine_node* node, const void* data, size_t len,
-                            uint32_t timeout_ms, uintptr_t handle);
-int godengine_read_async(dengine_node* node, const void* query, size_t len,
-                         int consistency, uint32_t timeout_ms,
-                         uintptr_t handle);
-int godengine_add_learner_async(dengine_node* node, uint64_t id,
-                                const char* address, uint32_t timeout_ms,
-                                uintptr_t handle);
-int godengine_promote_async(dengine_node* node, uint64_t id,
-                            uint32_t timeout_ms, uintptr_t handle);
-int godengine_remove_async(dengine_node* node, uint64_t id, uint32_t timeout_ms,
-                           uintptr_t handle);
-int godengine_transfer_leadership_async(dengine_node* node, uint64_t to,
-                                        uint32_t timeout_ms, uintptr_t handle);
-int godengine_snapshot_async(dengine_node* node, uint32_t timeout_ms,
-                             uintptr_t handle);
+/* Node requests, with options built from the arguments. Each completes
+ * exactly once through goRequestDone with `handle` as its context, a request
+ * dengine refuses at once included (its message is dengine's last error). */
+/* kv: the bytes are a dengine_kv_encode_* command or query
+ * (DENGINE_REQUEST_KV), refused by a node running another machine. */
+void godengine_propose(dengine_node* node, const void* data, size_t len, int kv,
+                       uint32_t timeout_ms, uintptr_t handle);
+void godengine_read(dengine_node* node, const void* query, size_t len, int kv,
+                    int consistency, uint32_t timeout_ms, uintptr_t handle);
+void godengine_add_learner(dengine_node* node, uint64_t id, const char* address,
+                           uint32_t timeout_ms, uintptr_t handle);
+void godengine_promote(dengine_node* node, uint64_t id, uint32_t timeout_ms,
+                       uintptr_t handle);
+void godengine_remove(dengine_node* node, uint64_t id, uint32_t timeout_ms,
+                      uintptr_t handle);
+void godengine_transfer_leadership(dengine_node* node, uint64_t to,
+                                   uint32_t timeout_ms, uintptr_t handle);
+void godengine_snapshot(dengine_node* node, uint32_t timeout_ms,
+                        uintptr_t handle);
+
+/* Client requests bounded by timeout_ms (0: the client's timeout); the
+ * reply carries the error's message and leader hint. */
+int godengine_client_propose(dengine_client* client, const void* data,
+                             size_t len, int kv, uint32_t timeout_ms,
+                             dengine_reply* reply);
+int godengine_client_read(dengine_client* client, const void* query, size_t len,
+                          int kv, int consistency, uint32_t timeout_ms,
+                          dengine_reply* reply);
 
 /* Leader changes go to goLeaderChanged with `handle`. */
 int godengine_set_leader_callback(dengine_node* node, uintptr_t handle);

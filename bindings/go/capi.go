@@ -10,16 +10,16 @@ import (
 	"context"
 	"math"
 	"runtime"
-	"strings"
 	"time"
 	"unsafe"
 )
 
-// Version is the version of the libdengine actually loaded ("0.1.0").
+// Version is the version of the libdengine actually loaded ("0.2.0").
 func Version() string { return C.GoString(C.dengine_version()) }
 
-// call runs f, one C call returning a status, and on failure reads dengine's
-// thread-local last error on the same OS thread.
+// call runs f, one C call returning a status that has no reply form, and on
+// failure reads dengine's thread-local last error ("function: why") on the
+// same OS thread. Requests do not need it: their replies carry the message.
 func call(op string, f func() C.int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -27,10 +27,7 @@ func call(op string, f func() C.int) error {
 	if rc == C.DENGINE_OK {
 		return nil
 	}
-	// The last error reads "<code name>: <detail>"; Error names the code.
-	message := C.GoString(C.dengine_last_error())
-	message = strings.TrimPrefix(message, Code(rc).String()+": ")
-	return newError(op, rc, message)
+	return newError(op, rc, C.GoString(C.dengine_last_error()))
 }
 
 // bytesPtr is the address of b's bytes for a C call that copies them: nil

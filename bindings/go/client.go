@@ -2,7 +2,7 @@ package dengine
 
 /*
 #include <stdlib.h>
-#include <dengine.h>
+#include "callbacks.h"
 */
 import "C"
 
@@ -24,13 +24,19 @@ import (
 // ErrSessionExpired may or may not have been applied.
 //
 // Methods are safe for concurrent use but run one at a time (open one
-// Client per goroutine for concurrency). Each call is bounded by the
-// client's timeout, not by ctx's deadline: when ctx ends first the method
-// returns ctx.Err() and the call finishes in the background, delaying the
-// client's next call.
+// Client per goroutine for concurrency). Propose, Read and the KV methods
+// are bounded inside dengine by ctx's deadline or the client's timeout,
+// whichever comes first; Status, the membership calls and Snapshot by the
+// client's timeout. When ctx is cancelled first a method returns ctx.Err()
+// and the call finishes in the background, delaying the client's next call.
+//
+// The KV methods send the built-in KV machine's encoded commands as
+// proposals and queries flagged as KV, so a cluster running an application
+// machine refuses them with ErrUnsupported instead of applying them.
 type Client struct {
-	mu     sync.RWMutex // shared by calls, exclusive in Close (which frees c)
-	client *C.dengine_client
+	mu      sync.RWMutex // shared by calls, exclusive in Close (which frees c)
+	client  *C.dengine_client
+	timeout time.Duration // the client's bound on each call
 }
 
 // OpenClient opens a client of the servers at endpoints ("host:port" client
@@ -46,7 +52,10 @@ func OpenClient(endpoints []string, timeout time.Duration) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{client: c}, nil
+	if timeout/time.Millisecond == 0 {
+		timeout = C.DENGINE_DEFAULT_TIMEOUT_MS * time.Millisecond
+	}
+	return &Client{client: c, timeout: timeout}, nil
 }
 
 // Close waits for calls in progress and releases the client. Closing a
@@ -59,8 +68,12 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// do runs f, a blocking client call, as await does.
-func (c *Client) do(ctx context.Context, op string, f func(client *C.dengine_client) C.int) error {
+// do runs f, a blocking call on the client, and returns its error, or
+// ctx.Err() as soon as ctx ends: f then finishes on its own goroutine, so
+// it must own its inputs and write its outputs only where the caller reads
+// them after a nil error. Without a cancellable ctx, f runs on this
+// goroutine. Close waits for f to return.
+func (c *Client) do(ctx context.Context, op string, f func(client *C.dengine_client) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -70,161 +83,148 @@ func (c *Client) do(ctx context.Context, op string, f func(client *C.dengine_cli
 		return &Error{Code: CodeShuttingDown, Op: op, Message: "the client is closed"}
 	}
 	client := c.client
-	return await(ctx, func() error {
+	run := func() error {
 		defer c.mu.RUnlock()
+		return f(client)
+	}
+	if ctx.Done() == nil {
+		return run()
+	}
+	done := make(chan error, 1)
+	go func() { done <- run() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-done:
+			return err
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
+// callWithoutReply runs f, a client call with no reply form, as do does.
+func (c *Client) callWithoutReply(ctx context.Context, op string, f func(client *C.dengine_client) C.int) error {
+	return c.do(ctx, op, func(client *C.dengine_client) error {
 		return call(op, func() C.int { return f(client) })
+	})
+}
+
+// request runs f, a client call that fills a reply, as do does, bounded by
+// callTimeout; the error comes from the reply.
+func (c *Client) request(ctx context.Context, op string,
+	f func(client *C.dengine_client, timeout C.uint32_t, r *C.dengine_reply) C.int) (reply, error) {
+	timeout, err := c.callTimeout(ctx)
+	if err != nil {
+		return reply{}, err
+	}
+	var out reply
+	err = c.do(ctx, op, func(client *C.dengine_client) error {
+		var r C.dengine_reply
+		defer C.dengine_reply_free(&r)
+		out = replyOf(f(client, timeout, &r), &r)
+		return out.err(op)
+	})
+	if err != nil {
+		return reply{}, err
+	}
+	return out, nil
+}
+
+// callTimeout is what is left of ctx's deadline when that comes before the
+// client's timeout, else 0 (the client's timeout).
+func (c *Client) callTimeout(ctx context.Context) (C.uint32_t, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		return 0, ctx.Err()
+	}
+	left, err := timeoutOf(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if time.Duration(left)*time.Millisecond >= c.timeout {
+		return 0, nil
+	}
+	return left, nil
+}
+
+// propose proposes command, as Propose and the KV writes do; command must
+// not change until the call ends (it may outlive a cancelled ctx).
+func (c *Client) propose(ctx context.Context, op string, command []byte, kv bool) (reply, error) {
+	return c.request(ctx, op, func(client *C.dengine_client, timeout C.uint32_t, r *C.dengine_reply) C.int {
+		return C.godengine_client_propose(client, bytesPtr(command), C.size_t(len(command)), cBool(kv), timeout, r)
+	})
+}
+
+// read reads query, as Read and the KV reads do; query must not change
+// until the call ends.
+func (c *Client) read(ctx context.Context, op string, query []byte, consistency Consistency, kv bool) (reply, error) {
+	return c.request(ctx, op, func(client *C.dengine_client, timeout C.uint32_t, r *C.dengine_reply) C.int {
+		return C.godengine_client_read(client, bytesPtr(query), C.size_t(len(query)), cBool(kv), C.int(consistency), timeout, r)
 	})
 }
 
 // Put sets key to value.
 func (c *Client) Put(ctx context.Context, key, value []byte) error {
-	key, value = bytes.Clone(key), bytes.Clone(value)
-	return c.do(ctx, "Put", func(client *C.dengine_client) C.int {
-		return C.dengine_client_put(client, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)))
-	})
+	return kvPut(ctx, kvClient{c}, "Put", key, value, 0)
 }
 
 // PutTTL sets key to value until ttl after the leader's clock.
 func (c *Client) PutTTL(ctx context.Context, key, value []byte, ttl time.Duration) error {
-	key, value = bytes.Clone(key), bytes.Clone(value)
-	ms := ttlMillis(ttl)
-	return c.do(ctx, "PutTTL", func(client *C.dengine_client) C.int {
-		return C.dengine_client_put_ttl(client, bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)), ms)
-	})
+	return kvPutTTL(ctx, kvClient{c}, key, value, ttl)
 }
 
 // Delete removes key and reports whether it existed.
 func (c *Client) Delete(ctx context.Context, key []byte) (bool, error) {
-	key = bytes.Clone(key)
-	var found C.int
-	err := c.do(ctx, "Delete", func(client *C.dengine_client) C.int {
-		return C.dengine_client_delete(client, bytesPtr(key), C.size_t(len(key)), &found)
-	})
-	if err != nil {
-		return false, err
-	}
-	return found != 0, nil
+	return kvDelete(ctx, kvClient{c}, key)
 }
 
 // CompareAndSwap sets key to value if it holds expected (nil: if absent).
 func (c *Client) CompareAndSwap(ctx context.Context, key, expected, value []byte) (bool, error) {
-	key, expected, value = bytes.Clone(key), bytes.Clone(expected), bytes.Clone(value)
-	var ok C.int
-	err := c.do(ctx, "CompareAndSwap", func(client *C.dengine_client) C.int {
-		return C.dengine_client_cas(client, bytesPtr(key), C.size_t(len(key)), bytesPtr(expected),
-			C.size_t(len(expected)), bytesPtr(value), C.size_t(len(value)), &ok)
-	})
-	if err != nil {
-		return false, err
-	}
-	return ok != 0, nil
+	return kvCompareAndSwap(ctx, kvClient{c}, key, expected, value)
 }
 
 // Get returns key's value, or ErrNotFound.
 func (c *Client) Get(ctx context.Context, key []byte, consistency Consistency) ([]byte, error) {
-	key = bytes.Clone(key)
-	var value []byte
-	err := c.do(ctx, "Get", func(client *C.dengine_client) C.int {
-		var p *C.uint8_t
-		var size C.size_t
-		rc := C.dengine_client_get(client, bytesPtr(key), C.size_t(len(key)), C.int(consistency), &p, &size)
-		if rc == C.DENGINE_OK {
-			value = goBytesFree(p, size)
-		}
-		return rc
-	})
-	if err != nil {
-		return nil, err
-	}
-	return value, nil
+	return kvGet(ctx, kvClient{c}, key, consistency)
 }
 
 // GetMulti reads several keys from one consistent view, in order.
 func (c *Client) GetMulti(ctx context.Context, keys [][]byte, consistency Consistency) ([]Item, error) {
-	keys = cloneAll(keys)
-	var items []Item
-	err := c.do(ctx, "GetMulti", func(client *C.dengine_client) C.int {
-		ck := newCKeys(keys)
-		defer ck.free()
-		var out C.dengine_kv_items
-		rc := C.dengine_client_get_multi(client, ck.ptrs, ck.lens, ck.n, C.int(consistency), &out)
-		if rc == C.DENGINE_OK {
-			items, _ = itemsOf(&out)
-		}
-		return rc
-	})
-	if err != nil {
-		return nil, err
-	}
-	return items, nil
+	return kvGetMulti(ctx, kvClient{c}, keys, consistency)
 }
 
 // ScanPrefix returns up to limit keys starting with prefix, in byte order,
 // and whether more matched.
 func (c *Client) ScanPrefix(ctx context.Context, prefix []byte, limit int, consistency Consistency) ([]Item, bool, error) {
-	prefix = bytes.Clone(prefix)
-	var items []Item
-	var more bool
-	err := c.do(ctx, "ScanPrefix", func(client *C.dengine_client) C.int {
-		var out C.dengine_kv_items
-		rc := C.dengine_client_scan_prefix(client, bytesPtr(prefix), C.size_t(len(prefix)),
-			clampLimit(limit), C.int(consistency), &out)
-		if rc == C.DENGINE_OK {
-			items, more = itemsOf(&out)
-		}
-		return rc
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	return items, more, nil
+	return kvScanPrefix(ctx, kvClient{c}, prefix, limit, consistency)
 }
 
 // Propose sends command to the cluster's application machine and returns
 // its result.
 func (c *Client) Propose(ctx context.Context, command []byte) (Result, error) {
-	command = bytes.Clone(command)
-	var result Result
-	err := c.do(ctx, "Propose", func(client *C.dengine_client) C.int {
-		var r C.dengine_reply
-		defer C.dengine_reply_free(&r)
-		rc := C.dengine_client_propose(client, bytesPtr(command), C.size_t(len(command)), &r)
-		if rc == C.DENGINE_OK {
-			got := replyOf(rc, &r)
-			result = Result{Status: got.result, Data: got.data}
-		}
-		return rc
-	})
+	r, err := c.propose(ctx, "Propose", bytes.Clone(command), false)
 	if err != nil {
 		return Result{}, err
 	}
-	return result, nil
+	return Result{Status: r.result, Data: r.data}, nil
 }
 
 // Read answers query through the application machine at consistency.
 func (c *Client) Read(ctx context.Context, query []byte, consistency Consistency) ([]byte, error) {
-	query = bytes.Clone(query)
-	var answer []byte
-	err := c.do(ctx, "Read", func(client *C.dengine_client) C.int {
-		var r C.dengine_reply
-		defer C.dengine_reply_free(&r)
-		rc := C.dengine_client_read(client, bytesPtr(query), C.size_t(len(query)), C.int(consistency), &r)
-		if rc == C.DENGINE_OK {
-			answer = replyOf(rc, &r).data
-		}
-		return rc
-	})
+	r, err := c.read(ctx, "Read", bytes.Clone(query), consistency, false)
 	if err != nil {
 		return nil, err
 	}
-	return answer, nil
+	return r.data, nil
 }
 
 // Status is the answering server's view (the leader's once found); member
 // addresses are peer addresses.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var status Status
-	err := c.do(ctx, "Status", func(client *C.dengine_client) C.int {
+	err := c.callWithoutReply(ctx, "Status", func(client *C.dengine_client) C.int {
 		var s C.dengine_status
 		rc := C.dengine_client_status(client, &s)
 		if rc == C.DENGINE_OK {
@@ -241,7 +241,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 
 // AddLearner adds node id, at peer address, as a learner.
 func (c *Client) AddLearner(ctx context.Context, id uint64, address string) error {
-	return c.do(ctx, "AddLearner", func(client *C.dengine_client) C.int {
+	return c.callWithoutReply(ctx, "AddLearner", func(client *C.dengine_client) C.int {
 		a := C.CString(address)
 		defer C.free(unsafe.Pointer(a))
 		return C.dengine_client_add_learner(client, C.uint64_t(id), a)
@@ -250,21 +250,21 @@ func (c *Client) AddLearner(ctx context.Context, id uint64, address string) erro
 
 // Promote makes learner id a voter once it has caught up.
 func (c *Client) Promote(ctx context.Context, id uint64) error {
-	return c.do(ctx, "Promote", func(client *C.dengine_client) C.int {
+	return c.callWithoutReply(ctx, "Promote", func(client *C.dengine_client) C.int {
 		return C.dengine_client_promote(client, C.uint64_t(id))
 	})
 }
 
 // Remove removes member id.
 func (c *Client) Remove(ctx context.Context, id uint64) error {
-	return c.do(ctx, "Remove", func(client *C.dengine_client) C.int {
+	return c.callWithoutReply(ctx, "Remove", func(client *C.dengine_client) C.int {
 		return C.dengine_client_remove(client, C.uint64_t(id))
 	})
 }
 
 // TransferLeadership hands leadership to voter to (0: the most caught-up).
 func (c *Client) TransferLeadership(ctx context.Context, to uint64) error {
-	return c.do(ctx, "TransferLeadership", func(client *C.dengine_client) C.int {
+	return c.callWithoutReply(ctx, "TransferLeadership", func(client *C.dengine_client) C.int {
 		return C.dengine_client_transfer_leadership(client, C.uint64_t(to))
 	})
 }
@@ -272,7 +272,7 @@ func (c *Client) TransferLeadership(ctx context.Context, to uint64) error {
 // Snapshot takes a snapshot on the leader and returns its last index.
 func (c *Client) Snapshot(ctx context.Context) (uint64, error) {
 	var index C.uint64_t
-	err := c.do(ctx, "Snapshot", func(client *C.dengine_client) C.int {
+	err := c.callWithoutReply(ctx, "Snapshot", func(client *C.dengine_client) C.int {
 		return C.dengine_client_snapshot(client, &index)
 	})
 	if err != nil {

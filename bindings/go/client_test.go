@@ -3,6 +3,7 @@ package dengine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,60 @@ func TestClientOfAGoMachine(t *testing.T) {
 	}
 	if v, err := client.Read(ctx, []byte("k"), dengine.ReadLinearizable); err != nil || string(v) != "v2" {
 		t.Fatalf("read: %q, %v", v, err)
+	}
+}
+
+// deadlineOnly carries a deadline but is never cancelled in Go (Done is
+// nil), so a call under it ends only when dengine gives up at the deadline.
+type deadlineOnly struct {
+	context.Context
+	deadline time.Time
+}
+
+func (d deadlineOnly) Deadline() (time.Time, bool) { return d.deadline, true }
+
+func TestClientCallsEndAtTheirContextsDeadline(t *testing.T) {
+	client, err := dengine.OpenClient([]string{freeAddress(t)}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No server: without the context's deadline passed to dengine, the call
+	// would retry for the client's hour.
+	done := make(chan error, 1)
+	go func() {
+		ctx := deadlineOnly{context.Background(), time.Now().Add(300 * time.Millisecond)}
+		_, err := client.Get(ctx, []byte("k"), dengine.ReadDefault)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var e *dengine.Error
+		if !errors.As(err, &e) || (e.Code != dengine.CodeIO && e.Code != dengine.CodeTimeout) ||
+			!strings.Contains(e.Message, "gave up after") {
+			t.Fatalf("get with no server: %v", err)
+		}
+	case <-time.After(patience):
+		t.Fatal("a client call outlived its context's deadline") // and holds the client: no Close
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := client.Propose(ctx, testmachine.Set("k", "v")); err == nil {
+		t.Fatal("a propose with no server succeeded")
+	}
+	client.Close()
+}
+
+func TestClientCodecErrors(t *testing.T) {
+	client, err := dengine.OpenClient([]string{freeAddress(t)}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	// Refused by the encoder, before the client connects.
+	_, err = client.CompareAndSwap(ctxFor(t), nil, nil, []byte("v"))
+	var e *dengine.Error
+	if !errors.As(err, &e) || e.Code != dengine.CodeInvalidArgument || e.Op != "CompareAndSwap" ||
+		e.Message != "dengine_kv_encode_cas: empty key" {
+		t.Fatalf("cas with an empty key: %v", err)
 	}
 }

@@ -7,18 +7,32 @@ package dengine
 import "C"
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"time"
 	"unsafe"
 )
 
-// Storage selects the log store.
-type Storage int
+// LogBackend selects the store of the Raft log and hard state (TOML
+// storage.log_backend).
+type LogBackend int
 
 const (
-	StorageWAL     Storage = C.DENGINE_STORAGE_WAL     // the segmented WAL (default)
-	StorageRocksDB Storage = C.DENGINE_STORAGE_ROCKSDB // log and hard state in RocksDB
+	LogWAL     LogBackend = C.DENGINE_STORAGE_WAL     // the segmented WAL (default)
+	LogRocksDB LogBackend = C.DENGINE_STORAGE_ROCKSDB // log and hard state in RocksDB
+)
+
+// Storage is the old name of LogBackend.
+//
+// Deprecated: use LogBackend.
+type Storage = LogBackend
+
+const (
+	// Deprecated: use LogWAL.
+	StorageWAL = LogWAL
+	// Deprecated: use LogRocksDB.
+	StorageRocksDB = LogRocksDB
 )
 
 // KVBackend selects the built-in KV machine's storage.
@@ -39,9 +53,11 @@ const (
 	ReadEventual     Consistency = C.DENGINE_READ_EVENTUAL     // local; may be stale
 )
 
-// Timing sets the Raft clock: one tick every Tick, an election after
+// Timing sets the Raft clock (TOML raft.tick_ms, raft.election_ticks,
+// raft.heartbeat_ticks): one tick every Tick, an election after
 // ElectionTicks to twice that without a leader, a heartbeat every
-// HeartbeatTicks.
+// HeartbeatTicks. A zero field leaves that setting as it is (the default,
+// or File's).
 type Timing struct {
 	Tick           time.Duration
 	ElectionTicks  uint32
@@ -49,22 +65,37 @@ type Timing struct {
 }
 
 // SnapshotPolicy takes a snapshot after Entries entries or Bytes entry bytes
-// since the last one (0 disables that threshold; both 0: only on demand).
+// since the last one (TOML storage.snapshot_entries, storage.snapshot_bytes;
+// 0 disables that threshold; both 0: only on demand). Both are set.
 type SnapshotPolicy struct {
 	Entries uint64
 	Bytes   uint64
 }
 
-// Config configures a node. Zero values mean dengine's defaults (see
-// docs/operations.md); NodeID and DataDir are required.
+// Config configures a node. Each field is named as its option is in the TOML
+// file of docs/operations.md and in Python (PeerAddress: node.peer_address,
+// peer_address). File, if set, is read first, then the fields: a zero field
+// leaves the option as File (or dengine's default) has it, any other value
+// overrides it. NodeID and DataDir are required, here or in File.
 type Config struct {
+	// File is a TOML file (the dengined file of docs/operations.md) read by
+	// dengine_config_load_toml; "": none. Its [log] level is left alone (see
+	// SetLogger).
+	File string
+	// EnvPrefix, with File, also applies the environment variables named
+	// <EnvPrefix><SECTION>_<KEY> over the file ("DENGINE_":
+	// DENGINE_RAFT_TICK_MS); "": none.
+	EnvPrefix string
 	NodeID    uint64
 	ClusterID uint64 // nodes of different clusters refuse each other; 0: 1
 	DataDir   string // the log, snapshots and the built-in machine
-	// ListenAddress is "host:port" for peers; "": 127.0.0.1 on a free port.
+	// PeerAddress is "host:port" for peers; "": 127.0.0.1 on a free port.
+	PeerAddress string
+	// Deprecated: use PeerAddress. Used only when PeerAddress is "".
 	ListenAddress string
 	// Peers are the other nodes' addresses by id: every voter of a new
-	// cluster; at least the leader's for a node that joins one.
+	// cluster; at least the leader's for a node that joins one. Added to
+	// File's peers (the same id: replaced).
 	Peers map[uint64]string
 	// InitialVoters are the voters of a brand-new cluster, this node
 	// included; used only when DataDir is empty. Leave nil on a node that
@@ -75,14 +106,18 @@ type Config struct {
 	// redirects.
 	ClientAddress       string
 	PeerClientAddresses map[uint64]string
-	Storage             Storage
+	LogBackend          LogBackend
+	// Deprecated: use LogBackend. Used only when LogBackend is LogWAL.
+	Storage Storage
 	// StateMachine is the application's machine; nil: the built-in KV
 	// machine (KVBackend). It is used only between StartNode and Close.
 	StateMachine StateMachine
 	KVBackend    KVBackend
-	Timing       *Timing         // nil: the defaults
-	Snapshots    *SnapshotPolicy // nil: every 10,000 entries or 64 MiB
-	DefaultRead  Consistency     // ReadDefault: linearizable
+	Timing       *Timing         // nil: the defaults (or File's)
+	Snapshots    *SnapshotPolicy // nil: every 10,000 entries or 64 MiB (or File's)
+	// SnapshotsKept is how many snapshots stay on disk; 0: the default (2).
+	SnapshotsKept uint32
+	DefaultRead   Consistency // ReadDefault: linearizable
 	// MaxEntryBytes bounds a proposal's size; 0: the default (16 MiB).
 	MaxEntryBytes uint64
 }
@@ -92,8 +127,10 @@ type cConfig struct{ c *C.dengine_config }
 
 func (cc cConfig) free() { C.dengine_config_free(cc.c) }
 
-// newCConfig copies cfg into a new C config; machine (may be NULL) is set as
-// the application machine. Errors name the field dengine refused.
+// newCConfig copies cfg into a new C config: File first, then every field
+// that is not zero, each through its dengine_config_* setter; machine (may
+// be NULL) is set as the application machine. Errors name the option (and,
+// for File, the place and the key) dengine refused.
 func newCConfig(cfg *Config, machine *C.dengine_state_machine) (cConfig, error) {
 	var cc cConfig
 	if err := call("StartNode", func() C.int { return C.dengine_config_new(&cc.c) }); err != nil {
@@ -107,20 +144,37 @@ func newCConfig(cfg *Config, machine *C.dengine_state_machine) (cConfig, error) 
 			return f(cs)
 		}
 	}
-	steps := []func() C.int{
-		func() C.int { return C.dengine_config_set_node_id(cc.c, C.uint64_t(cfg.NodeID)) },
-		withString(cfg.DataDir, func(s *C.char) C.int { return C.dengine_config_set_data_dir(cc.c, s) }),
-		func() C.int { return C.dengine_config_set_storage(cc.c, C.int(cfg.Storage)) },
-		func() C.int { return C.dengine_config_set_kv_backend(cc.c, C.int(cfg.KVBackend)) },
+	var steps []func() C.int
+	if cfg.File != "" {
+		steps = append(steps, withString(cfg.File, func(path *C.char) C.int {
+			if cfg.EnvPrefix == "" {
+				return C.dengine_config_load_toml(cc.c, path, nil)
+			}
+			return withString(cfg.EnvPrefix, func(prefix *C.char) C.int {
+				return C.dengine_config_load_toml(cc.c, path, prefix)
+			})()
+		}))
+	}
+	if cfg.NodeID != 0 {
+		steps = append(steps, func() C.int { return C.dengine_config_set_node_id(cc.c, C.uint64_t(cfg.NodeID)) })
+	}
+	if cfg.DataDir != "" {
+		steps = append(steps, withString(cfg.DataDir, func(s *C.char) C.int { return C.dengine_config_set_data_dir(cc.c, s) }))
+	}
+	if backend := cmp.Or(cfg.LogBackend, cfg.Storage); backend != LogWAL {
+		steps = append(steps, func() C.int { return C.dengine_config_set_log_backend(cc.c, C.int(backend)) })
+	}
+	if cfg.KVBackend != KVRocksDB {
+		steps = append(steps, func() C.int { return C.dengine_config_set_kv_backend(cc.c, C.int(cfg.KVBackend)) })
 	}
 	if cfg.ClusterID != 0 {
 		steps = append(steps, func() C.int {
 			return C.dengine_config_set_cluster_id(cc.c, C.uint64_t(cfg.ClusterID))
 		})
 	}
-	if cfg.ListenAddress != "" {
-		steps = append(steps, withString(cfg.ListenAddress, func(s *C.char) C.int {
-			return C.dengine_config_set_listen_address(cc.c, s)
+	if address := cmp.Or(cfg.PeerAddress, cfg.ListenAddress); address != "" {
+		steps = append(steps, withString(address, func(s *C.char) C.int {
+			return C.dengine_config_set_peer_address(cc.c, s)
 		}))
 	}
 	for _, id := range sortedIDs(cfg.Peers) {
@@ -148,14 +202,30 @@ func newCConfig(cfg *Config, machine *C.dengine_state_machine) (cConfig, error) 
 		}))
 	}
 	if t := cfg.Timing; t != nil {
-		steps = append(steps, func() C.int {
-			return C.dengine_config_set_timing(cc.c, C.uint32_t(t.Tick/time.Millisecond),
-				C.uint32_t(t.ElectionTicks), C.uint32_t(t.HeartbeatTicks))
-		})
+		if t.Tick != 0 {
+			steps = append(steps, func() C.int {
+				return C.dengine_config_set_tick_ms(cc.c, C.uint32_t(t.Tick/time.Millisecond))
+			})
+		}
+		if t.ElectionTicks != 0 {
+			steps = append(steps, func() C.int {
+				return C.dengine_config_set_election_ticks(cc.c, C.uint32_t(t.ElectionTicks))
+			})
+		}
+		if t.HeartbeatTicks != 0 {
+			steps = append(steps, func() C.int {
+				return C.dengine_config_set_heartbeat_ticks(cc.c, C.uint32_t(t.HeartbeatTicks))
+			})
+		}
 	}
 	if p := cfg.Snapshots; p != nil {
+		steps = append(steps,
+			func() C.int { return C.dengine_config_set_snapshot_entries(cc.c, C.uint64_t(p.Entries)) },
+			func() C.int { return C.dengine_config_set_snapshot_bytes(cc.c, C.uint64_t(p.Bytes)) })
+	}
+	if cfg.SnapshotsKept != 0 {
 		steps = append(steps, func() C.int {
-			return C.dengine_config_set_snapshot_policy(cc.c, C.uint64_t(p.Entries), C.uint64_t(p.Bytes))
+			return C.dengine_config_set_snapshots_kept(cc.c, C.uint32_t(cfg.SnapshotsKept))
 		})
 	}
 	if cfg.DefaultRead != ReadDefault {

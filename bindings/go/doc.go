@@ -17,8 +17,19 @@
 //
 // Calls that take a [context.Context] pass its deadline to dengine and
 // return ctx.Err() as soon as it is cancelled; a write whose context ends
-// first may still be applied. Errors match the sentinels with errors.Is
-// ([ErrNotLeader], [ErrTimeout], ...) and carry details for errors.As
-// ([*Error], [*NotLeaderError]). dengine's log lines go to log/slog (see
-// [SetLogger]).
+// first may still be applied. (A [Client]'s Status, membership and Snapshot
+// calls are bounded by the client's timeout instead.) Errors match the
+// sentinels with errors.Is ([ErrNotLeader], [ErrTimeout], ...) and carry
+// details for errors.As ([*Error], [*NotLeaderError]); [Error.Message] is
+// dengine's own, as "function: why" or a plain reason. dengine's log lines
+// go to log/slog (see [SetLogger]).
+//
+// The binding is a thin layer over the C API: a node's requests are its
+// async calls (dengine_node_propose_opts_async, ...), completed through a
+// callback, so a cancelled context leaves no goroutine waiting in C; a
+// client's are dengine_client_propose_opts and _read_opts, bounded by the
+// context's deadline. Both take their errors from the reply. The KV helpers
+// encode their command or query with the built-in machine's codec
+// (dengine_kv_encode_*), propose or read it, and decode the reply, the same
+// on a [Node] and through a [Client].
 package dengine

@@ -43,6 +43,7 @@ func StartNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	defer cc.free()
+	n.id = uint64(C.dengine_config_node_id(cc.c)) // NodeID, or Config.File's
 	var node *C.dengine_node
 	if err := call("StartNode", func() C.int { return C.dengine_node_start(cc.c, &node) }); err != nil {
 		n.release()

@@ -301,6 +301,76 @@ func TestKVHelpersNeedTheBuiltInMachine(t *testing.T) {
 	}
 }
 
+func TestPutTTLThroughTheNodeExpiresByTheLeadersClock(t *testing.T) {
+	c := newCluster(t, 1, func(cfg *dengine.Config) { cfg.StateMachine = nil })
+	n := c.nodes[c.leader()]
+	ctx := ctxFor(t)
+	// The leader stamps the encoded put with its clock as it proposes it: the
+	// key is there right after, and gone once its TTL has run out.
+	if err := n.PutTTL(ctx, []byte("hour"), []byte("h"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.PutTTL(ctx, []byte("brief"), []byte("b"), 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := n.Get(ctx, []byte("hour"), dengine.ReadLinearizable); err != nil || string(v) != "h" {
+		t.Fatalf("get right after a put with a TTL: %q, %v", v, err)
+	}
+	waitFor(t, "the brief key to expire", func() bool {
+		_, err := n.Get(ctx, []byte("brief"), dengine.ReadLinearizable)
+		return errors.Is(err, dengine.ErrNotFound)
+	})
+	if v, err := n.Get(ctx, []byte("hour"), dengine.ReadLinearizable); err != nil || string(v) != "h" {
+		t.Fatalf("get of a key an hour from expiry: %q, %v", v, err)
+	}
+}
+
+// Errors carry dengine's message as it is, "function: why" or a plain
+// reason, without the code's name that Error() already prints.
+func TestKVErrorsCarryDenginesMessage(t *testing.T) {
+	noCodeName := func(t *testing.T, what string, err error, code dengine.Code) *dengine.Error {
+		t.Helper()
+		var e *dengine.Error
+		if !errors.As(err, &e) || e.Code != code || e.Message == "" ||
+			strings.HasPrefix(e.Message, code.String()) {
+			t.Fatalf("%s: %v, want a %s error with a message not starting %q", what, err, code, code.String())
+		}
+		return e
+	}
+	c := newCluster(t, 3, func(cfg *dengine.Config) { cfg.StateMachine = nil })
+	ctx := ctxFor(t)
+	leader := c.leader()
+	follower := c.nodes[c.follower(leader)]
+
+	err := follower.Put(ctx, []byte("k"), []byte("v"))
+	noCodeName(t, "put on a follower", err, dengine.CodeNotLeader)
+	var notLeader *dengine.NotLeaderError
+	if !errors.As(err, &notLeader) || notLeader.LeaderID != leader || notLeader.LeaderAddress != c.addrs[leader] {
+		t.Fatalf("put on a follower: %v, want node %d at %s named", err, leader, c.addrs[leader])
+	}
+
+	// The codec refuses bad input before anything is proposed.
+	e := noCodeName(t, "put with an empty key", follower.Put(ctx, nil, []byte("v")), dengine.CodeInvalidArgument)
+	if e.Message != "dengine_kv_encode_put: empty key" || e.Op != "Put" ||
+		e.Error() != "dengine: Put: invalid argument: dengine_kv_encode_put: empty key" {
+		t.Fatalf("put with an empty key: %q (op %q, message %q)", e.Error(), e.Op, e.Message)
+	}
+	_, _, err = follower.ScanPrefix(ctx, []byte("p"), 0, dengine.ReadDefault)
+	if e := noCodeName(t, "scan with limit 0", err, dengine.CodeInvalidArgument); !strings.HasPrefix(e.Message,
+		"dengine_kv_encode_scan_prefix: ") {
+		t.Fatalf("scan with limit 0: %v", err)
+	}
+	_, err = follower.GetMulti(ctx, [][]byte{[]byte("a"), nil}, dengine.ReadDefault)
+	if e := noCodeName(t, "get multi with an empty key", err, dengine.CodeInvalidArgument); e.Message !=
+		"dengine_kv_encode_get_multi: key 1 is empty" {
+		t.Fatalf("get multi with an empty key: %v", err)
+	}
+
+	app := newCluster(t, 1, nil)
+	_, err = app.nodes[app.leader()].Get(ctx, []byte("k"), dengine.ReadDefault)
+	noCodeName(t, "get on an application machine", err, dengine.CodeUnsupported)
+}
+
 func TestBadConfigurationIsRefused(t *testing.T) {
 	_, err := dengine.StartNode(dengine.Config{StateMachine: &testmachine.Machine{}})
 	var e *dengine.Error

@@ -56,9 +56,9 @@ func (r *reply) err(op string) error {
 	return e
 }
 
-// goRequestDone completes an async request: dengine calls it exactly once
-// per request that was accepted, from one of its threads, and the reply is
-// valid only during the call.
+// goRequestDone completes an async request, exactly once per request: from
+// one of dengine's threads, or from the starting call when dengine refused
+// the request at once. The reply is valid only during the call.
 //
 //export goRequestDone
 func goRequestDone(h C.uintptr_t, status C.int, r *C.dengine_reply) {
@@ -70,10 +70,12 @@ func goRequestDone(h C.uintptr_t, status C.int, r *C.dengine_reply) {
 
 // request starts an async C call through start, passing ctx's deadline and
 // a handle for its completion, and waits for the reply or for ctx to end.
-// An abandoned request still completes inside dengine (which deletes its
-// handle): at its deadline at the latest, or when the node stops.
+// Every request completes through goRequestDone, one dengine refuses at
+// once included, so its error comes from the reply. An abandoned request
+// still completes inside dengine (which deletes its handle): at its
+// deadline at the latest, or when the node stops.
 func (n *Node) request(ctx context.Context, op string,
-	start func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) C.int) (reply, error) {
+	start func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t)) (reply, error) {
 	timeout, err := timeoutOf(ctx)
 	if err != nil {
 		return reply{}, err
@@ -83,13 +85,8 @@ func (n *Node) request(ctx context.Context, op string,
 		return reply{}, err
 	}
 	done := make(chan reply, 1)
-	h := newHandle(done)
-	err = call(op, func() C.int { return start(node, timeout, C.uintptr_t(h)) })
+	start(node, timeout, C.uintptr_t(newHandle(done)))
 	n.leave()
-	if err != nil {
-		deleteHandle(h) // refused before it was queued: done is never called
-		return reply{}, err
-	}
 	select {
 	case r := <-done:
 		return r, r.err(op)
@@ -103,15 +100,28 @@ func (n *Node) request(ctx context.Context, op string,
 	}
 }
 
+// propose proposes command, as Propose and (with kv: the bytes are a KV
+// command, which dengine keeps from an application machine) the KV writes do.
+func (n *Node) propose(ctx context.Context, op string, command []byte, kv bool) (reply, error) {
+	return n.request(ctx, op, func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) {
+		C.godengine_propose(node, bytesPtr(command), C.size_t(len(command)), cBool(kv), timeout, h)
+	})
+}
+
+// read reads query, as Read and (with kv) the KV reads do.
+func (n *Node) read(ctx context.Context, op string, query []byte, c Consistency, kv bool) (reply, error) {
+	return n.request(ctx, op, func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) {
+		C.godengine_read(node, bytesPtr(query), C.size_t(len(query)), cBool(kv), C.int(c), timeout, h)
+	})
+}
+
 // Propose replicates command to the cluster and waits until it is applied,
 // returning the machine's result for it. Only the leader accepts proposals:
 // elsewhere the error is a *NotLeaderError naming the leader. If ctx ends
 // first the error is ctx.Err() (or an ErrTimeout matching
 // context.DeadlineExceeded) and the command may still be applied.
 func (n *Node) Propose(ctx context.Context, command []byte) (Result, error) {
-	r, err := n.request(ctx, "Propose", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) C.int {
-		return C.godengine_propose_async(node, bytesPtr(command), C.size_t(len(command)), timeout, h)
-	})
+	r, err := n.propose(ctx, "Propose", command, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -121,9 +131,7 @@ func (n *Node) Propose(ctx context.Context, command []byte) (Result, error) {
 // Read answers query through the machine's Read at consistency c. Any node
 // serves reads: a follower confirms linearizable ones with the leader.
 func (n *Node) Read(ctx context.Context, query []byte, c Consistency) ([]byte, error) {
-	r, err := n.request(ctx, "Read", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) C.int {
-		return C.godengine_read_async(node, bytesPtr(query), C.size_t(len(query)), C.int(c), timeout, h)
-	})
+	r, err := n.read(ctx, "Read", query, c, false)
 	if err != nil {
 		return nil, err
 	}
@@ -134,10 +142,10 @@ func (n *Node) Read(ctx context.Context, query []byte, c Consistency) ([]byte, e
 // it receives the log (or a snapshot) but does not vote. On the leader;
 // returns once the change is committed.
 func (n *Node) AddLearner(ctx context.Context, id uint64, address string) error {
-	_, err := n.request(ctx, "AddLearner", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) C.int {
+	_, err := n.request(ctx, "AddLearner", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) {
 		a := C.CString(address)
 		defer C.free(unsafe.Pointer(a))
-		return C.godengine_add_learner_async(node, C.uint64_t(id), a, timeout, h)
+		C.godengine_add_learner(node, C.uint64_t(id), a, timeout, h)
 	})
 	return err
 }
@@ -145,8 +153,8 @@ func (n *Node) AddLearner(ctx context.Context, id uint64, address string) error 
 // Promote makes learner id a voter once it has caught up (ErrBusy until
 // then). On the leader.
 func (n *Node) Promote(ctx context.Context, id uint64) error {
-	_, err := n.request(ctx, "Promote", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) C.int {
-		return C.godengine_promote_async(node, C.uint64_t(id), timeout, h)
+	_, err := n.request(ctx, "Promote", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) {
+		C.godengine_promote(node, C.uint64_t(id), timeout, h)
 	})
 	return err
 }
@@ -154,8 +162,8 @@ func (n *Node) Promote(ctx context.Context, id uint64) error {
 // Remove removes member id; removing the leader makes it step down. On the
 // leader.
 func (n *Node) Remove(ctx context.Context, id uint64) error {
-	_, err := n.request(ctx, "Remove", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) C.int {
-		return C.godengine_remove_async(node, C.uint64_t(id), timeout, h)
+	_, err := n.request(ctx, "Remove", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) {
+		C.godengine_remove(node, C.uint64_t(id), timeout, h)
 	})
 	return err
 }
@@ -163,8 +171,8 @@ func (n *Node) Remove(ctx context.Context, id uint64) error {
 // TransferLeadership hands leadership to voter to (0: the most caught-up
 // one) and returns once it leads. On the leader.
 func (n *Node) TransferLeadership(ctx context.Context, to uint64) error {
-	_, err := n.request(ctx, "TransferLeadership", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) C.int {
-		return C.godengine_transfer_leadership_async(node, C.uint64_t(to), timeout, h)
+	_, err := n.request(ctx, "TransferLeadership", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) {
+		C.godengine_transfer_leadership(node, C.uint64_t(to), timeout, h)
 	})
 	return err
 }
@@ -172,8 +180,8 @@ func (n *Node) TransferLeadership(ctx context.Context, to uint64) error {
 // Snapshot takes a snapshot now, compacts the log before it and returns its
 // last included index.
 func (n *Node) Snapshot(ctx context.Context) (uint64, error) {
-	r, err := n.request(ctx, "Snapshot", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) C.int {
-		return C.godengine_snapshot_async(node, timeout, h)
+	r, err := n.request(ctx, "Snapshot", func(node *C.dengine_node, timeout C.uint32_t, h C.uintptr_t) {
+		C.godengine_snapshot(node, timeout, h)
 	})
 	return r.index, err
 }

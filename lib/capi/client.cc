@@ -1,12 +1,15 @@
 // dengine_client_*: forwards to dengine::client::Client (lib/client/).
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "capi/errors.h"
 #include "capi/handles.h"
 #include "capi/memory.h"
+#include "capi/options.h"
+#include "client/call_queue.h"
 #include "client/client.h"
 #include "net/address.h"
 
@@ -18,21 +21,60 @@ using dengine::client::Status;
 
 struct dengine_client {
   std::unique_ptr<Client> client;
+  // The thread of the _async calls, started by the first of them.
+  std::mutex calls_mutex;
+  std::unique_ptr<dengine::client::CallQueue> calls;
 };
 
 namespace {
 
 // Records a failed call as the thread's last error, leader hint included.
 int status_of(const Status& status, const char* function) {
-  if (status.ok()) return DENGINE_OK;
-  std::string detail = std::string(function) + ": " + status.message;
-  if (status.code == DENGINE_ERR_NOT_LEADER && status.leader_id != 0) {
-    detail +=
-        " (leader: node " + std::to_string(status.leader_id) +
-        (status.leader_address.empty() ? "" : " at " + status.leader_address) +
-        ")";
+  return dengine::capi::fail_request(status.code, function, status.message,
+                                     status.leader_id, status.leader_address);
+}
+
+// Fills a caller-owned reply (NULL allowed) with what a failed call knows:
+// its message and the leader it was told of; returns the status's code.
+int reply_status(const Status& status, const char* function,
+                 dengine_reply* reply) {
+  const int rc = status_of(status, function);
+  if (rc == DENGINE_OK || reply == nullptr) return rc;
+  reply->message = dengine::capi::malloc_string(status.message);
+  reply->leader_id = status.leader_id;
+  if (!status.leader_address.empty()) {
+    reply->leader_address = dengine::capi::malloc_string(status.leader_address);
   }
-  return fail(status.code, detail);
+  return rc;
+}
+
+// What is wrong with a client write's arguments, or "".
+std::string write_error(const void* data, size_t len,
+                        const dengine_write_options* options,
+                        dengine::capi::WriteOptions* out) {
+  if (data == nullptr && len > 0) return "data is NULL but len is not 0";
+  std::string error = dengine::capi::read_write_options(options, out);
+  if (error.empty() && out->has_session) {
+    error =
+        "options->session must be NULL (a client writes in its own "
+        "session)";
+  }
+  return error;
+}
+
+bool to_consistency(int value, dengine::net::ReadConsistency* out);
+
+// What is wrong with a client read's arguments, or "".
+std::string read_error(const void* query, size_t len,
+                       const dengine_read_options* options,
+                       dengine::capi::ReadOptions* out,
+                       dengine::net::ReadConsistency* consistency) {
+  if (query == nullptr && len > 0) return "query is NULL but len is not 0";
+  std::string error = dengine::capi::read_read_options(options, out);
+  if (error.empty() && !to_consistency(out->consistency, consistency)) {
+    error = "options->consistency must be a DENGINE_READ_*";
+  }
+  return error;
 }
 
 // The checks every call shares; false (error recorded) when they fail.
@@ -50,36 +92,12 @@ bool has_key(const void* key, size_t key_len, const char* function) {
 }
 
 bool to_consistency(int value, dengine::net::ReadConsistency* out) {
-  using dengine::net::ReadConsistency;
-  switch (value) {
-    case DENGINE_READ_DEFAULT:
-      *out = ReadConsistency::kDefault;
-      return true;
-    case DENGINE_READ_LINEARIZABLE:
-      *out = ReadConsistency::kLinearizable;
-      return true;
-    case DENGINE_READ_LEASE:
-      *out = ReadConsistency::kLease;
-      return true;
-    case DENGINE_READ_EVENTUAL:
-      *out = ReadConsistency::kEventual;
-      return true;
-    default:
-      return false;
-  }
+  return dengine::client::to_read_consistency(value, out);
 }
 
 int bad_consistency(const char* function) {
   return fail(DENGINE_ERR_INVALID_ARGUMENT,
               std::string(function) + ": consistency must be a DENGINE_READ_*");
-}
-
-dengine::raft::Role role_of(const std::string& name) {
-  using dengine::raft::Role;
-  if (name == "leader") return Role::kLeader;
-  if (name == "candidate") return Role::kCandidate;
-  if (name == "pre-candidate") return Role::kPreCandidate;
-  return Role::kFollower;
 }
 
 }  // namespace
@@ -94,16 +112,10 @@ int dengine_client_open(const char* endpoints, uint32_t timeout_ms,
                   "dengine_client_open: endpoints and out must not be NULL");
     }
     *out = nullptr;
-    dengine::client::ClientOptions options;
-    options.endpoints = dengine::net::split_address_list(endpoints);
-    // The deadline bounds a call, not a count of attempts: a leader's
-    // election may take several of them.
-    options.max_retries = 1 << 20;
-    if (timeout_ms != 0) {
-      options.deadline = std::chrono::milliseconds(timeout_ms);
-      options.request_timeout =
-          std::min(options.request_timeout, options.deadline);
-    }
+    const dengine::client::ClientOptions options =
+        dengine::client::ClientOptions::bounded_by_deadline(
+            dengine::net::split_address_list(endpoints),
+            std::chrono::milliseconds(timeout_ms));
     auto handle = std::make_unique<dengine_client>();
     if (Status s = Client::create(options, &handle->client); !s.ok()) {
       return status_of(s, "dengine_client_open");
@@ -114,7 +126,15 @@ int dengine_client_open(const char* endpoints, uint32_t timeout_ms,
 }
 
 void dengine_client_close(dengine_client* client) {
-  guarded("dengine_client_close", [&] { delete client; });
+  guarded("dengine_client_close", [&] {
+    if (client == nullptr) return;
+    {
+      // Pending async calls end first: queued ones with SHUTTING_DOWN.
+      std::lock_guard lock(client->calls_mutex);
+      if (client->calls) client->calls->stop();
+    }
+    delete client;
+  });
 }
 
 int dengine_client_put(dengine_client* client, const void* key, size_t key_len,
@@ -328,6 +348,174 @@ int dengine_client_read(dengine_client* client, const void* query, size_t len,
   });
 }
 
+int dengine_client_propose_opts(dengine_client* client, const void* data,
+                                size_t len,
+                                const dengine_write_options* options,
+                                dengine_reply* reply) {
+  constexpr const char* kFunction = "dengine_client_propose_opts";
+  return guarded(kFunction, [&]() -> int {
+    if (reply != nullptr) *reply = dengine_reply{};
+    if (!usable(client, kFunction)) return DENGINE_ERR_INVALID_ARGUMENT;
+    dengine::capi::WriteOptions o;
+    std::string error = write_error(data, len, options, &o);
+    if (!error.empty()) {
+      return reply_status(Status::error(DENGINE_ERR_INVALID_ARGUMENT, error),
+                          kFunction, reply);
+    }
+    dengine::client::ProposeResult result;
+    const int rc =
+        reply_status(client->client->propose(bytes_of(data, len), &result,
+                                             {o.timeout, o.kv}),
+                     kFunction, reply);
+    if (rc == DENGINE_OK && reply != nullptr) {
+      reply->result = result.result;
+      reply->index = result.index;
+      reply->data = dengine::capi::malloc_bytes(result.data);
+      reply->len = result.data.size();
+    }
+    return rc;
+  });
+}
+
+int dengine_client_read_opts(dengine_client* client, const void* query,
+                             size_t len, const dengine_read_options* options,
+                             dengine_reply* reply) {
+  constexpr const char* kFunction = "dengine_client_read_opts";
+  return guarded(kFunction, [&]() -> int {
+    if (reply != nullptr) *reply = dengine_reply{};
+    if (!usable(client, kFunction)) return DENGINE_ERR_INVALID_ARGUMENT;
+    dengine::capi::ReadOptions o;
+    dengine::net::ReadConsistency c{};
+    std::string error = read_error(query, len, options, &o, &c);
+    if (!error.empty()) {
+      return reply_status(Status::error(DENGINE_ERR_INVALID_ARGUMENT, error),
+                          kFunction, reply);
+    }
+    std::string answer;
+    const int rc =
+        reply_status(client->client->read(bytes_of(query, len), &answer, c,
+                                          {o.timeout, o.kv}),
+                     kFunction, reply);
+    if (rc == DENGINE_OK && reply != nullptr) {
+      reply->data = dengine::capi::malloc_bytes(answer);
+      reply->len = answer.size();
+    }
+    return rc;
+  });
+}
+
+}  // extern "C"
+
+namespace {
+
+// A client call's outcome as the node layer's reply, for complete().
+dengine::node::Reply reply_of(const Status& status) {
+  dengine::node::Reply reply;
+  reply.status = status.code;
+  reply.message = status.message;
+  reply.leader_id = status.leader_id;
+  reply.leader_address = status.leader_address;
+  return reply;
+}
+
+// Queues `call` (which returns the reply) on the client's call thread; its
+// reply goes to `done`. Refused when the client is closing.
+int post_async(dengine_client* client, dengine_done_fn done, void* ctx,
+               std::function<dengine::node::Reply()> call) {
+  std::lock_guard lock(client->calls_mutex);
+  if (!client->calls) {
+    client->calls = std::make_unique<dengine::client::CallQueue>();
+  }
+  const bool queued =
+      client->calls->post([done, ctx, call = std::move(call)](bool run) {
+        dengine::node::Reply reply;
+        if (run) {
+          reply = call();
+        } else {
+          reply.status = DENGINE_ERR_SHUTTING_DOWN;
+          reply.message = "the client is closing";
+        }
+        guarded("dengine client completion",
+                [&] { dengine::capi::complete(reply, done, ctx); });
+      });
+  if (!queued) {
+    return fail(DENGINE_ERR_SHUTTING_DOWN, "the client is closing");
+  }
+  return DENGINE_OK;
+}
+
+// An argument error of an _async call, reported through `done`.
+int refuse_async(dengine_done_fn done, void* ctx, const std::string& message) {
+  dengine::capi::complete(
+      reply_of(Status::error(DENGINE_ERR_INVALID_ARGUMENT, message)), done,
+      ctx);
+  return DENGINE_OK;
+}
+
+bool async_usable(const dengine_client* client, dengine_done_fn done,
+                  const char* function) {
+  if (!usable(client, function)) return false;
+  if (done != nullptr) return true;
+  fail(DENGINE_ERR_INVALID_ARGUMENT, std::string(function) + ": done is NULL");
+  return false;
+}
+
+}  // namespace
+
+extern "C" {
+
+int dengine_client_propose_opts_async(dengine_client* client, const void* data,
+                                      size_t len,
+                                      const dengine_write_options* options,
+                                      dengine_done_fn done, void* ctx) {
+  constexpr const char* kFunction = "dengine_client_propose_opts_async";
+  return guarded(kFunction, [&]() -> int {
+    if (!async_usable(client, done, kFunction)) {
+      return DENGINE_ERR_INVALID_ARGUMENT;
+    }
+    dengine::capi::WriteOptions o;
+    std::string error = write_error(data, len, options, &o);
+    if (!error.empty()) return refuse_async(done, ctx, error);
+    return post_async(client, done, ctx,
+                      [c = client->client.get(), command = bytes_of(data, len),
+                       call = dengine::client::CallOptions{o.timeout, o.kv}] {
+                        dengine::client::ProposeResult result;
+                        dengine::node::Reply reply =
+                            reply_of(c->propose(command, &result, call));
+                        reply.result = result.result;
+                        reply.data = std::move(result.data);
+                        reply.index = result.index;
+                        return reply;
+                      });
+  });
+}
+
+int dengine_client_read_opts_async(dengine_client* client, const void* query,
+                                   size_t len,
+                                   const dengine_read_options* options,
+                                   dengine_done_fn done, void* ctx) {
+  constexpr const char* kFunction = "dengine_client_read_opts_async";
+  return guarded(kFunction, [&]() -> int {
+    if (!async_usable(client, done, kFunction)) {
+      return DENGINE_ERR_INVALID_ARGUMENT;
+    }
+    dengine::capi::ReadOptions o;
+    dengine::net::ReadConsistency consistency{};
+    std::string error = read_error(query, len, options, &o, &consistency);
+    if (!error.empty()) return refuse_async(done, ctx, error);
+    return post_async(
+        client, done, ctx,
+        [c = client->client.get(), q = bytes_of(query, len), consistency,
+         call = dengine::client::CallOptions{o.timeout, o.kv}] {
+          std::string answer;
+          dengine::node::Reply reply =
+              reply_of(c->read(q, &answer, consistency, call));
+          reply.data = std::move(answer);
+          return reply;
+        });
+  });
+}
+
 int dengine_client_status(dengine_client* client, dengine_status* out) {
   return guarded("dengine_client_status", [&]() -> int {
     if (!usable(client, "dengine_client_status")) {
@@ -346,7 +534,7 @@ int dengine_client_status(dengine_client* client, dengine_status* out) {
     // The answering node's view, in the node layer's terms.
     dengine::node::NodeStatus view;
     view.id = s.node_id;
-    view.role = role_of(s.role);
+    view.role = s.role;
     view.term = s.term;
     view.leader_id = s.leader_id;
     view.leader_address = s.leader_address;

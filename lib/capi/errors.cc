@@ -18,12 +18,23 @@ thread_local std::string last_error;
 
 int fail(int code, const std::string& detail) noexcept {
   try {
-    last_error = std::string(dengine_strerror(code)) + ": " + detail;
+    last_error = detail;
   } catch (...) {
     // Out of memory for the message itself: the code still tells the story.
     last_error.clear();
   }
   return code;
+}
+
+int fail_request(int code, const char* function, const std::string& message,
+                 uint64_t leader_id, const std::string& leader_address) {
+  if (code == DENGINE_OK) return DENGINE_OK;
+  std::string detail = std::string(function) + ": " + message;
+  if (code == DENGINE_ERR_NOT_LEADER && leader_id != 0) {
+    detail += " (leader: node " + std::to_string(leader_id) +
+              (leader_address.empty() ? "" : " at " + leader_address) + ")";
+  }
+  return fail(code, detail);
 }
 
 int fail_with_current_exception(const char* function) noexcept {

@@ -1,5 +1,6 @@
 // dengine_kv_*: the built-in KV machine's operations (lib/node/kv.h).
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,15 @@ KvWriteReply write(dengine_node* node, KvCommand command,
                                  dengine::capi::to_timeout(timeout_ms));
 }
 
+// What an applied write did (nothing, for a write that failed).
+dengine::sm::KvWriteOutcome outcome(const KvWriteReply& r) {
+  dengine::sm::KvWriteOutcome out;
+  if (r.reply.status == DENGINE_OK) {
+    (void)dengine::sm::outcome_of(r.result, &out);
+  }
+  return out;
+}
+
 int read(dengine_node* node, const KvRead& query, int consistency,
          uint32_t timeout_ms, const char* function, KvReadReply* out) {
   dengine::node::ReadConsistency c;
@@ -66,7 +76,7 @@ int dengine_kv_put(dengine_node* node, const void* key, size_t key_len,
     }
     const KvWriteReply r = write(
         node,
-        KvCommand::put(bytes_of(key, key_len), bytes_of(value, value_len), 0),
+        KvCommand::put(bytes_of(key, key_len), bytes_of(value, value_len)),
         session, timeout_ms);
     return dengine::capi::status_of(r.reply, "dengine_kv_put");
   });
@@ -86,7 +96,7 @@ int dengine_kv_put_ttl(dengine_node* node, const void* key, size_t key_len,
     const KvWriteReply r =
         write(node,
               KvCommand::put_with_ttl(bytes_of(key, key_len),
-                                      bytes_of(value, value_len), ttl_ms, 0),
+                                      bytes_of(value, value_len), ttl_ms),
               session, timeout_ms);
     return dengine::capi::status_of(r.reply, "dengine_kv_put_ttl");
   });
@@ -99,9 +109,9 @@ int dengine_kv_delete(dengine_node* node, const void* key, size_t key_len,
     if (bad_key(node, key, key_len, "dengine_kv_delete")) {
       return DENGINE_ERR_INVALID_ARGUMENT;
     }
-    const KvWriteReply r = write(
-        node, KvCommand::erase(bytes_of(key, key_len), 0), session, timeout_ms);
-    if (existed != nullptr) *existed = r.result.found ? 1 : 0;
+    const KvWriteReply r = write(node, KvCommand::erase(bytes_of(key, key_len)),
+                                 session, timeout_ms);
+    if (existed != nullptr) *existed = outcome(r).existed ? 1 : 0;
     return dengine::capi::status_of(r.reply, "dengine_kv_delete");
   });
 }
@@ -114,20 +124,14 @@ int dengine_kv_cas(dengine_node* node, const void* key, size_t key_len,
     if (bad_key(node, key, key_len, "dengine_kv_cas")) {
       return DENGINE_ERR_INVALID_ARGUMENT;
     }
-    KvCommand command =
-        expected == nullptr
-            ? KvCommand::create_if_absent(bytes_of(key, key_len),
-                                          bytes_of(value, value_len), 0)
-            : KvCommand::compare_and_swap(bytes_of(key, key_len),
-                                          bytes_of(expected, expected_len),
-                                          bytes_of(value, value_len), 0);
-    const KvWriteReply r = write(node, std::move(command), session, timeout_ms);
-    if (swapped != nullptr) {
-      *swapped = r.reply.status == DENGINE_OK &&
-                         r.result.code == dengine::sm::KvResultCode::kOk
-                     ? 1
-                     : 0;
-    }
+    std::optional<std::string> want;
+    if (expected != nullptr) want = bytes_of(expected, expected_len);
+    const KvWriteReply r = write(
+        node,
+        KvCommand::compare_and_swap(bytes_of(key, key_len), std::move(want),
+                                    bytes_of(value, value_len)),
+        session, timeout_ms);
+    if (swapped != nullptr) *swapped = outcome(r).applied ? 1 : 0;
     return dengine::capi::status_of(r.reply, "dengine_kv_cas");
   });
 }

@@ -6,8 +6,10 @@
 #include "capi/errors.h"
 #include "capi/handles.h"
 #include "capi/memory.h"
+#include "capi/options.h"
 #include "net/address.h"
 #include "node/blocking.h"
+#include "node/kv.h"
 
 using dengine::capi::fail;
 using dengine::capi::guarded;
@@ -17,15 +19,8 @@ using dengine::node::Reply;
 namespace dengine::capi {
 
 int status_of(const Reply& reply, const char* function) {
-  if (reply.status == DENGINE_OK) return DENGINE_OK;
-  std::string detail = std::string(function) + ": " + reply.message;
-  if (reply.status == DENGINE_ERR_NOT_LEADER && reply.leader_id != 0) {
-    detail +=
-        " (leader: node " + std::to_string(reply.leader_id) +
-        (reply.leader_address.empty() ? "" : " at " + reply.leader_address) +
-        ")";
-  }
-  return fail(reply.status, detail);
+  return fail_request(reply.status, function, reply.message, reply.leader_id,
+                      reply.leader_address);
 }
 
 void fill_owned(const Reply& reply, dengine_reply* out) {
@@ -75,22 +70,7 @@ Node::Callback callback_for(dengine_done_fn done, void* ctx) {
 
 bool to_consistency(int value, const dengine_node* node,
                     node::ReadConsistency* out) {
-  switch (value) {
-    case DENGINE_READ_DEFAULT:
-      *out = node->node->default_read();
-      return true;
-    case DENGINE_READ_LINEARIZABLE:
-      *out = node::ReadConsistency::kLinearizable;
-      return true;
-    case DENGINE_READ_LEASE:
-      *out = node::ReadConsistency::kLease;
-      return true;
-    case DENGINE_READ_EVENTUAL:
-      *out = node::ReadConsistency::kEventual;
-      return true;
-    default:
-      return false;
-  }
+  return node->node->read_consistency_of(value, out);
 }
 
 std::chrono::milliseconds to_timeout(uint32_t timeout_ms) {
@@ -166,6 +146,71 @@ int run_async(const char* function, const dengine_node* node,
 
 dengine::node::Session to_session(const dengine_session* session) {
   return {session->client_id, session->seq, session->acked_seq};
+}
+
+// A request of an _opts function refused before it reached the node: the
+// blocking form returns the error, its message also in the reply.
+int refuse(const char* function, dengine_reply* reply,
+           const std::string& message) {
+  if (reply != nullptr) {
+    *reply = dengine_reply{};
+    reply->message = dengine::capi::malloc_string(message);
+  }
+  return fail(DENGINE_ERR_INVALID_ARGUMENT,
+              std::string(function) + ": " + message);
+}
+
+// The same for an _async _opts form: `done` gets it, before this returns.
+void refuse_async(dengine_done_fn done, void* ctx, const std::string& message) {
+  Reply reply;
+  reply.status = DENGINE_ERR_INVALID_ARGUMENT;
+  reply.message = message;
+  dengine::capi::complete(reply, done, ctx);
+}
+
+// The checks of an _opts request: what is wrong with it, or "".
+std::string check_write(const void* data, size_t len,
+                        const dengine_write_options* options,
+                        dengine::capi::WriteOptions* out) {
+  if (data == nullptr && len > 0) return "data is NULL but len is not 0";
+  return dengine::capi::read_write_options(options, out);
+}
+
+std::string check_read(const dengine_node* node, const void* query, size_t len,
+                       const dengine_read_options* options,
+                       dengine::capi::ReadOptions* out,
+                       dengine::node::ReadConsistency* consistency) {
+  if (query == nullptr && len > 0) return "query is NULL but len is not 0";
+  std::string error = dengine::capi::read_read_options(options, out);
+  if (!error.empty()) return error;
+  if (!dengine::capi::to_consistency(out->consistency, node, consistency)) {
+    return "options->consistency must be a DENGINE_READ_*";
+  }
+  return "";
+}
+
+// Starts a checked _opts request: KV-flagged bytes through node/kv.h, which
+// keeps them from an application machine.
+void propose(Node& node, const dengine::capi::WriteOptions& o, std::string data,
+             Node::Callback done) {
+  const dengine::node::Session* session = o.has_session ? &o.session : nullptr;
+  if (o.kv) {
+    dengine::node::kv_propose_encoded_async(node, std::move(data), session,
+                                            o.timeout, std::move(done));
+  } else {
+    node.propose_async(std::move(data), session, o.timeout, std::move(done));
+  }
+}
+
+void read(Node& node, const dengine::capi::ReadOptions& o,
+          dengine::node::ReadConsistency c, std::string query,
+          Node::Callback done) {
+  if (o.kv) {
+    dengine::node::kv_read_encoded_async(node, std::move(query), c, o.timeout,
+                                         std::move(done));
+  } else {
+    node.read_async(std::move(query), c, o.timeout, std::move(done));
+  }
 }
 
 bool null_data(const void* data, size_t len, const char* function) {
@@ -313,6 +358,84 @@ int dengine_node_read_async(dengine_node* node, const void* query, size_t len,
         [&](Node::Callback cb) {
           node->node->read_async(bytes_of(query, len), c,
                                  to_timeout(timeout_ms), std::move(cb));
+        },
+        ctx);
+  });
+}
+
+int dengine_node_propose_opts(dengine_node* node, const void* data, size_t len,
+                              const dengine_write_options* options,
+                              dengine_reply* reply) {
+  constexpr const char* kFunction = "dengine_node_propose_opts";
+  return guarded(kFunction, [&]() -> int {
+    if (reply != nullptr) *reply = dengine_reply{};
+    if (!valid(node, kFunction)) return DENGINE_ERR_INVALID_ARGUMENT;
+    dengine::capi::WriteOptions o;
+    if (std::string e = check_write(data, len, options, &o); !e.empty()) {
+      return refuse(kFunction, reply, e);
+    }
+    return run_blocking(kFunction, reply, [&](Node::Callback done) {
+      propose(*node->node, o, bytes_of(data, len), std::move(done));
+    });
+  });
+}
+
+int dengine_node_propose_opts_async(dengine_node* node, const void* data,
+                                    size_t len,
+                                    const dengine_write_options* options,
+                                    dengine_done_fn done, void* ctx) {
+  constexpr const char* kFunction = "dengine_node_propose_opts_async";
+  return guarded(kFunction, [&]() -> int {
+    return run_async(
+        kFunction, node, done,
+        [&](Node::Callback cb) {
+          dengine::capi::WriteOptions o;
+          if (std::string e = check_write(data, len, options, &o); !e.empty()) {
+            refuse_async(done, ctx, e);
+            return;
+          }
+          propose(*node->node, o, bytes_of(data, len), std::move(cb));
+        },
+        ctx);
+  });
+}
+
+int dengine_node_read_opts(dengine_node* node, const void* query, size_t len,
+                           const dengine_read_options* options,
+                           dengine_reply* reply) {
+  constexpr const char* kFunction = "dengine_node_read_opts";
+  return guarded(kFunction, [&]() -> int {
+    if (reply != nullptr) *reply = dengine_reply{};
+    if (!valid(node, kFunction)) return DENGINE_ERR_INVALID_ARGUMENT;
+    dengine::capi::ReadOptions o;
+    dengine::node::ReadConsistency c;
+    if (std::string e = check_read(node, query, len, options, &o, &c);
+        !e.empty()) {
+      return refuse(kFunction, reply, e);
+    }
+    return run_blocking(kFunction, reply, [&](Node::Callback done) {
+      read(*node->node, o, c, bytes_of(query, len), std::move(done));
+    });
+  });
+}
+
+int dengine_node_read_opts_async(dengine_node* node, const void* query,
+                                 size_t len,
+                                 const dengine_read_options* options,
+                                 dengine_done_fn done, void* ctx) {
+  constexpr const char* kFunction = "dengine_node_read_opts_async";
+  return guarded(kFunction, [&]() -> int {
+    return run_async(
+        kFunction, node, done,
+        [&](Node::Callback cb) {
+          dengine::capi::ReadOptions o;
+          dengine::node::ReadConsistency c;
+          if (std::string e = check_read(node, query, len, options, &o, &c);
+              !e.empty()) {
+            refuse_async(done, ctx, e);
+            return;
+          }
+          read(*node->node, o, c, bytes_of(query, len), std::move(cb));
         },
         ctx);
   });

@@ -20,8 +20,9 @@ Status answer_status(const ClientResponse& response) {
 
 // Runs `request` and, when it went through, returns the response's own
 // status.
-Status run(Client* client, ClientRequest request, ClientResponse* response) {
-  Status status = client->call(std::move(request), response);
+Status run(Client* client, ClientRequest request, ClientResponse* response,
+           std::chrono::milliseconds deadline = {}) {
+  Status status = client->call(std::move(request), response, deadline);
   if (!status.ok()) return status;
   return answer_status(*response);
 }
@@ -40,6 +41,23 @@ Status malformed_answer(const std::string& what) {
 }
 
 }  // namespace
+
+static_assert(static_cast<int>(ReadConsistency::kDefault) ==
+                  DENGINE_READ_DEFAULT &&
+              static_cast<int>(ReadConsistency::kLinearizable) ==
+                  DENGINE_READ_LINEARIZABLE &&
+              static_cast<int>(ReadConsistency::kLease) == DENGINE_READ_LEASE &&
+              static_cast<int>(ReadConsistency::kEventual) ==
+                  DENGINE_READ_EVENTUAL);
+
+bool to_read_consistency(int dengine_read, ReadConsistency* out) {
+  if (dengine_read < DENGINE_READ_DEFAULT ||
+      dengine_read > DENGINE_READ_EVENTUAL) {
+    return false;
+  }
+  *out = static_cast<ReadConsistency>(dengine_read);
+  return true;
+}
 
 std::string ClientOptions::validate() const {
   if (endpoints.empty()) return "endpoints: none given";
@@ -66,6 +84,18 @@ std::string ClientOptions::validate() const {
   }
   if (max_response_bytes == 0) return "max_response_bytes: must be positive";
   return "";
+}
+
+ClientOptions ClientOptions::bounded_by_deadline(
+    std::vector<std::string> endpoints, std::chrono::milliseconds deadline) {
+  ClientOptions options;
+  options.endpoints = std::move(endpoints);
+  options.max_retries = std::numeric_limits<int>::max();
+  if (deadline > std::chrono::milliseconds::zero()) {
+    options.deadline = deadline;
+    options.request_timeout = std::min(options.request_timeout, deadline);
+  }
+  return options;
 }
 
 Status Client::create(ClientOptions options, std::unique_ptr<Client>* out) {
@@ -96,18 +126,22 @@ uint64_t Client::client_id() const {
   return client_id_;
 }
 
-Status Client::call(ClientRequest request, ClientResponse* response) {
+Status Client::call(ClientRequest request, ClientResponse* response,
+                    std::chrono::milliseconds deadline) {
   std::lock_guard<std::mutex> lock(mu_);
   request.session.reset();
   std::string error = net::validate_client_request(request);
   if (!error.empty()) {
     return Status::error(DENGINE_ERR_INVALID_ARGUMENT, error);
   }
-  const Clock::time_point deadline = Clock::now() + options_.deadline;
+  const Clock::time_point ends =
+      Clock::now() + (deadline > std::chrono::milliseconds::zero()
+                          ? deadline
+                          : options_.deadline);
   if (net::is_session_write(request.op)) {
-    return call_write(&request, deadline, response);
+    return call_write(&request, ends, response);
   }
-  return call_with_retries(&request, deadline, response, nullptr);
+  return call_with_retries(&request, ends, response, nullptr);
 }
 
 Status Client::call_write(ClientRequest* request, Clock::time_point deadline,
@@ -412,12 +446,14 @@ Status Client::scan_prefix(std::string_view prefix, uint32_t limit,
   return status;
 }
 
-Status Client::propose(std::string_view command, ProposeResult* out) {
+Status Client::propose(std::string_view command, ProposeResult* out,
+                       const CallOptions& call) {
   ClientRequest q;
   q.op = ClientOp::kPropose;
   q.data = command;
+  q.kv = call.kv;
   ClientResponse r;
-  Status status = run(this, std::move(q), &r);
+  Status status = run(this, std::move(q), &r, call.deadline);
   if (!status.ok() || out == nullptr) return status;
   out->result = r.result;
   out->data = std::move(r.data);
@@ -427,13 +463,14 @@ Status Client::propose(std::string_view command, ProposeResult* out) {
 }
 
 Status Client::read(std::string_view query, std::string* answer,
-                    ReadConsistency consistency) {
+                    ReadConsistency consistency, const CallOptions& call) {
   ClientRequest q;
   q.op = ClientOp::kRead;
   q.data = query;
   q.consistency = consistency;
+  q.kv = call.kv;
   ClientResponse r;
-  Status status = run(this, std::move(q), &r);
+  Status status = run(this, std::move(q), &r, call.deadline);
   if (status.ok()) *answer = std::move(r.data);
   return status;
 }

@@ -47,6 +47,10 @@ namespace dengine::client {
 
 using net::ReadConsistency;
 
+// The protocol's consistency for a DENGINE_READ_* value (the same
+// numbers); false for any other value.
+bool to_read_consistency(int dengine_read, ReadConsistency* out);
+
 struct ClientOptions {
   // Servers to try, "host:port" each; at least one.
   std::vector<std::string> endpoints;
@@ -65,6 +69,22 @@ struct ClientOptions {
 
   // Empty when usable, else what is wrong, naming the field.
   std::string validate() const;
+
+  // Options whose calls are bounded by their deadline alone, however many
+  // attempts a leader's election takes (the C API's client): `deadline` per
+  // call (zero: the default above), no attempt waiting longer than it.
+  static ClientOptions bounded_by_deadline(std::vector<std::string> endpoints,
+                                           std::chrono::milliseconds deadline);
+};
+
+// What one propose or read asks beyond its bytes.
+struct CallOptions {
+  // Above zero: bounds this call, retries included, instead of
+  // ClientOptions::deadline.
+  std::chrono::milliseconds deadline{0};
+  // The bytes are a built-in KV machine's command or query
+  // (sm/kv_command.h); a cluster running another machine refuses them.
+  bool kv = false;
 };
 
 struct ProposeResult {
@@ -113,10 +133,13 @@ class Client {
   Status scan_prefix(std::string_view prefix, uint32_t limit, ScanResult* out,
                      ReadConsistency consistency = ReadConsistency::kDefault);
 
-  // An application machine's command and query, as opaque bytes.
-  Status propose(std::string_view command, ProposeResult* out = nullptr);
+  // An application machine's command and query, as opaque bytes, or with
+  // call.kv a built-in KV machine's encoded ones.
+  Status propose(std::string_view command, ProposeResult* out = nullptr,
+                 const CallOptions& call = {});
   Status read(std::string_view query, std::string* answer,
-              ReadConsistency consistency = ReadConsistency::kDefault);
+              ReadConsistency consistency = ReadConsistency::kDefault,
+              const CallOptions& call = {});
 
   // The answering node's view (the leader's, once the client found it).
   Status status(net::NodeStatus* out);
@@ -134,8 +157,9 @@ class Client {
   // Sends any request with the retry policy above, filling in its id, time
   // limit and (for a write) session, which it opens first if needed. OK
   // when a response came back: its own status is then in response->status.
-  // Every method above is a call.
-  Status call(net::ClientRequest request, net::ClientResponse* response);
+  // Every method above is a call. `deadline` as for propose.
+  Status call(net::ClientRequest request, net::ClientResponse* response,
+              std::chrono::milliseconds deadline = {});
 
   // Opens the session now unless one is open (a write opens it itself when
   // needed), e.g. so that the first write's latency is its own.

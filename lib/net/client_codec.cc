@@ -1,6 +1,7 @@
 #include "net/client_codec.h"
 
 #include "base/byte_codec.h"
+#include "dengine.h"
 
 namespace dengine::net {
 
@@ -12,8 +13,18 @@ using base::ByteWriter;
 constexpr uint8_t kLastOp = static_cast<uint8_t>(ClientOp::kOpenSession);
 constexpr uint8_t kLastConsistency =
     static_cast<uint8_t>(ReadConsistency::kEventual);
+constexpr uint8_t kLastRole = static_cast<uint8_t>(raft::Role::kLeader);
+// The status answer carries the role as its DENGINE_ROLE_* value.
+static_assert(static_cast<int>(raft::Role::kFollower) == DENGINE_ROLE_FOLLOWER);
+static_assert(static_cast<int>(raft::Role::kPreCandidate) ==
+              DENGINE_ROLE_PRE_CANDIDATE);
+static_assert(static_cast<int>(raft::Role::kCandidate) ==
+              DENGINE_ROLE_CANDIDATE);
+static_assert(static_cast<int>(raft::Role::kLeader) == DENGINE_ROLE_LEADER);
 
 constexpr uint8_t kRequestHasSession = 1;
+// propose / read: the bytes are a built-in KV machine's command or query.
+constexpr uint8_t kRequestKv = 2;
 
 constexpr uint8_t kResponseFound = 1;
 constexpr uint8_t kResponseMore = 2;
@@ -179,8 +190,13 @@ std::string decode_request_fields(ByteReader* r, ClientRequest* q) {
     return "header truncated";
   }
   if (op == 0 || op > kLastOp) return "unknown op " + std::to_string(op);
-  if ((flags & ~kRequestHasSession) != 0) {
+  if ((flags & ~(kRequestHasSession | kRequestKv)) != 0) {
     return "unknown flags " + std::to_string(flags);
+  }
+  q->kv = (flags & kRequestKv) != 0;
+  if (q->kv && op != static_cast<uint8_t>(ClientOp::kPropose) &&
+      op != static_cast<uint8_t>(ClientOp::kRead)) {
+    return "the KV flag on an op other than propose or read";
   }
   if (consistency > kLastConsistency) {
     return "unknown read consistency " + std::to_string(consistency);
@@ -202,7 +218,7 @@ std::string decode_request_fields(ByteReader* r, ClientRequest* q) {
 
 void encode_node_status(ByteWriter* w, const NodeStatus& s) {
   w->u64(s.node_id);
-  w->bytes(s.role);
+  w->u8(static_cast<uint8_t>(s.role));
   w->u64(s.term);
   w->u64(s.leader_id);
   w->bytes(s.leader_address);
@@ -219,12 +235,15 @@ void encode_node_status(ByteWriter* w, const NodeStatus& s) {
 }
 
 std::string decode_node_status(ByteReader* r, NodeStatus* s) {
-  if (!r->u64(&s->node_id) || !read_string(r, &s->role) || !r->u64(&s->term) ||
+  uint8_t role = 0;
+  if (!r->u64(&s->node_id) || !r->u8(&role) || !r->u64(&s->term) ||
       !r->u64(&s->leader_id) || !read_string(r, &s->leader_address) ||
       !r->u64(&s->commit_index) || !r->u64(&s->applied_index) ||
       !r->u64(&s->last_log_index) || !r->u64(&s->snapshot_index)) {
     return "node status truncated";
   }
+  if (role > kLastRole) return "unknown role " + std::to_string(role);
+  s->role = static_cast<raft::Role>(role);
   uint32_t count = 0;
   std::string error = read_count(r, kMinMemberSize, "member", &count);
   if (!error.empty()) return error;
@@ -385,7 +404,8 @@ std::string encode_client_request(const ClientRequest& request) {
   w.u8(kClientProtocolVersion);
   w.u64(request.request_id);
   w.u8(static_cast<uint8_t>(request.op));
-  w.u8(request.session ? kRequestHasSession : 0);
+  w.u8((request.session ? kRequestHasSession : 0) |
+       (request.kv ? kRequestKv : 0));
   w.u8(static_cast<uint8_t>(request.consistency));
   w.u32(request.timeout_ms);
   if (request.session) {

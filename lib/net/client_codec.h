@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "raft/types.h"
+
 namespace dengine::net {
 
 inline constexpr uint8_t kClientProtocolVersion = 1;
@@ -76,7 +78,10 @@ struct ClientRequest {
   ReadConsistency consistency = ReadConsistency::kDefault;  // reads only
   uint32_t timeout_ms = 0;  // how long the server may take; 0: its default
 
-  std::string data;     // propose: the command; read: the query
+  std::string data;  // propose: the command; read: the query
+  // propose, read: `data` is a built-in KV machine's encoded command or
+  // query, refused by a node running another machine.
+  bool kv = false;
   std::string key;      // put, put-with-TTL, delete, compare-and-swap, get
   std::string value;    // put, put-with-TTL; compare-and-swap: the new value
   uint64_t ttl_ms = 0;  // put-with-TTL
@@ -103,7 +108,7 @@ struct Member {
 // The answer to kStatus and kMembers, as the answering node sees it.
 struct NodeStatus {
   uint64_t node_id = 0;
-  std::string role;  // "follower", "candidate", "leader", ...
+  raft::Role role = raft::Role::kFollower;  // its value is DENGINE_ROLE_*
   uint64_t term = 0;
   uint64_t leader_id = 0;  // 0: none known
   std::string leader_address;

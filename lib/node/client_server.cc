@@ -7,10 +7,12 @@
 #include <array>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "base/log.h"
 #include "net/address.h"
 #include "net/client_codec.h"
 #include "node/kv.h"
@@ -18,10 +20,15 @@
 namespace dengine::node {
 namespace {
 
+// The least time between two log lines about bad client frames: a client
+// that keeps sending them is cut off, reconnects and is cut off again.
+constexpr uint64_t kBadFrameLogIntervalMs = 1000;
+
 struct Connection {
   uv_tcp_t tcp{};
   ClientServer::Impl* server = nullptr;
   uint64_t id = 0;
+  std::string peer;  // the client's address, for the log
   net::FrameDecoder decoder;
   size_t in_flight = 0;
   bool reading = true;
@@ -35,18 +42,29 @@ struct WriteRequest {
   std::string bytes;
 };
 
-const char* role_name(raft::Role role) {
-  switch (role) {
-    case raft::Role::kFollower:
-      return "follower";
-    case raft::Role::kPreCandidate:
-      return "pre-candidate";
-    case raft::Role::kCandidate:
-      return "candidate";
-    case raft::Role::kLeader:
-      return "leader";
+// "host:port" ("[v6]:port") of the client at the other end of `tcp`.
+std::string peer_address(const uv_tcp_t* tcp) {
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return "an unknown address";
   }
-  return "unknown";
+  char host[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    uv_ip6_name(v6, host, sizeof host);
+    return "[" + std::string(host) +
+           "]:" + std::to_string(ntohs(v6->sin6_port));
+  }
+  const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
+  uv_ip4_name(v4, host, sizeof host);
+  return std::string(host) + ":" + std::to_string(ntohs(v4->sin_port));
+}
+
+std::optional<Session> session_of(
+    const std::optional<net::ClientSession>& session) {
+  if (!session) return std::nullopt;
+  return Session{session->client_id, session->seq, session->acked_seq};
 }
 
 ReadConsistency consistency_of(net::ReadConsistency c, const Node& node) {
@@ -61,6 +79,26 @@ ReadConsistency consistency_of(net::ReadConsistency c, const Node& node) {
       break;
   }
   return node.default_read();
+}
+
+// A KV read's answer in the fields of its op.
+void fill_kv_answer(net::ClientOp op, sm::KvReadAnswer answer,
+                    net::ClientResponse* out) {
+  switch (op) {
+    case net::ClientOp::kGet:
+      if (!answer.values.empty() && answer.values[0].has_value()) {
+        out->found = true;
+        out->value = std::move(*answer.values[0]);
+      }
+      return;
+    case net::ClientOp::kGetMulti:
+      out->values = std::move(answer.values);
+      return;
+    default:
+      out->entries = std::move(answer.entries);
+      out->more = answer.more;
+      return;
+  }
 }
 
 }  // namespace
@@ -81,6 +119,9 @@ struct ClientServer::Impl {
   // Loop thread only.
   uint64_t next_connection = 1;
   std::unordered_map<uint64_t, Connection*> connections;
+  // Bad frames are logged at most once a kBadFrameLogIntervalMs.
+  std::optional<uint64_t> last_bad_frame_log_ms;  // uv_now of the last line
+  uint64_t bad_frames_not_logged = 0;
 
   // Answers completed on other threads, for the loop to write; `closing`
   // tells the loop to close everything.
@@ -93,8 +134,32 @@ struct ClientServer::Impl {
   void on_read(Connection* conn, ssize_t n);
   void start_reading(Connection* conn);
   void close_connection(Connection* conn);
-  void handle(Connection* conn, const std::string& payload);
+  bool handle(Connection* conn, const std::string& payload);
+  void refuse(Connection* conn, uint64_t request_id, const std::string& why);
+  void log_bad_frame(const Connection& conn, const std::string& why);
+
+  // A request being served: where its answer goes, and how long it may take.
+  struct Call {
+    uint64_t conn_id = 0;
+    uint64_t request_id = 0;
+    net::ClientOp op = net::ClientOp::kStatus;
+    std::chrono::milliseconds timeout{};
+  };
   void dispatch(uint64_t conn_id, net::ClientRequest request);
+  // One handler per kind of request; dispatch picks it.
+  void serve_propose(const Call& call, net::ClientRequest request);
+  void serve_read(const Call& call, net::ClientRequest request);
+  void serve_kv_write(const Call& call,
+                      const std::optional<net::ClientSession>& session,
+                      sm::KvCommand command);
+  void serve_kv_read(const Call& call, net::ReadConsistency consistency,
+                     const sm::KvRead& read);
+  void serve_status(const Call& call);
+  void serve_unknown(const Call& call);
+  // The completion of a node call answered with the Reply alone.
+  Node::Callback plain_reply(const Call& call);
+  net::ClientResponse response_to(const Call& call) const;
+
   void answer(uint64_t conn_id, net::ClientResponse response);
   void flush_outbox();
   void close_all();
@@ -165,6 +230,7 @@ void ClientServer::Impl::on_connection() {
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
+  conn->peer = peer_address(&conn->tcp);
   connections[conn->id] = conn;
   start_reading(conn);
 }
@@ -190,24 +256,15 @@ void ClientServer::Impl::on_read(Connection* conn, ssize_t n) {
   conn->decoder.feed(std::string_view(conn->buffer.data(), n));
   while (std::optional<net::Frame> frame = conn->decoder.pop()) {
     if (frame->type != net::FrameType::kClientRequest) {
-      net::ClientResponse response;
-      response.status = DENGINE_ERR_INVALID_ARGUMENT;
-      response.message = std::string("expected a client request frame, got ") +
-                         net::to_string(frame->type);
-      write(conn, net::encode_frame(net::FrameType::kClientResponse,
-                                    net::encode_client_response(response)));
-      close_connection(conn);
+      refuse(conn, 0,
+             std::string("expected a client request frame, got ") +
+                 net::to_string(frame->type));
       return;
     }
-    handle(conn, frame->payload);
+    if (!handle(conn, frame->payload)) return;
   }
   if (conn->decoder.failed()) {
-    net::ClientResponse response;
-    response.status = DENGINE_ERR_INVALID_ARGUMENT;
-    response.message = "bad frame: " + conn->decoder.error();
-    write(conn, net::encode_frame(net::FrameType::kClientResponse,
-                                  net::encode_client_response(response)));
-    close_connection(conn);
+    refuse(conn, 0, "bad frame: " + conn->decoder.error());
     return;
   }
   if (conn->in_flight >= options.max_in_flight_per_connection) {
@@ -222,21 +279,64 @@ void ClientServer::Impl::close_connection(Connection* conn) {
            [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
 }
 
-void ClientServer::Impl::handle(Connection* conn, const std::string& payload) {
+// Decodes and checks one request and hands it to dispatch. A payload that
+// does not decode is refused (false: the connection is closed); a request
+// that decodes but breaks the argument rules is answered, and the
+// connection stays usable.
+bool ClientServer::Impl::handle(Connection* conn, const std::string& payload) {
   net::ClientRequest request;
-  std::string error = net::decode_client_request(payload, &request);
-  if (error.empty()) error = net::validate_client_request(request);
-  if (!error.empty()) {
+  if (std::string error = net::decode_client_request(payload, &request);
+      !error.empty()) {
+    refuse(conn, request.request_id, "bad request: " + error);
+    return false;
+  }
+  if (std::string error = net::validate_client_request(request);
+      !error.empty()) {
     net::ClientResponse response;
     response.request_id = request.request_id;
     response.status = DENGINE_ERR_INVALID_ARGUMENT;
     response.message = "bad request: " + error;
     write(conn, net::encode_frame(net::FrameType::kClientResponse,
                                   net::encode_client_response(response)));
-    return;
+    return true;
   }
   ++conn->in_flight;
   dispatch(conn->id, std::move(request));
+  return true;
+}
+
+// Answers what the client sent with DENGINE_ERR_INVALID_ARGUMENT and `why`,
+// logs it and closes the connection: after a bad frame or payload the
+// stream cannot be trusted.
+void ClientServer::Impl::refuse(Connection* conn, uint64_t request_id,
+                                const std::string& why) {
+  log_bad_frame(*conn, why);
+  net::ClientResponse response;
+  response.request_id = request_id;
+  response.status = DENGINE_ERR_INVALID_ARGUMENT;
+  response.message = why;
+  write(conn, net::encode_frame(net::FrameType::kClientResponse,
+                                net::encode_client_response(response)));
+  close_connection(conn);
+}
+
+void ClientServer::Impl::log_bad_frame(const Connection& conn,
+                                       const std::string& why) {
+  const uint64_t now_ms = uv_now(&loop);
+  if (last_bad_frame_log_ms &&
+      now_ms - *last_bad_frame_log_ms < kBadFrameLogIntervalMs) {
+    ++bad_frames_not_logged;
+    return;
+  }
+  std::string line =
+      "client server: closed the connection from " + conn.peer + ": " + why;
+  if (bad_frames_not_logged > 0) {
+    line += " (and " + std::to_string(bad_frames_not_logged) +
+            " more bad frames since the last such line)";
+  }
+  base::log_line(DENGINE_LOG_WARN, line);
+  last_bad_frame_log_ms = now_ms;
+  bad_frames_not_logged = 0;
 }
 
 void ClientServer::Impl::fill_from(const Reply& reply,
@@ -257,147 +357,164 @@ void ClientServer::Impl::fill_from(const Reply& reply,
 void ClientServer::Impl::dispatch(uint64_t conn_id,
                                   net::ClientRequest request) {
   using net::ClientOp;
-  const uint64_t request_id = request.request_id;
-  const std::chrono::milliseconds timeout =
-      request.timeout_ms == 0 ? options.default_timeout
-                              : std::chrono::milliseconds(request.timeout_ms);
-  const auto base = [request_id] {
-    net::ClientResponse response;
-    response.request_id = request_id;
-    return response;
-  };
-  // Completion of a plain node call: status, leader hint, result, index.
-  const auto plain = [this, conn_id, base](Reply reply) {
-    net::ClientResponse response = base();
-    fill_from(reply, &response);
-    response.data = std::move(reply.data);
-    answer(conn_id, std::move(response));
-  };
-  std::optional<Session> session;
-  if (request.session) {
-    session = Session{request.session->client_id, request.session->seq,
-                      request.session->acked_seq};
-  }
-  const Session* session_ptr = session ? &*session : nullptr;
-  const auto kv_write_done = [this, conn_id, base](KvWriteReply r) {
-    net::ClientResponse response = base();
-    fill_from(r.reply, &response);
-    if (r.reply.status == DENGINE_OK) {
-      response.result = static_cast<int32_t>(r.result.code);
-      response.found = r.result.found;
-      response.value = std::move(r.result.value);
-    }
-    answer(conn_id, std::move(response));
-  };
-  const auto kv_read_done = [this, conn_id, base,
-                             op = request.op](KvReadReply r) {
-    net::ClientResponse response = base();
-    fill_from(r.reply, &response);
-    if (r.reply.status == DENGINE_OK) {
-      if (op == ClientOp::kGet) {
-        if (!r.answer.values.empty() && r.answer.values[0].has_value()) {
-          response.found = true;
-          response.value = std::move(*r.answer.values[0]);
-        }
-      } else if (op == ClientOp::kGetMulti) {
-        response.values = std::move(r.answer.values);
-      } else {
-        response.entries = std::move(r.answer.entries);
-        response.more = r.answer.more;
-      }
-    }
-    answer(conn_id, std::move(response));
-  };
-  const ReadConsistency consistency =
-      consistency_of(request.consistency, *node);
-
+  const Call call{conn_id, request.request_id, request.op,
+                  request.timeout_ms == 0
+                      ? options.default_timeout
+                      : std::chrono::milliseconds(request.timeout_ms)};
   switch (request.op) {
     case ClientOp::kPropose:
-      node->propose_async(std::move(request.data), session_ptr, timeout, plain);
-      return;
+      return serve_propose(call, std::move(request));
     case ClientOp::kRead:
-      node->read_async(std::move(request.data), consistency, timeout, plain);
-      return;
+      return serve_read(call, std::move(request));
     case ClientOp::kPut:
-      kv_write_async(*node, sm::KvCommand::put(request.key, request.value, 0),
-                     session_ptr, timeout, kv_write_done);
-      return;
+      return serve_kv_write(call, request.session,
+                            sm::KvCommand::put(request.key, request.value));
     case ClientOp::kPutWithTtl:
-      kv_write_async(*node,
-                     sm::KvCommand::put_with_ttl(request.key, request.value,
-                                                 request.ttl_ms, 0),
-                     session_ptr, timeout, kv_write_done);
-      return;
+      return serve_kv_write(call, request.session,
+                            sm::KvCommand::put_with_ttl(
+                                request.key, request.value, request.ttl_ms));
     case ClientOp::kDelete:
-      kv_write_async(*node, sm::KvCommand::erase(request.key, 0), session_ptr,
-                     timeout, kv_write_done);
-      return;
+      return serve_kv_write(call, request.session,
+                            sm::KvCommand::erase(request.key));
     case ClientOp::kCompareAndSwap:
-      kv_write_async(
-          *node,
+      return serve_kv_write(
+          call, request.session,
           request.expected
               ? sm::KvCommand::compare_and_swap(request.key, *request.expected,
-                                                request.value, 0)
-              : sm::KvCommand::create_if_absent(request.key, request.value, 0),
-          session_ptr, timeout, kv_write_done);
-      return;
+                                                request.value)
+              : sm::KvCommand::create_if_absent(request.key, request.value));
     case ClientOp::kGet:
-      kv_read_async(*node, sm::KvRead::get(request.key), consistency, timeout,
-                    kv_read_done);
-      return;
+      return serve_kv_read(call, request.consistency,
+                           sm::KvRead::get(request.key));
     case ClientOp::kGetMulti:
-      kv_read_async(*node, sm::KvRead::get_multi(request.keys), consistency,
-                    timeout, kv_read_done);
-      return;
+      return serve_kv_read(call, request.consistency,
+                           sm::KvRead::get_multi(request.keys));
     case ClientOp::kScanPrefix:
-      kv_read_async(*node,
-                    sm::KvRead::scan_prefix(request.prefix, request.limit),
-                    consistency, timeout, kv_read_done);
-      return;
+      return serve_kv_read(
+          call, request.consistency,
+          sm::KvRead::scan_prefix(request.prefix, request.limit));
     case ClientOp::kStatus:
-    case ClientOp::kMembers: {
-      const NodeStatus s = node->status();
-      net::ClientResponse response = base();
-      net::NodeStatus& out = response.node_status.emplace();
-      out.node_id = s.id;
-      out.role = role_name(s.role);
-      out.term = s.term;
-      out.leader_id = s.leader_id;
-      auto it = options.client_addresses.find(s.leader_id);
-      if (it != options.client_addresses.end()) out.leader_address = it->second;
-      out.commit_index = s.commit_index;
-      out.applied_index = s.applied_index;
-      out.last_log_index = s.last_log_index;
-      out.snapshot_index = s.snapshot_index;
-      for (const Member& m : s.members) {
-        out.members.push_back({m.id, m.address, m.voter});
-      }
-      answer(conn_id, std::move(response));
-      return;
-    }
+    case ClientOp::kMembers:
+      return serve_status(call);
     case ClientOp::kAddLearner:
-      node->add_learner_async(request.node_id, request.address, timeout, plain);
-      return;
+      return node->add_learner_async(request.node_id,
+                                     std::move(request.address), call.timeout,
+                                     plain_reply(call));
     case ClientOp::kPromote:
-      node->promote_async(request.node_id, timeout, plain);
-      return;
+      return node->promote_async(request.node_id, call.timeout,
+                                 plain_reply(call));
     case ClientOp::kRemoveNode:
-      node->remove_node_async(request.node_id, timeout, plain);
-      return;
+      return node->remove_node_async(request.node_id, call.timeout,
+                                     plain_reply(call));
     case ClientOp::kTransferLeader:
-      node->transfer_leadership_async(request.node_id, timeout, plain);
-      return;
+      return node->transfer_leadership_async(request.node_id, call.timeout,
+                                             plain_reply(call));
     case ClientOp::kSnapshot:
-      node->snapshot_async(timeout, plain);
-      return;
+      return node->snapshot_async(call.timeout, plain_reply(call));
     case ClientOp::kOpenSession:
-      node->open_session_async(timeout, plain);
-      return;
+      return node->open_session_async(call.timeout, plain_reply(call));
   }
-  net::ClientResponse response = base();
+  serve_unknown(call);
+}
+
+void ClientServer::Impl::serve_propose(const Call& call,
+                                       net::ClientRequest request) {
+  const std::optional<Session> session = session_of(request.session);
+  if (request.kv) {
+    kv_propose_encoded_async(*node, std::move(request.data),
+                             session ? &*session : nullptr, call.timeout,
+                             plain_reply(call));
+    return;
+  }
+  node->propose_async(std::move(request.data), session ? &*session : nullptr,
+                      call.timeout, plain_reply(call));
+}
+
+void ClientServer::Impl::serve_read(const Call& call,
+                                    net::ClientRequest request) {
+  const ReadConsistency consistency =
+      consistency_of(request.consistency, *node);
+  if (request.kv) {
+    kv_read_encoded_async(*node, std::move(request.data), consistency,
+                          call.timeout, plain_reply(call));
+    return;
+  }
+  node->read_async(std::move(request.data), consistency, call.timeout,
+                   plain_reply(call));
+}
+
+void ClientServer::Impl::serve_kv_write(
+    const Call& call, const std::optional<net::ClientSession>& session,
+    sm::KvCommand command) {
+  const std::optional<Session> node_session = session_of(session);
+  kv_write_async(*node, std::move(command),
+                 node_session ? &*node_session : nullptr, call.timeout,
+                 [this, call](KvWriteReply r) {
+                   net::ClientResponse response = response_to(call);
+                   fill_from(r.reply, &response);
+                   if (r.reply.status == DENGINE_OK) {
+                     response.result = static_cast<int32_t>(r.result.code);
+                     response.found = r.result.found;
+                     response.value = std::move(r.result.value);
+                   }
+                   answer(call.conn_id, std::move(response));
+                 });
+}
+
+void ClientServer::Impl::serve_kv_read(const Call& call,
+                                       net::ReadConsistency consistency,
+                                       const sm::KvRead& read) {
+  kv_read_async(*node, read, consistency_of(consistency, *node), call.timeout,
+                [this, call](KvReadReply r) {
+                  net::ClientResponse response = response_to(call);
+                  fill_from(r.reply, &response);
+                  if (r.reply.status == DENGINE_OK) {
+                    fill_kv_answer(call.op, std::move(r.answer), &response);
+                  }
+                  answer(call.conn_id, std::move(response));
+                });
+}
+
+void ClientServer::Impl::serve_status(const Call& call) {
+  const NodeStatus s = node->status();
+  net::ClientResponse response = response_to(call);
+  net::NodeStatus& out = response.node_status.emplace();
+  out.node_id = s.id;
+  out.role = s.role;
+  out.term = s.term;
+  out.leader_id = s.leader_id;
+  auto it = options.client_addresses.find(s.leader_id);
+  if (it != options.client_addresses.end()) out.leader_address = it->second;
+  out.commit_index = s.commit_index;
+  out.applied_index = s.applied_index;
+  out.last_log_index = s.last_log_index;
+  out.snapshot_index = s.snapshot_index;
+  for (const Member& m : s.members) {
+    out.members.push_back({m.id, m.address, m.voter});
+  }
+  answer(call.conn_id, std::move(response));
+}
+
+void ClientServer::Impl::serve_unknown(const Call& call) {
+  net::ClientResponse response = response_to(call);
   response.status = DENGINE_ERR_INVALID_ARGUMENT;
   response.message = "unknown op";
-  answer(conn_id, std::move(response));
+  answer(call.conn_id, std::move(response));
+}
+
+Node::Callback ClientServer::Impl::plain_reply(const Call& call) {
+  return [this, call](Reply reply) {
+    net::ClientResponse response = response_to(call);
+    fill_from(reply, &response);
+    response.data = std::move(reply.data);
+    answer(call.conn_id, std::move(response));
+  };
+}
+
+net::ClientResponse ClientServer::Impl::response_to(const Call& call) const {
+  net::ClientResponse response;
+  response.request_id = call.request_id;
+  return response;
 }
 
 void ClientServer::Impl::answer(uint64_t conn_id,

@@ -2,8 +2,11 @@
 // request (lib/net/client_codec.h, docs/client-protocol.md) answered with a
 // response frame carrying its request id. Requests are pipelined: a client
 // may send many before the first answer, and answers come as each request
-// completes. A malformed frame gets an error response and closes that one
-// connection; nothing else is affected.
+// completes. A frame that fails the frame checks, a frame of another type
+// or a payload that does not decode gets an error response saying why, is
+// logged with the client's address (at most one line a second), and closes
+// that one connection; nothing else is affected. A request that decodes but
+// breaks the argument rules is only answered.
 #pragma once
 
 #include <chrono>
@@ -23,7 +26,7 @@ struct ClientServerOptions {
   // where the leader serves clients (it is left empty when unknown).
   std::map<raft::NodeId, std::string> client_addresses;
   // For requests that carry no timeout of their own.
-  std::chrono::milliseconds default_timeout{5000};
+  std::chrono::milliseconds default_timeout = kDefaultRequestTimeout;
   uint32_t max_frame_payload = net::kDefaultMaxFramePayload;
   // Requests one connection may have in flight; beyond it the server stops
   // reading from that connection until some complete.

@@ -5,13 +5,6 @@
 namespace dengine::node {
 namespace {
 
-uint64_t wall_clock_ms() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
 Reply unsupported() {
   Reply reply;
   reply.status = DENGINE_ERR_UNSUPPORTED;
@@ -29,7 +22,6 @@ void kv_write_async(Node& node, sm::KvCommand command, const Session* session,
     done({unsupported(), {}});
     return;
   }
-  command.timestamp_ms = wall_clock_ms();
   node.propose_async(
       sm::encode_command(command), session, timeout,
       [done = std::move(done)](Reply reply) {
@@ -72,6 +64,28 @@ void kv_read_async(Node& node, const sm::KvRead& read,
                     }
                     done(std::move(out));
                   });
+}
+
+void kv_propose_encoded_async(Node& node, std::string command,
+                              const Session* session,
+                              std::chrono::milliseconds timeout,
+                              Node::Callback done) {
+  if (!node.has_kv_machine()) {
+    done(unsupported());
+    return;
+  }
+  node.propose_async(std::move(command), session, timeout, std::move(done));
+}
+
+void kv_read_encoded_async(Node& node, std::string query,
+                           ReadConsistency consistency,
+                           std::chrono::milliseconds timeout,
+                           Node::Callback done) {
+  if (!node.has_kv_machine()) {
+    done(unsupported());
+    return;
+  }
+  node.read_async(std::move(query), consistency, timeout, std::move(done));
 }
 
 KvReadReply kv_read(Node& node, const sm::KvRead& read,

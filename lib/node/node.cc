@@ -1,106 +1,22 @@
-// Node: options, start (opening storage, machine, handler, core, transport),
-// stop, and the public methods, which hand their work to the loop thread.
+// Node: start (opening storage, machine, handler, core, transport), stop,
+// and the public methods, which hand their work to the loop thread.
 #include "node/node.h"
 
 #include <signal.h>
 
 #include <filesystem>
-#include <set>
 
 #include "base/log.h"
 #include "net/address.h"
 #include "node/blocking.h"
 #include "node/node_impl.h"
+#include "sm/kv_command.h"
 #include "sm/kv_machine.h"
 #include "storage/hard_state_store.h"
 #include "storage/rocksdb_log_store.h"
 #include "storage/wal_log_store.h"
 
 namespace dengine::node {
-
-const char* to_string(ReadConsistency consistency) {
-  switch (consistency) {
-    case ReadConsistency::kLinearizable:
-      return "linearizable";
-    case ReadConsistency::kLease:
-      return "lease";
-    case ReadConsistency::kEventual:
-      return "eventual";
-  }
-  return "unknown";
-}
-
-std::string NodeOptions::validate() const {
-  if (id == raft::kNoNode) return "id: must be a positive integer";
-  if (data_dir.empty()) return "data_dir: must not be empty";
-  net::HostPort listen;
-  if (std::string e = net::parse_address(listen_address, true, &listen);
-      !e.empty()) {
-    return "listen_address: " + e;
-  }
-  if (!client_address.empty()) {
-    net::HostPort client;
-    if (std::string e = net::parse_address(client_address, true, &client);
-        !e.empty()) {
-      return "client_address: " + e;
-    }
-    if (client_address == listen_address && client.port != 0) {
-      return "client_address: must differ from listen_address";
-    }
-  }
-  std::set<raft::NodeId> seen;
-  for (const Member& peer : peers) {
-    if (peer.id == raft::kNoNode) return "peers: a peer id must be positive";
-    if (peer.id == id) {
-      return "peers: peer " + std::to_string(peer.id) + " is this node";
-    }
-    if (!seen.insert(peer.id).second) {
-      return "peers: peer " + std::to_string(peer.id) + " is listed twice";
-    }
-    net::HostPort hp;
-    if (std::string e = net::parse_address(peer.address, false, &hp);
-        !e.empty()) {
-      return "peers: peer " + std::to_string(peer.id) + ": " + e;
-    }
-  }
-  if (!initial_voters.empty()) {
-    std::set<raft::NodeId> voters(initial_voters.begin(), initial_voters.end());
-    if (voters.size() != initial_voters.size()) {
-      return "initial_voters: a voter is listed twice";
-    }
-    if (!voters.count(id)) {
-      return "initial_voters: must include this node (" + std::to_string(id) +
-             ")";
-    }
-    for (raft::NodeId voter : voters) {
-      if (voter != id && !seen.count(voter)) {
-        return "initial_voters: voter " + std::to_string(voter) +
-               " has no address in peers";
-      }
-    }
-  }
-  if (machine.has_value()) {
-    if (machine->apply_chunk == nullptr ||
-        machine->generate_snapshot == nullptr ||
-        machine->install_snapshot == nullptr) {
-      return "machine: apply_chunk, generate_snapshot and install_snapshot "
-             "are required";
-    }
-  } else if (kv_backend != DENGINE_KV_ROCKSDB &&
-             kv_backend != DENGINE_KV_FILE) {
-    return "kv_backend: must be DENGINE_KV_ROCKSDB or DENGINE_KV_FILE";
-  }
-  if (tick_interval.count() < 1 || tick_interval.count() > 10'000) {
-    return "tick_interval: must be 1 to 10000 ms";
-  }
-  if (heartbeat_ticks < 1) return "heartbeat_ticks: must be at least 1";
-  if (election_ticks <= heartbeat_ticks) {
-    return "election_ticks: must be greater than heartbeat_ticks";
-  }
-  if (snapshots_kept < 1) return "snapshots_kept: must be at least 1";
-  if (max_entry_bytes < 1) return "max_entry_bytes: must be at least 1";
-  return "";
-}
 
 Reply error_reply(int status, std::string message) {
   Reply reply;
@@ -409,6 +325,7 @@ void Node::propose_async(std::string data, const Session* session,
                                 "a session's seq starts at 1"));
     return;
   }
+  if (impl_->owns_machine) sm::stamp_command(&data, wall_clock_ms());
   std::string entry =
       session == nullptr
           ? sm::wrap_plain(data)
@@ -594,6 +511,25 @@ bool Node::has_kv_machine() const { return impl_->owns_machine; }
 
 ReadConsistency Node::default_read() const {
   return impl_->options.default_read;
+}
+
+bool Node::read_consistency_of(int dengine_read, ReadConsistency* out) const {
+  switch (dengine_read) {
+    case DENGINE_READ_DEFAULT:
+      *out = default_read();
+      return true;
+    case DENGINE_READ_LINEARIZABLE:
+      *out = ReadConsistency::kLinearizable;
+      return true;
+    case DENGINE_READ_LEASE:
+      *out = ReadConsistency::kLease;
+      return true;
+    case DENGINE_READ_EVENTUAL:
+      *out = ReadConsistency::kEventual;
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace dengine::node

@@ -31,73 +31,10 @@
 #include <vector>
 
 #include "dengine.h"
+#include "node/options.h"
 #include "raft/types.h"
-#include "sm/snapshot_policy.h"
 
 namespace dengine::node {
-
-enum class LogBackend : uint8_t {
-  kWal,      // the segmented WAL (default): fastest group commit
-  kRocksDb,  // log and hard state in one RocksDB database
-};
-
-enum class ReadConsistency : uint8_t {
-  kLinearizable,  // ReadIndex: one quorum round, shared by concurrent reads
-  kLease,         // served by the leader while its lease holds
-  kEventual,      // this node's applied state, no round trip; may be stale
-};
-
-const char* to_string(ReadConsistency consistency);
-
-struct Member {
-  raft::NodeId id = raft::kNoNode;
-  std::string address;  // "host:port" of its peer listener
-  bool voter = true;
-
-  bool operator==(const Member&) const = default;
-};
-
-struct NodeOptions {
-  raft::NodeId id = raft::kNoNode;
-  // Nodes of different clusters refuse each other's connections.
-  uint64_t cluster_id = 1;
-  // Everything this node stores lives here (created if missing).
-  std::string data_dir;
-  // "host:port" this node listens on for peers (port 0: any free port).
-  std::string listen_address = "127.0.0.1:0";
-  // Addresses of other nodes this node may need to talk to before it learns
-  // them from the log (a member's address also travels in the membership
-  // change that adds it).
-  std::vector<Member> peers;
-  // The voters of a brand-new cluster, this node included; used only when
-  // data_dir holds no state yet. Empty: the node waits to be added to an
-  // existing cluster (or restarts from its data).
-  std::vector<raft::NodeId> initial_voters;
-
-  // "host:port" to serve clients on (docs/client-protocol.md), as dengined
-  // does; empty: no client listener. client_addresses: the other nodes'
-  // client addresses, so a NOT_LEADER answer can say where the leader is.
-  std::string client_address;
-  std::map<raft::NodeId, std::string> client_addresses;
-
-  LogBackend log_backend = LogBackend::kWal;
-  // The application's machine (its user pointer must outlive the node), or
-  // nullopt for the built-in KV machine stored under data_dir.
-  std::optional<dengine_state_machine> machine;
-  int kv_backend = DENGINE_KV_ROCKSDB;  // the built-in machine's backend
-
-  std::chrono::milliseconds tick_interval{50};
-  int election_ticks = 10;  // an election timeout is 10 to 20 ticks
-  int heartbeat_ticks = 2;
-  ReadConsistency default_read = ReadConsistency::kLinearizable;
-  sm::SnapshotPolicy snapshot_policy;
-  int snapshots_kept = 2;
-  // Largest entry a proposal may carry.
-  uint64_t max_entry_bytes = 16ull << 20;
-
-  // Empty when usable, else what is wrong, naming the field.
-  std::string validate() const;
-};
 
 // How a request ended. status is DENGINE_OK or a DENGINE_ERR_* code with
 // `message` saying why; on DENGINE_ERR_NOT_LEADER, leader_id and
@@ -118,6 +55,10 @@ struct Reply {
   bool duplicate = false;
   bool result_known = true;
 };
+
+// The wait of a request whose timeout is zero: zero means "the default"
+// everywhere (include/dengine.h, DENGINE_DEFAULT_TIMEOUT_MS).
+inline constexpr std::chrono::milliseconds kDefaultRequestTimeout{30000};
 
 // A client session's place in a write: see docs/architecture.md ("Client
 // sessions"). A retried write reuses its seq; the node applies it once.
@@ -187,7 +128,10 @@ class Node {
   // Completes once applied (DENGINE_OK with the machine's result), or with
   // DENGINE_ERR_NOT_LEADER (not the leader, or the entry was replaced by
   // another leader's: never applied) or DENGINE_ERR_TIMEOUT (the deadline
-  // passed: the entry may still apply later).
+  // passed: the entry may still apply later). A timeout of zero is
+  // kDefaultRequestTimeout, for every request below too. On a node running
+  // the built-in KV machine, a KV command (sm/kv_command.h) is stamped here
+  // with this node's clock, the time its TTL counts from.
   void propose_async(std::string data, const Session* session,
                      std::chrono::milliseconds timeout, Callback done);
   Reply propose(std::string data, const Session* session,
@@ -240,6 +184,10 @@ class Node {
   // Whether this node runs the built-in KV machine (see node/kv.h).
   bool has_kv_machine() const;
   ReadConsistency default_read() const;
+  // The consistency a DENGINE_READ_* value asks of this node
+  // (DENGINE_READ_DEFAULT: default_read()); false for any other value. The
+  // client protocol's values are the same numbers.
+  bool read_consistency_of(int dengine_read, ReadConsistency* out) const;
 
   struct Impl;
 

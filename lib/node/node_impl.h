@@ -30,6 +30,15 @@
 
 namespace dengine::node {
 
+// The wall clock in milliseconds since the epoch: the time the leader
+// stamps on the built-in KV machine's commands and ticks.
+inline uint64_t wall_clock_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
 using Clock = std::chrono::steady_clock;
 
 // One request waiting for its outcome. Whichever comes first (the outcome,

@@ -428,11 +428,8 @@ void Node::Impl::maybe_tick_kv_clock(Clock::time_point now) {
     return;
   }
   last_proposal = now;
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  raft->propose(sm::wrap_plain(
-      sm::encode_command(sm::KvCommand::tick(static_cast<uint64_t>(now_ms)))));
+  raft->propose(
+      sm::wrap_plain(sm::encode_command(sm::KvCommand::tick(wall_clock_ms()))));
 }
 
 }  // namespace dengine::node

@@ -8,6 +8,9 @@ namespace dengine::node {
 
 void Node::Impl::track(const std::shared_ptr<Pending>& pending,
                        std::chrono::milliseconds timeout) {
+  if (timeout == std::chrono::milliseconds::zero()) {
+    timeout = kDefaultRequestTimeout;
+  }
   deadlines.emplace(Clock::now() + timeout, pending);
 }
 

@@ -30,44 +30,41 @@ bool read_string(ByteReader* in, std::string* out) {
 
 }  // namespace
 
-KvCommand KvCommand::put(std::string key, std::string value, uint64_t now_ms) {
+KvCommand KvCommand::put(std::string key, std::string value) {
   KvCommand c;
   c.type = KvCommandType::kPut;
-  c.timestamp_ms = now_ms;
   c.key = std::move(key);
   c.value = std::move(value);
   return c;
 }
 
 KvCommand KvCommand::put_with_ttl(std::string key, std::string value,
-                                  uint64_t ttl_ms, uint64_t now_ms) {
-  KvCommand c = put(std::move(key), std::move(value), now_ms);
+                                  uint64_t ttl_ms) {
+  KvCommand c = put(std::move(key), std::move(value));
   c.type = KvCommandType::kPutWithTtl;
   c.ttl_ms = ttl_ms;
   return c;
 }
 
-KvCommand KvCommand::erase(std::string key, uint64_t now_ms) {
+KvCommand KvCommand::erase(std::string key) {
   KvCommand c;
   c.type = KvCommandType::kDelete;
-  c.timestamp_ms = now_ms;
   c.key = std::move(key);
   return c;
 }
 
-KvCommand KvCommand::compare_and_swap(std::string key, std::string expected,
-                                      std::string value, uint64_t now_ms) {
-  KvCommand c = put(std::move(key), std::move(value), now_ms);
+KvCommand KvCommand::compare_and_swap(std::string key,
+                                      std::optional<std::string> expected,
+                                      std::string value) {
+  KvCommand c = put(std::move(key), std::move(value));
   c.type = KvCommandType::kCompareAndSwap;
-  c.expected = std::move(expected);
+  c.expect_absent = !expected.has_value();
+  if (expected) c.expected = std::move(*expected);
   return c;
 }
 
-KvCommand KvCommand::create_if_absent(std::string key, std::string value,
-                                      uint64_t now_ms) {
-  KvCommand c = compare_and_swap(std::move(key), "", std::move(value), now_ms);
-  c.expect_absent = true;
-  return c;
+KvCommand KvCommand::create_if_absent(std::string key, std::string value) {
+  return compare_and_swap(std::move(key), std::nullopt, std::move(value));
 }
 
 KvCommand KvCommand::tick(uint64_t now_ms) {
@@ -75,6 +72,23 @@ KvCommand KvCommand::tick(uint64_t now_ms) {
   c.type = KvCommandType::kTick;
   c.timestamp_ms = now_ms;
   return c;
+}
+
+KvCommand KvCommand::at(uint64_t ms) && {
+  timestamp_ms = ms;
+  return std::move(*this);
+}
+
+void stamp_command(std::string* encoded, uint64_t now_ms) {
+  // version byte, type byte, then the timestamp (encode_command).
+  constexpr size_t kTimestampOffset = 2;
+  if (encoded->size() < kTimestampOffset + 8 ||
+      static_cast<uint8_t>((*encoded)[0]) != kKvFormatVersion) {
+    return;
+  }
+  std::string stamp;
+  ByteWriter(&stamp).u64(now_ms);
+  encoded->replace(kTimestampOffset, stamp.size(), stamp);
 }
 
 std::string encode_command(const KvCommand& c) {
@@ -171,6 +185,34 @@ Status decode_result(std::string_view data, KvResult* out) {
   r.code = static_cast<KvResultCode>(code);
   r.found = found == 1;
   *out = std::move(r);
+  return Status::ok();
+}
+
+Status outcome_of(const KvResult& result, KvWriteOutcome* out) {
+  if (result.code == KvResultCode::kBadCommand) {
+    return Status::invalid_argument(
+        "the KV machine refused the command as malformed");
+  }
+  out->applied = result.code != KvResultCode::kCasFailed;
+  out->existed = result.found;
+  return Status::ok();
+}
+
+Status decode_write_outcome(std::string_view data, KvWriteOutcome* out) {
+  KvResult result;
+  if (Status s = decode_result(data, &result); !s) {
+    return Status::corruption("not a KV write result: " + s.message());
+  }
+  return outcome_of(result, out);
+}
+
+Status decode_read_with_answer(std::string_view query, std::string_view answer,
+                               KvRead* read, KvReadAnswer* out) {
+  if (Status s = decode_read(query, read); !s) return s;
+  if (Status s = decode_read_answer(read->type, answer, out); !s) {
+    return Status::corruption("not the answer to that KV query: " +
+                              s.message());
+  }
   return Status::ok();
 }
 

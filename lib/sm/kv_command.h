@@ -37,16 +37,28 @@ struct KvCommand {
   bool expect_absent = false;  // compare-and-swap: the key must not exist
   std::string expected;        // compare-and-swap: else the value it must hold
 
-  static KvCommand put(std::string key, std::string value, uint64_t now_ms);
+  // The factories leave timestamp_ms 0: the node that proposes a command
+  // stamps it (stamp_command). Tests set it with at().
+  static KvCommand put(std::string key, std::string value);
   static KvCommand put_with_ttl(std::string key, std::string value,
-                                uint64_t ttl_ms, uint64_t now_ms);
-  static KvCommand erase(std::string key, uint64_t now_ms);
-  static KvCommand compare_and_swap(std::string key, std::string expected,
-                                    std::string value, uint64_t now_ms);
-  static KvCommand create_if_absent(std::string key, std::string value,
-                                    uint64_t now_ms);
+                                uint64_t ttl_ms);
+  static KvCommand erase(std::string key);
+  // Sets `key` to `value` if it holds `expected` (nullopt: if it is absent).
+  static KvCommand compare_and_swap(std::string key,
+                                    std::optional<std::string> expected,
+                                    std::string value);
+  static KvCommand create_if_absent(std::string key, std::string value);
   static KvCommand tick(uint64_t now_ms);
+
+  // This command with timestamp_ms set.
+  KvCommand at(uint64_t timestamp_ms) &&;
 };
+
+// Sets the timestamp of an encoded command in place to `now_ms`, the
+// proposing leader's clock, so every replica decides expiry from the same
+// number. Bytes that are not a KV command are left alone (the machine
+// refuses them as a bad command when applied).
+void stamp_command(std::string* encoded, uint64_t now_ms);
 
 std::string encode_command(const KvCommand& command);
 storage::Status decode_command(std::string_view data, KvCommand* out);
@@ -70,6 +82,20 @@ struct KvResult {
 
 std::string encode_result(const KvResult& result);
 storage::Status decode_result(std::string_view data, KvResult* out);
+
+// What a write's result tells its caller: whether it took effect (false:
+// a compare-and-swap found another value) and whether the key existed
+// (put, delete: before; compare-and-swap: after).
+struct KvWriteOutcome {
+  bool applied = false;
+  bool existed = false;
+};
+
+// kInvalidArgument for a command the machine refused as malformed.
+storage::Status outcome_of(const KvResult& result, KvWriteOutcome* out);
+// decode_result, then outcome_of.
+storage::Status decode_write_outcome(std::string_view data,
+                                     KvWriteOutcome* out);
 
 enum class KvReadType : uint8_t {
   kGet = 1,
@@ -103,5 +129,9 @@ struct KvReadAnswer {
 std::string encode_read_answer(KvReadType type, const KvReadAnswer& answer);
 storage::Status decode_read_answer(KvReadType type, std::string_view data,
                                    KvReadAnswer* out);
+// Decodes a query and the answer to it.
+storage::Status decode_read_with_answer(std::string_view query,
+                                        std::string_view answer, KvRead* read,
+                                        KvReadAnswer* out);
 
 }  // namespace dengine::sm

@@ -85,7 +85,7 @@ static void bad_configuration_is_refused(void** state) {
   assert_int_equal(dengine_config_new(&config), DENGINE_OK);
   assert_int_equal(dengine_config_set_node_id(config, 0),
                    DENGINE_ERR_INVALID_ARGUMENT);
-  assert_non_null(strstr(dengine_last_error(), "node id"));
+  assert_non_null(strstr(dengine_last_error(), "id: must be at least 1"));
   assert_int_equal(dengine_config_set_listen_address(config, "nowhere"),
                    DENGINE_ERR_INVALID_ARGUMENT);
   assert_int_equal(dengine_config_add_peer(config, 2, "127.0.0.1:0"),

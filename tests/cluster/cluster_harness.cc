@@ -81,8 +81,8 @@ std::string describe_wait_status(int wait_status) {
 
 std::string describe_status(const net::NodeStatus& s) {
   std::ostringstream out;
-  out << "node " << s.node_id << " " << s.role << " term " << s.term
-      << " leader " << s.leader_id << " commit " << s.commit_index
+  out << "node " << s.node_id << " " << raft::to_string(s.role) << " term "
+      << s.term << " leader " << s.leader_id << " commit " << s.commit_index
       << " applied " << s.applied_index << " last " << s.last_log_index
       << " snapshot " << s.snapshot_index << " members [";
   for (const net::Member& m : s.members) {
@@ -391,7 +391,7 @@ uint64_t Cluster::wait_for_leader(std::chrono::milliseconds timeout) {
           }
         }
         for (const auto& [id, s] : seen) {
-          if (s.role != "leader") continue;
+          if (s.role != raft::Role::kLeader) continue;
           const bool followed = std::all_of(
               s.members.begin(), s.members.end(), [&](const net::Member& m) {
                 if (!m.voter || !running(m.id)) return true;

@@ -219,7 +219,9 @@ TEST(ClusterTest, ThreeNodesElectALeaderAndReplicate) {
     ASSERT_TRUE(cluster.status(id, &s).ok());
     EXPECT_EQ(s.node_id, id);
     EXPECT_EQ(s.leader_id, leader) << "node " << id;
-    EXPECT_EQ(s.role, id == leader ? "leader" : "follower") << "node " << id;
+    EXPECT_EQ(s.role,
+              id == leader ? raft::Role::kLeader : raft::Role::kFollower)
+        << "node " << id;
     std::vector<net::Member> members;
     for (uint64_t m : cluster.ids()) {
       members.push_back({m, cluster.peer_address(m), true});

@@ -138,7 +138,7 @@ class NodeTest : public ::testing::Test {
 
   KvWriteReply put(raft::NodeId id, const std::string& key,
                    const std::string& value) {
-    return kv_write(*nodes_.at(id), sm::KvCommand::put(key, value, 0), nullptr,
+    return kv_write(*nodes_.at(id), sm::KvCommand::put(key, value), nullptr,
                     kTimeout);
   }
   // Retries at the leader until the put applies.
@@ -172,7 +172,7 @@ TEST_F(NodeTest, BadOptionsAreRefusedWithTheField) {
   options.initial_voters = {};
   options.listen_address = "localhost";
   EXPECT_EQ(Node::start(options, &node, &error), DENGINE_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(error.find("listen_address"), std::string::npos) << error;
+  EXPECT_NE(error.find("peer_address"), std::string::npos) << error;
 }
 
 TEST_F(NodeTest, SingleNodeServesEveryKvOperation) {
@@ -183,7 +183,7 @@ TEST_F(NodeTest, SingleNodeServesEveryKvOperation) {
   Node& node = *nodes_.at(1);
 
   KvWriteReply w =
-      kv_write(node, sm::KvCommand::put("a", "1", 0), nullptr, kTimeout);
+      kv_write(node, sm::KvCommand::put("a", "1"), nullptr, kTimeout);
   ASSERT_EQ(w.reply.status, DENGINE_OK) << w.reply.message;
   EXPECT_FALSE(w.result.found);
   for (ReadConsistency c :
@@ -191,20 +191,20 @@ TEST_F(NodeTest, SingleNodeServesEveryKvOperation) {
         ReadConsistency::kEventual}) {
     EXPECT_EQ(get(1, "a", c), "1") << to_string(c);
   }
-  w = kv_write(node, sm::KvCommand::compare_and_swap("a", "0", "2", 0), nullptr,
+  w = kv_write(node, sm::KvCommand::compare_and_swap("a", "0", "2"), nullptr,
                kTimeout);
   ASSERT_EQ(w.reply.status, DENGINE_OK);
   EXPECT_EQ(w.result.code, sm::KvResultCode::kCasFailed);
-  w = kv_write(node, sm::KvCommand::compare_and_swap("a", "1", "2", 0), nullptr,
+  w = kv_write(node, sm::KvCommand::compare_and_swap("a", "1", "2"), nullptr,
                kTimeout);
   EXPECT_EQ(w.result.code, sm::KvResultCode::kOk);
   EXPECT_EQ(get(1, "a", ReadConsistency::kLinearizable), "2");
-  w = kv_write(node, sm::KvCommand::put("ab", "3", 0), nullptr, kTimeout);
+  w = kv_write(node, sm::KvCommand::put("ab", "3"), nullptr, kTimeout);
   const KvReadReply scan = kv_read(node, sm::KvRead::scan_prefix("a", 10),
                                    ReadConsistency::kLinearizable, kTimeout);
   ASSERT_EQ(scan.answer.entries.size(), 2u);
   EXPECT_EQ(scan.answer.entries[1].first, "ab");
-  w = kv_write(node, sm::KvCommand::erase("a", 0), nullptr, kTimeout);
+  w = kv_write(node, sm::KvCommand::erase("a"), nullptr, kTimeout);
   EXPECT_TRUE(w.result.found);
   EXPECT_EQ(get(1, "a", ReadConsistency::kLinearizable), std::nullopt);
 
@@ -221,8 +221,8 @@ TEST_F(NodeTest, RequestsRightAfterStartWaitForTheElection) {
   options.initial_voters = {1};
   start(1, options);
   // No leader yet: the write and the read wait for the election.
-  KvWriteReply w = kv_write(*nodes_.at(1), sm::KvCommand::put("k", "v", 0),
-                            nullptr, kTimeout);
+  KvWriteReply w =
+      kv_write(*nodes_.at(1), sm::KvCommand::put("k", "v"), nullptr, kTimeout);
   ASSERT_EQ(w.reply.status, DENGINE_OK) << w.reply.message;
   EXPECT_EQ(get(1, "k", ReadConsistency::kLinearizable), "v");
 }
@@ -366,19 +366,19 @@ TEST_F(NodeTest, ARetriedSessionWriteAppliesOnce) {
   EXPECT_EQ(opened.index, node.status().last_log_index);
   const Session session{opened.index, 1, 0};
   KvWriteReply first =
-      kv_write(node, sm::KvCommand::put("counter", "1", 0), &session, kTimeout);
+      kv_write(node, sm::KvCommand::put("counter", "1"), &session, kTimeout);
   ASSERT_EQ(first.reply.status, DENGINE_OK);
   EXPECT_FALSE(first.reply.duplicate);
   // The same seq again (a retry after a lost reply), now with another value:
   // not applied; the first outcome is returned.
   KvWriteReply retry =
-      kv_write(node, sm::KvCommand::put("counter", "2", 0), &session, kTimeout);
+      kv_write(node, sm::KvCommand::put("counter", "2"), &session, kTimeout);
   ASSERT_EQ(retry.reply.status, DENGINE_OK);
   EXPECT_TRUE(retry.reply.duplicate);
   EXPECT_EQ(get(1, "counter", ReadConsistency::kLinearizable), "1");
   const Session next{opened.index, 2, 1};
   KvWriteReply second =
-      kv_write(node, sm::KvCommand::put("counter", "3", 0), &next, kTimeout);
+      kv_write(node, sm::KvCommand::put("counter", "3"), &next, kTimeout);
   EXPECT_FALSE(second.reply.duplicate);
   EXPECT_EQ(get(1, "counter", ReadConsistency::kLinearizable), "3");
 
@@ -396,7 +396,7 @@ TEST_F(NodeTest, ASessionNeverOpenedIsRefusedUnapplied) {
   Node& node = *nodes_.at(1);
   const Session made_up{0xC11E47, 1, 0};
   KvWriteReply refused =
-      kv_write(node, sm::KvCommand::put("k", "v", 0), &made_up, kTimeout);
+      kv_write(node, sm::KvCommand::put("k", "v"), &made_up, kTimeout);
   EXPECT_EQ(refused.reply.status, DENGINE_ERR_SESSION_EXPIRED);
   EXPECT_NE(refused.reply.message.find("open a new session"), std::string::npos)
       << refused.reply.message;

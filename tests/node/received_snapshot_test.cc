@@ -183,8 +183,8 @@ class ReceivedSnapshotTest : public ::testing::Test {
   // Node 2 leading with "key" = "value" applied.
   void start_node_with_a_key() {
     ASSERT_NO_FATAL_FAILURE(start_node());
-    const KvWriteReply put = kv_write(
-        *node_, sm::KvCommand::put("key", "value", 0), nullptr, kTimeout);
+    const KvWriteReply put =
+        kv_write(*node_, sm::KvCommand::put("key", "value"), nullptr, kTimeout);
     ASSERT_EQ(put.reply.status, DENGINE_OK) << put.reply.message;
   }
 

@@ -112,7 +112,7 @@ node::Node* EmbeddedCluster::wait_for_leader(std::chrono::milliseconds limit,
       if (node->status().role != raft::Role::kLeader) continue;
       // A new leader accepts writes once its term's no-op commits.
       const node::KvWriteReply reply =
-          node::kv_write(*node, sm::KvCommand::put("dengine-bench", "", 0),
+          node::kv_write(*node, sm::KvCommand::put("dengine-bench", ""),
                          nullptr, std::chrono::milliseconds(2000));
       if (reply.reply.status == DENGINE_OK) return node.get();
       last_error = reply.reply.message;
@@ -128,7 +128,7 @@ void EmbeddedTarget::run_op(size_t, const Op& op, OpDone done) {
     return OpOutcome{reply.status, reply.message};
   };
   if (op.kind == Op::Kind::kPut) {
-    sm::KvCommand put = sm::KvCommand::put(op.key, std::string(op.value), 0);
+    sm::KvCommand put = sm::KvCommand::put(op.key, std::string(op.value));
     if (blocking_) {
       done(outcome_of(
           node::kv_write(node_, std::move(put), nullptr, timeout_).reply));

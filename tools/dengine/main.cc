@@ -68,9 +68,24 @@ ReadConsistency parse_consistency(const std::string& name) {
   return ReadConsistency::kDefault;
 }
 
+// The names `dengine status` prints, as the Go binding's Role.String does.
+const char* role_name(dengine::raft::Role role) {
+  switch (role) {
+    case dengine::raft::Role::kFollower:
+      return "follower";
+    case dengine::raft::Role::kPreCandidate:
+      return "pre-candidate";
+    case dengine::raft::Role::kCandidate:
+      return "candidate";
+    case dengine::raft::Role::kLeader:
+      return "leader";
+  }
+  return "unknown";
+}
+
 void print_status(const dengine::net::NodeStatus& s) {
   std::cout << "node:           " << s.node_id << "\n"
-            << "role:           " << s.role << "\n"
+            << "role:           " << role_name(s.role) << "\n"
             << "term:           " << s.term << "\n"
             << "leader:         " << s.leader_id
             << (s.leader_address.empty() ? "" : " (" + s.leader_address + ")")

@@ -77,8 +77,6 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const dengine::raft::NodeId id = config.node.id;
-  config.node.client_address = config.client_address;
-  config.node.client_addresses = config.client_addresses;
   std::unique_ptr<dengine::node::Node> node;
   int rc = dengine::node::Node::start(config.node, &node, &error);
   if (rc != DENGINE_OK) {
@@ -87,8 +85,9 @@ int main(int argc, char** argv) {
   }
   dengine::base::log_line(DENGINE_LOG_INFO,
                           "dengined: node " + std::to_string(id) +
-                              " serving clients on " + config.client_address +
-                              ", peers on " + config.node.listen_address);
+                              " serving clients on " +
+                              config.node.client_address + ", peers on " +
+                              config.node.listen_address);
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -1,9 +1,12 @@
-"""A node's configuration, from keyword arguments or a TOML file.
+"""A node's configuration: a TOML file, then keyword arguments over it.
 
-The TOML file has the sections and keys of ``docs/operations.md`` (the
-``dengined`` file), so one file can serve both; keyword arguments use the
-same names without their section (``tick_ms=20``, ``peers={2: "host:port"}``)
-and override the file. Every value is checked at once, with the key named.
+The file is the ``dengined`` file of ``docs/operations.md``; the library
+reads and checks it (``dengine_config_load_toml``), so its sections, keys
+and rules are written once, in C++, for every language. Keyword arguments
+have the same names without their section (``tick_ms=20``,
+``kv_backend="file"``) and are applied after the file, so they win; each
+goes to its ``dengine_config_set_*`` setter, which checks it at once and
+names the option when it refuses it.
 """
 
 from __future__ import annotations
@@ -12,43 +15,14 @@ import difflib
 import logging
 import os
 import re
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import _dengine
 from .errors import InvalidArgumentError
 
-# Each TOML key and the keyword argument it becomes.
-_TOML_KEYS: dict[str, dict[str, str | None]] = {
-    "node": {
-        "id": "id",
-        "cluster_id": "cluster_id",
-        "data_dir": "data_dir",
-        "peer_address": "peer_address",
-        "client_address": "client_address",
-    },
-    "cluster": {"initial_voters": "initial_voters", "peers": "peers"},
-    "storage": {
-        "log_backend": "log_backend",
-        "state_machine": "kv_backend",
-        "snapshot_entries": "snapshot_entries",
-        "snapshot_bytes": "snapshot_bytes",
-        "max_entry_bytes": "max_entry_bytes",
-        "snapshots_kept": None,  # dengined only: no dengine_config_* for it
-    },
-    "raft": {
-        "tick_ms": "tick_ms",
-        "election_ticks": "election_ticks",
-        "heartbeat_ticks": "heartbeat_ticks",
-        "default_read": "default_read",
-    },
-    "log": {"level": "log_level"},
-}
-
-OPTIONS = frozenset(
-    name for keys in _TOML_KEYS.values() for name in keys.values() if name
-)
+_U32 = (1 << 32) - 1
+_U64 = (1 << 64) - 1
 
 _LOG_BACKENDS = {"wal": _dengine.STORAGE_WAL, "rocksdb": _dengine.STORAGE_ROCKSDB}
 _KV_BACKENDS = {"rocksdb": _dengine.KV_ROCKSDB, "file": _dengine.KV_FILE}
@@ -63,54 +37,27 @@ _LOG_LEVELS = {
     "warn": logging.WARNING,
     "error": logging.ERROR,
 }
-_SIZE = re.compile(r"^(\d+)(B|KiB|MiB|GiB|TiB)$")
+_SIZE = re.compile(r"^(\d+)\s*(B|KiB|MiB|GiB|TiB)$")
 _UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 
-# dengine_config_new's defaults, for the settings the C API sets together.
-_DEFAULT_TIMING = {"tick_ms": 50, "election_ticks": 10, "heartbeat_ticks": 2}
-_DEFAULT_SNAPSHOT = {"snapshot_entries": 10000, "snapshot_bytes": 64 << 20}
 
-
-def _unknown(kind: str, name: str, known: Sequence[str]) -> InvalidArgumentError:
+def _unknown(name: str, known: Sequence[str]) -> InvalidArgumentError:
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f'; did you mean "{close[0]}"?' if close else ""
-    return InvalidArgumentError(f"{name}: unknown {kind}{hint}")
+    return InvalidArgumentError(f"{name}: unknown option{hint}")
 
 
-def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Reads a dengined-style TOML file into keyword options."""
-    try:
-        with open(path, "rb") as f:
-            document = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise InvalidArgumentError(f"{os.fspath(path)}: {e}") from e
-    options: dict[str, Any] = {}
-    for section, table in document.items():
-        keys = _TOML_KEYS.get(section)
-        if keys is None:
-            raise _unknown("section", section, list(_TOML_KEYS))
-        if not isinstance(table, dict):
-            raise InvalidArgumentError(f"{section}: expected a table")
-        for key, value in table.items():
-            if key not in keys:
-                raise _unknown(
-                    "key", f"{section}.{key}", [f"{section}.{k}" for k in keys]
-                )
-            option = keys[key]
-            if option is None:
-                raise InvalidArgumentError(
-                    f"{section}.{key}: not available to an embedded node "
-                    "(dengined only)"
-                )
-            options[option] = value
-    return options
+# What a keyword's value must be to reach its setter: the setters check the
+# rest (ranges, addresses), with the option named.
 
 
-def _int(name: str, value: Any, low: int = 0) -> int:
+def _int(name: str, value: Any, top: int = _U64) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentError(f"{name}: expected an integer, got {value!r}")
-    if value < low:
-        raise InvalidArgumentError(f"{name}: must be at least {low}, got {value}")
+    if value < 0:
+        raise InvalidArgumentError(f"{name}: must not be negative, got {value}")
+    if value > top:
+        raise InvalidArgumentError(f"{name}: must be at most {top}, got {value}")
     return value
 
 
@@ -121,8 +68,14 @@ def _size(name: str, value: Any) -> int:
             raise InvalidArgumentError(
                 f'{name}: expected a size such as 1048576 or "64MiB", got {value!r}'
             )
-        return int(match.group(1)) * _UNITS[match.group(2)]
+        return _int(name, int(match.group(1)) * _UNITS[match.group(2)])
     return _int(name, value)
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name}: expected a string, got {value!r}")
+    return value
 
 
 def _choice(name: str, value: Any, choices: Mapping[str, int]) -> int:
@@ -132,12 +85,13 @@ def _choice(name: str, value: Any, choices: Mapping[str, int]) -> int:
     return choices[value]
 
 
-def _peers(value: Any) -> list[tuple[int, str, str | None]]:
+def _set_peers(config: _dengine.Config, value: Any) -> None:
     """Peers as a {id: address} mapping or a list of {id, address,
-    client_address} tables."""
+    client_address} tables; added to the file's (the same id: replaced)."""
     if isinstance(value, Mapping):
-        return [(_int("peers id", k, 1), str(v), None) for k, v in value.items()]
-    out = []
+        for peer_id, address in value.items():
+            config.add_peer(_int("peers", peer_id), _text("peers", address))
+        return
     for peer in value:
         if not isinstance(peer, Mapping):
             raise InvalidArgumentError(f"peers: expected tables, got {peer!r}")
@@ -146,67 +100,68 @@ def _peers(value: Any) -> list[tuple[int, str, str | None]]:
             raise InvalidArgumentError(f"peers: unknown key {min(extra)}")
         if "id" not in peer or "address" not in peer:
             raise InvalidArgumentError("peers: each peer needs id and address")
-        out.append(
-            (
-                _int("peers id", peer["id"], 1),
-                peer["address"],
-                peer.get("client_address"),
+        peer_id = _int("peers", peer["id"])
+        config.add_peer(peer_id, _text("peers", peer["address"]))
+        if peer.get("client_address") is not None:
+            config.add_peer_client_address(
+                peer_id, _text("peers", peer["client_address"])
             )
-        )
-    return out
 
 
-def build(options: Mapping[str, Any]) -> _dengine.Config:
-    """A ``_dengine.Config`` from keyword options (see :class:`dengine.Node`)."""
+# Each keyword option and how it is set: one per dengine_config_* setter,
+# named as the TOML key is.
+_SETTERS: dict[str, Callable[[_dengine.Config, Any], None]] = {
+    "id": lambda c, v: c.set_node_id(_int("id", v)),
+    "cluster_id": lambda c, v: c.set_cluster_id(_int("cluster_id", v)),
+    "data_dir": lambda c, v: c.set_data_dir(os.fspath(v)),
+    "peer_address": lambda c, v: c.set_peer_address(_text("peer_address", v)),
+    "client_address": lambda c, v: c.set_client_address(_text("client_address", v)),
+    "peers": _set_peers,
+    "initial_voters": lambda c, v: c.set_initial_voters(
+        [_int("initial_voters", voter) for voter in v]
+    ),
+    "log_backend": lambda c, v: c.set_log_backend(
+        _choice("log_backend", v, _LOG_BACKENDS)
+    ),
+    "kv_backend": lambda c, v: c.set_kv_backend(_choice("kv_backend", v, _KV_BACKENDS)),
+    "snapshot_entries": lambda c, v: c.set_snapshot_entries(_int("snapshot_entries", v)),
+    "snapshot_bytes": lambda c, v: c.set_snapshot_bytes(_size("snapshot_bytes", v)),
+    "snapshots_kept": lambda c, v: c.set_snapshots_kept(
+        _int("snapshots_kept", v, _U32)
+    ),
+    "max_entry_bytes": lambda c, v: c.set_max_entry_bytes(_size("max_entry_bytes", v)),
+    "tick_ms": lambda c, v: c.set_tick_ms(_int("tick_ms", v, _U32)),
+    "election_ticks": lambda c, v: c.set_election_ticks(
+        _int("election_ticks", v, _U32)
+    ),
+    "heartbeat_ticks": lambda c, v: c.set_heartbeat_ticks(
+        _int("heartbeat_ticks", v, _U32)
+    ),
+    "default_read": lambda c, v: c.set_default_read(_choice("default_read", v, _READS)),
+}
+
+# Not a node option: the level of the "dengine" logger (a file's [log] level
+# is accepted and left alone, as the C API does).
+_LOG_LEVEL = "log_level"
+
+OPTIONS = frozenset(_SETTERS) | {_LOG_LEVEL}
+
+
+def build(
+    options: Mapping[str, Any], file: str | os.PathLike[str] | None = None
+) -> _dengine.Config:
+    """A ``_dengine.Config`` from a TOML file (None: none) and keyword
+    options over it (see :class:`dengine.Node`)."""
     for name in options:
         if name not in OPTIONS:
-            raise _unknown("option", name, sorted(OPTIONS))
-    for required in ("id", "data_dir"):
-        if required not in options:
-            raise InvalidArgumentError(
-                f"{required}: missing (a node needs id and data_dir)"
-            )
+            raise _unknown(name, sorted(OPTIONS))
     config = _dengine.Config()
-    config.set_node_id(_int("id", options["id"], 1))
-    config.set_data_dir(os.fspath(options["data_dir"]))
-    if "cluster_id" in options:
-        config.set_cluster_id(_int("cluster_id", options["cluster_id"]))
-    if "peer_address" in options:
-        config.set_listen_address(options["peer_address"])
-    if "client_address" in options:
-        config.set_client_address(options["client_address"])
-    for peer_id, address, client_address in _peers(options.get("peers", ())):
-        config.add_peer(peer_id, address)
-        if client_address is not None:
-            config.add_peer_client_address(peer_id, client_address)
-    if "initial_voters" in options:
-        voters = [_int("initial_voters", v, 1) for v in options["initial_voters"]]
-        config.set_initial_voters(voters)
-    if "log_backend" in options:
-        config.set_storage(
-            _choice("log_backend", options["log_backend"], _LOG_BACKENDS)
-        )
-    if "kv_backend" in options:
-        config.set_kv_backend(
-            _choice("kv_backend", options["kv_backend"], _KV_BACKENDS)
-        )
-    if any(k in options for k in _DEFAULT_TIMING):
-        timing = {k: _int(k, options.get(k, d), 1) for k, d in _DEFAULT_TIMING.items()}
-        config.set_timing(
-            timing["tick_ms"], timing["election_ticks"], timing["heartbeat_ticks"]
-        )
-    if "default_read" in options:
-        config.set_default_read(
-            _choice("default_read", options["default_read"], _READS)
-        )
-    if any(k in options for k in _DEFAULT_SNAPSHOT):
-        config.set_snapshot_policy(
-            _int("snapshot_entries", options.get("snapshot_entries", 10000)),
-            _size("snapshot_bytes", options.get("snapshot_bytes", 64 << 20)),
-        )
-    if "max_entry_bytes" in options:
-        config.set_max_entry_bytes(_size("max_entry_bytes", options["max_entry_bytes"]))
-    if "log_level" in options:
-        level = _choice("log_level", options["log_level"], _LOG_LEVELS)
+    if file is not None:
+        config.load_toml(os.fspath(file))
+    for name, value in options.items():
+        if name != _LOG_LEVEL:
+            _SETTERS[name](config, value)
+    if _LOG_LEVEL in options:
+        level = _choice(_LOG_LEVEL, options[_LOG_LEVEL], _LOG_LEVELS)
         logging.getLogger("dengine").setLevel(level)
     return config

@@ -143,8 +143,9 @@ class Node:
     ``Node(machine, id=1, data_dir="...", peer_address="127.0.0.1:7001",
     peers={2: "127.0.0.1:7002", 3: "127.0.0.1:7003"}, initial_voters=[1, 2,
     3])`` starts a node at once; ``Node(machine, config="node1.toml")``
-    reads the dengined TOML file of ``docs/operations.md`` (keyword options
-    override it). With ``machine=None`` the node runs the built-in RocksDB
+    reads the dengined TOML file of ``docs/operations.md`` through the
+    library (keyword options override it; its ``[log] level`` is left
+    alone). With ``machine=None`` the node runs the built-in RocksDB
     key-value machine and the KV helpers (:meth:`put`, :meth:`get`...) work.
 
     Options: ``id`` and ``data_dir`` (required), ``cluster_id``,
@@ -156,9 +157,10 @@ class Node:
     ``election_ticks``, ``heartbeat_ticks``, ``default_read``
     ("linearizable", "lease", "eventual"), ``snapshot_entries``,
     ``snapshot_bytes``, ``max_entry_bytes`` (sizes: int or "64MiB"),
-    ``log_level`` (the "dengine" logger's). ``timeout`` (seconds, default 5)
-    is the default deadline of every call; ``on_leader_change(leader_id,
-    term)`` is called on each change of leader or term.
+    ``snapshots_kept``, ``log_level`` (the "dengine" logger's).
+    ``timeout`` (seconds, default 5) is the default deadline of every call;
+    ``on_leader_change(leader_id, term)`` is called on each change of leader
+    or term.
 
     Every method is thread-safe and blocking ones release the GIL. A node is
     a context manager: leaving the block closes it. The machine object is
@@ -176,15 +178,14 @@ class Node:
     ) -> None:
         self._handle: _dengine.Node | None = None
         self._leader_token: int | None = None
-        if config is not None:
-            options = {**_config.load_toml(config), **options}
         timeout_ms(timeout, timeout)
         self.timeout = timeout
         self.id: int = options.get("id", 0)
         self._binding = _Binding(machine) if machine is not None else None
         self._leader = threading.Condition()
         self._on_leader_change = on_leader_change
-        built = _config.build(options)
+        built = _config.build(options, file=config)
+        self.id = built.node_id
         try:
             self._handle = _dengine.Node(
                 built, self._binding.adapter if self._binding else None

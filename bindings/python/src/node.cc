@@ -377,8 +377,22 @@ class NodeHandle {
 }  // namespace
 
 void register_node(py::module_& m) {
+  // One method per dengine_config_* setter, plus load_toml: the schema and
+  // every rule live in the library.
   py::class_<ConfigHandle>(m, "Config")
       .def(py::init<>())
+      .def(
+          "load_toml",
+          [](ConfigHandle& c, const std::string& path,
+             std::optional<std::string> env_prefix) {
+            check(dengine_config_load_toml(
+                c.get(), path.c_str(),
+                env_prefix ? env_prefix->c_str() : nullptr));
+          },
+          py::arg("path"), py::arg("env_prefix") = py::none())
+      .def_property_readonly(
+          "node_id",
+          [](const ConfigHandle& c) { return dengine_config_node_id(c.get()); })
       .def("set_node_id",
            [](ConfigHandle& c, uint64_t id) {
              check(dengine_config_set_node_id(c.get(), id));
@@ -391,9 +405,9 @@ void register_node(py::module_& m) {
            [](ConfigHandle& c, const std::string& dir) {
              check(dengine_config_set_data_dir(c.get(), dir.c_str()));
            })
-      .def("set_listen_address",
+      .def("set_peer_address",
            [](ConfigHandle& c, const std::string& address) {
-             check(dengine_config_set_listen_address(c.get(), address.c_str()));
+             check(dengine_config_set_peer_address(c.get(), address.c_str()));
            })
       .def("add_peer",
            [](ConfigHandle& c, uint64_t id, const std::string& address) {
@@ -413,27 +427,41 @@ void register_node(py::module_& m) {
              check(dengine_config_set_initial_voters(c.get(), ids.data(),
                                                      ids.size()));
            })
-      .def("set_storage",
-           [](ConfigHandle& c, int storage) {
-             check(dengine_config_set_storage(c.get(), storage));
+      .def("set_log_backend",
+           [](ConfigHandle& c, int backend) {
+             check(dengine_config_set_log_backend(c.get(), backend));
            })
       .def("set_kv_backend",
            [](ConfigHandle& c, int backend) {
              check(dengine_config_set_kv_backend(c.get(), backend));
            })
-      .def("set_timing",
-           [](ConfigHandle& c, uint32_t tick_ms, uint32_t election_ticks,
-              uint32_t heartbeat_ticks) {
-             check(dengine_config_set_timing(c.get(), tick_ms, election_ticks,
-                                             heartbeat_ticks));
+      .def("set_tick_ms",
+           [](ConfigHandle& c, uint32_t tick_ms) {
+             check(dengine_config_set_tick_ms(c.get(), tick_ms));
+           })
+      .def("set_election_ticks",
+           [](ConfigHandle& c, uint32_t ticks) {
+             check(dengine_config_set_election_ticks(c.get(), ticks));
+           })
+      .def("set_heartbeat_ticks",
+           [](ConfigHandle& c, uint32_t ticks) {
+             check(dengine_config_set_heartbeat_ticks(c.get(), ticks));
            })
       .def("set_default_read",
            [](ConfigHandle& c, int consistency) {
              check(dengine_config_set_default_read(c.get(), consistency));
            })
-      .def("set_snapshot_policy",
-           [](ConfigHandle& c, uint64_t entries, uint64_t bytes) {
-             check(dengine_config_set_snapshot_policy(c.get(), entries, bytes));
+      .def("set_snapshot_entries",
+           [](ConfigHandle& c, uint64_t entries) {
+             check(dengine_config_set_snapshot_entries(c.get(), entries));
+           })
+      .def("set_snapshot_bytes",
+           [](ConfigHandle& c, uint64_t bytes) {
+             check(dengine_config_set_snapshot_bytes(c.get(), bytes));
+           })
+      .def("set_snapshots_kept",
+           [](ConfigHandle& c, uint32_t count) {
+             check(dengine_config_set_snapshots_kept(c.get(), count));
            })
       .def("set_max_entry_bytes", [](ConfigHandle& c, uint64_t bytes) {
         check(dengine_config_set_max_entry_bytes(c.get(), bytes));

@@ -143,7 +143,7 @@ class FakeKv {
       case ClientOp::kMembers:
         r.node_status = net::NodeStatus{};
         r.node_status->node_id = 1;
-        r.node_status->role = "leader";
+        r.node_status->role = raft::Role::kLeader;
         r.node_status->members = {{1, "127.0.0.1:7001", true},
                                   {2, "127.0.0.1:7002", false}};
         break;
@@ -270,7 +270,7 @@ TEST(Client, RawAndAdminOperations) {
 
   net::NodeStatus status;
   ASSERT_TRUE(client->status(&status).ok());
-  EXPECT_EQ(status.role, "leader");
+  EXPECT_EQ(status.role, raft::Role::kLeader);
   std::vector<net::Member> members;
   ASSERT_TRUE(client->members(&members).ok());
   EXPECT_EQ(members, (std::vector<net::Member>{{1, "127.0.0.1:7001", true},

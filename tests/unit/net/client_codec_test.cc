@@ -139,8 +139,11 @@ TEST(ClientCodec, RejectsUnknownEnumValuesAndFlags) {
   bad[kRequestOpOffset] = testing::kClientOpCount + 1;
   EXPECT_EQ(request_error(bad), "client request: unknown op 18");
   bad = status;
-  bad[kRequestFlagsOffset] = 2;
-  EXPECT_EQ(request_error(bad), "client request: unknown flags 2");
+  bad[kRequestFlagsOffset] = 4;
+  EXPECT_EQ(request_error(bad), "client request: unknown flags 4");
+  bad[kRequestFlagsOffset] = 2;  // KV: only on propose and read
+  EXPECT_EQ(request_error(bad),
+            "client request: the KV flag on an op other than propose or read");
   bad = status;
   bad[kRequestConsistencyOffset] = 4;
   EXPECT_EQ(request_error(bad), "client request: unknown read consistency 4");

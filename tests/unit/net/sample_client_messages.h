@@ -87,13 +87,20 @@ inline std::vector<ClientRequest> all_client_requests() {
   propose.data.clear();
   propose.session.reset();
   out.push_back(propose);
+  // KV-flagged: a built-in machine's encoded command and query.
+  ClientRequest kv_write = full_request(ClientOp::kPropose);
+  kv_write.kv = true;
+  out.push_back(kv_write);
+  ClientRequest kv_read = full_request(ClientOp::kRead);
+  kv_read.kv = true;
+  out.push_back(kv_read);
   return out;
 }
 
 inline NodeStatus full_node_status() {
   NodeStatus s;
   s.node_id = 2;
-  s.role = "leader";
+  s.role = raft::Role::kLeader;
   s.term = 9;
   s.leader_id = 2;
   s.leader_address = "127.0.0.1:9002";

@@ -10,18 +10,64 @@ namespace dengine::sm {
 namespace {
 
 std::vector<KvCommand> sample_commands() {
-  return {KvCommand::put("k", "v", 7),
-          KvCommand::put("key", "", 0),
-          KvCommand::put_with_ttl("t", "value", 500, 1000),
-          KvCommand::erase("gone", 3),
-          KvCommand::compare_and_swap("c", "old", "new", 9),
-          KvCommand::create_if_absent("fresh", "first", 10),
+  return {KvCommand::put("k", "v").at(7),
+          KvCommand::put("key", ""),
+          KvCommand::put_with_ttl("t", "value", 500).at(1000),
+          KvCommand::erase("gone").at(3),
+          KvCommand::compare_and_swap("c", "old", "new").at(9),
+          KvCommand::create_if_absent("fresh", "first").at(10),
           KvCommand::tick(12345)};
 }
 
 std::vector<KvRead> sample_reads() {
   return {KvRead::get("a"), KvRead::get_multi({"a", "bb", "ccc"}),
           KvRead::scan_prefix("pre", 10), KvRead::scan_prefix("", 1)};
+}
+
+TEST(KvCommandTest, StampingSetsOnlyTheTimestampOfACommand) {
+  for (const KvCommand& c : sample_commands()) {
+    std::string bytes = encode_command(c);
+    stamp_command(&bytes, 987654321);
+    KvCommand back;
+    ASSERT_TRUE(decode_command(bytes, &back));
+    EXPECT_EQ(back.timestamp_ms, 987654321u);
+    EXPECT_EQ(back.type, c.type);
+    EXPECT_EQ(back.key, c.key);
+    EXPECT_EQ(back.value, c.value);
+  }
+  // Bytes that are not a command are left as they are.
+  for (std::string junk :
+       {std::string(), std::string("short"), std::string(20, '\x7f')}) {
+    const std::string before = junk;
+    stamp_command(&junk, 1);
+    EXPECT_EQ(junk, before);
+  }
+}
+
+TEST(KvCommandTest, CompareAndSwapWithoutExpectedValueWantsTheKeyAbsent) {
+  const KvCommand absent = KvCommand::compare_and_swap("k", std::nullopt, "v");
+  EXPECT_TRUE(absent.expect_absent);
+  const KvCommand empty = KvCommand::compare_and_swap("k", "", "v");
+  EXPECT_FALSE(empty.expect_absent);
+  EXPECT_EQ(empty.expected, "");
+}
+
+TEST(KvCommandTest, WriteOutcomes) {
+  KvWriteOutcome o;
+  ASSERT_TRUE(decode_write_outcome(
+      encode_result({KvResultCode::kCasFailed, true, "cur"}), &o));
+  EXPECT_FALSE(o.applied);
+  EXPECT_TRUE(o.existed);
+  ASSERT_TRUE(
+      decode_write_outcome(encode_result({KvResultCode::kOk, false, ""}), &o));
+  EXPECT_TRUE(o.applied);
+  EXPECT_FALSE(o.existed);
+  EXPECT_EQ(decode_write_outcome(
+                encode_result({KvResultCode::kBadCommand, false, ""}), &o)
+                .code(),
+            storage::StatusCode::kInvalidArgument);
+  EXPECT_EQ(decode_write_outcome("junk", &o).code(),
+            storage::StatusCode::kCorruption);
 }
 
 TEST(KvCommandTest, CommandsRoundTrip) {
@@ -41,18 +87,19 @@ TEST(KvCommandTest, CommandsRoundTrip) {
 TEST(KvCommandTest, RefusesInvalidCommands) {
   KvCommand out;
   EXPECT_FALSE(decode_command("", &out));
-  EXPECT_FALSE(decode_command(encode_command(KvCommand::put("", "v", 1)), &out))
+  EXPECT_FALSE(
+      decode_command(encode_command(KvCommand::put("", "v").at(1)), &out))
       << "empty key";
   EXPECT_FALSE(decode_command(
-      encode_command(KvCommand::put_with_ttl("k", "v", 0, 1)), &out))
+      encode_command(KvCommand::put_with_ttl("k", "v", 0).at(1)), &out))
       << "a TTL of 0 would expire at once";
-  std::string wrong_version = encode_command(KvCommand::put("k", "v", 1));
+  std::string wrong_version = encode_command(KvCommand::put("k", "v").at(1));
   wrong_version[0] = 2;
   EXPECT_FALSE(decode_command(wrong_version, &out));
-  EXPECT_FALSE(
-      decode_command(encode_command(KvCommand::put("k", "v", 1)) + "x", &out))
+  EXPECT_FALSE(decode_command(
+      encode_command(KvCommand::put("k", "v").at(1)) + "x", &out))
       << "trailing bytes";
-  const std::string put = encode_command(KvCommand::put("key", "value", 1));
+  const std::string put = encode_command(KvCommand::put("key", "value").at(1));
   for (size_t n = 0; n < put.size(); ++n) {
     EXPECT_FALSE(decode_command(put.substr(0, n), &out)) << "cut at " << n;
   }

@@ -126,13 +126,14 @@ class KvMachineTest : public ::testing::TestWithParam<int> {
 
 TEST_P(KvMachineTest, PutGetDelete) {
   Kv kv = make("a");
-  auto r = kv.apply({KvCommand::put("a", "1", 1), KvCommand::put("a", "2", 1),
-                     KvCommand::put("b", "x", 1)});
+  auto r =
+      kv.apply({KvCommand::put("a", "1").at(1), KvCommand::put("a", "2").at(1),
+                KvCommand::put("b", "x").at(1)});
   EXPECT_FALSE(r[0].found);
   EXPECT_TRUE(r[1].found) << "the second put overwrote";
   EXPECT_EQ(kv.get("a"), "2");
   EXPECT_EQ(kv.len(), 2u);
-  r = kv.apply({KvCommand::erase("a", 2), KvCommand::erase("a", 2)});
+  r = kv.apply({KvCommand::erase("a").at(2), KvCommand::erase("a").at(2)});
   EXPECT_TRUE(r[0].found);
   EXPECT_FALSE(r[1].found);
   EXPECT_EQ(kv.get("a"), std::nullopt);
@@ -142,13 +143,13 @@ TEST_P(KvMachineTest, PutGetDelete) {
 
 TEST_P(KvMachineTest, CompareAndSwapSeesEarlierWritesOfTheSameChunk) {
   Kv kv = make("a");
-  auto r = kv.apply({KvCommand::put("k", "v1", 1),
-                     KvCommand::compare_and_swap("k", "v1", "v2", 1),
-                     KvCommand::compare_and_swap("k", "v1", "v3", 1),
-                     KvCommand::create_if_absent("k", "v4", 1),
-                     KvCommand::create_if_absent("n", "first", 1),
-                     KvCommand::erase("n", 1),
-                     KvCommand::create_if_absent("n", "again", 1)});
+  auto r = kv.apply({KvCommand::put("k", "v1").at(1),
+                     KvCommand::compare_and_swap("k", "v1", "v2").at(1),
+                     KvCommand::compare_and_swap("k", "v1", "v3").at(1),
+                     KvCommand::create_if_absent("k", "v4").at(1),
+                     KvCommand::create_if_absent("n", "first").at(1),
+                     KvCommand::erase("n").at(1),
+                     KvCommand::create_if_absent("n", "again").at(1)});
   EXPECT_EQ(r[1].code, KvResultCode::kOk);
   EXPECT_EQ(r[1].value, "v2");
   EXPECT_EQ(r[2].code, KvResultCode::kCasFailed);
@@ -164,12 +165,12 @@ TEST_P(KvMachineTest, CompareAndSwapSeesEarlierWritesOfTheSameChunk) {
 
 TEST_P(KvMachineTest, TtlExpiryIsDecidedByEntryTimestamps) {
   const std::vector<KvCommand> commands = {
-      KvCommand::put_with_ttl("t", "temp", 100, 1000),
-      KvCommand::put("p", "perm", 1000), KvCommand::put("x", "1", 1099),
+      KvCommand::put_with_ttl("t", "temp", 100).at(1000),
+      KvCommand::put("p", "perm").at(1000), KvCommand::put("x", "1").at(1099),
       KvCommand::tick(1100),
       // A leader with a slower clock cannot bring the key back.
-      KvCommand::create_if_absent("t", "new", 900),
-      KvCommand::put_with_ttl("u", "temp", 50, 1100)};
+      KvCommand::create_if_absent("t", "new").at(900),
+      KvCommand::put_with_ttl("u", "temp", 50).at(1100)};
   // Replica A applies one entry per chunk and is read in between; replica B
   // applies everything in one chunk, later. Wall time plays no part.
   Kv a = make("a");
@@ -196,10 +197,10 @@ TEST_P(KvMachineTest, TtlExpiryIsDecidedByEntryTimestamps) {
 
 TEST_P(KvMachineTest, TtlExpiryWithinOneChunkAndAfterOverwrite) {
   Kv kv = make("a");
-  auto r = kv.apply({KvCommand::put_with_ttl("k", "v", 10, 100),
-                     KvCommand::put_with_ttl("o", "v", 10, 100),
-                     KvCommand::put("o", "forever", 105),
-                     KvCommand::create_if_absent("k", "later", 110)});
+  auto r = kv.apply({KvCommand::put_with_ttl("k", "v", 10).at(100),
+                     KvCommand::put_with_ttl("o", "v", 10).at(100),
+                     KvCommand::put("o", "forever").at(105),
+                     KvCommand::create_if_absent("k", "later").at(110)});
   EXPECT_EQ(r[3].code, KvResultCode::kOk) << "k expired at 110 in this chunk";
   kv.apply({KvCommand::tick(1000)});
   EXPECT_EQ(kv.get("o"), "forever") << "the overwrite dropped the TTL";
@@ -209,8 +210,8 @@ TEST_P(KvMachineTest, TtlExpiryWithinOneChunkAndAfterOverwrite) {
 
 TEST_P(KvMachineTest, GetMultiAndScanPrefix) {
   Kv kv = make("a");
-  kv.apply({KvCommand::put("a1", "1", 1), KvCommand::put("a2", "2", 1),
-            KvCommand::put("a3", "3", 1), KvCommand::put("b1", "4", 1)});
+  kv.apply({KvCommand::put("a1", "1").at(1), KvCommand::put("a2", "2").at(1),
+            KvCommand::put("a3", "3").at(1), KvCommand::put("b1", "4").at(1)});
   KvReadAnswer multi = kv.read(KvRead::get_multi({"a1", "zz", "b1"}));
   EXPECT_EQ(multi.values,
             (std::vector<std::optional<std::string>>{"1", std::nullopt, "4"}));
@@ -226,12 +227,12 @@ TEST_P(KvMachineTest, GetMultiAndScanPrefix) {
 
 TEST_P(KvMachineTest, GetMultiIsOneConsistentViewDuringApply) {
   Kv kv = make("a");
-  kv.apply({KvCommand::put("x", "0", 1), KvCommand::put("y", "0", 1)});
+  kv.apply({KvCommand::put("x", "0").at(1), KvCommand::put("y", "0").at(1)});
   std::atomic<bool> done{false};
   std::thread writer([&] {
     for (int i = 1; i <= 300; ++i) {
-      kv.apply({KvCommand::put("x", std::to_string(i), 1),
-                KvCommand::put("y", std::to_string(i), 1)});
+      kv.apply({KvCommand::put("x", std::to_string(i)).at(1),
+                KvCommand::put("y", std::to_string(i)).at(1)});
     }
     done = true;
   });
@@ -247,16 +248,16 @@ TEST_P(KvMachineTest, GetMultiIsOneConsistentViewDuringApply) {
 
 TEST_P(KvMachineTest, RedeliveredEntriesAreSkippedAfterReopen) {
   Kv kv = make("a");
-  kv.apply({KvCommand::put("a", "1", 1),
-            KvCommand::compare_and_swap("a", "1", "2", 1),
-            KvCommand::put("b", "x", 1)});
+  kv.apply({KvCommand::put("a", "1").at(1),
+            KvCommand::compare_and_swap("a", "1", "2").at(1),
+            KvCommand::put("b", "x").at(1)});
   kv.crash_and_reopen();
   EXPECT_EQ(kv.last_applied(), 3u);
   // The engine re-delivers from index 2 with one new entry.
   auto r = kv.apply_raw(
-      2, {encode_command(KvCommand::compare_and_swap("a", "1", "2", 1)),
-          encode_command(KvCommand::put("b", "x", 1)),
-          encode_command(KvCommand::compare_and_swap("a", "2", "3", 1))});
+      2, {encode_command(KvCommand::compare_and_swap("a", "1", "2").at(1)),
+          encode_command(KvCommand::put("b", "x").at(1)),
+          encode_command(KvCommand::compare_and_swap("a", "2", "3").at(1))});
   EXPECT_EQ(r[0].code, KvResultCode::kAlreadyApplied);
   EXPECT_EQ(r[1].code, KvResultCode::kAlreadyApplied);
   EXPECT_EQ(r[2].code, KvResultCode::kOk);
@@ -268,9 +269,9 @@ TEST_P(KvMachineTest, RedeliveredEntriesAreSkippedAfterReopen) {
 TEST_P(KvMachineTest, SurvivesCloseWithoutStop) {
   Kv kv = make("a");
   for (int chunk = 0; chunk < 20; ++chunk) {
-    kv.apply({KvCommand::put("k" + std::to_string(chunk), "v", 1),
-              KvCommand::put_with_ttl("t" + std::to_string(chunk), "v", 5,
-                                      static_cast<uint64_t>(chunk))});
+    kv.apply({KvCommand::put("k" + std::to_string(chunk), "v").at(1),
+              KvCommand::put_with_ttl("t" + std::to_string(chunk), "v", 5)
+                  .at(static_cast<uint64_t>(chunk))});
   }
   const auto before = kv.all();
   kv.crash_and_reopen();
@@ -286,9 +287,9 @@ TEST_P(KvMachineTest, SurvivesCloseWithoutStop) {
 
 TEST_P(KvMachineTest, SnapshotInstalledOnAFreshMachineReadsTheSame) {
   Kv a = make("a");
-  a.apply({KvCommand::put("k1", "v1", 10), KvCommand::put("k2", "v2", 10),
-           KvCommand::put_with_ttl("t", "temp", 100, 10),
-           KvCommand::erase("k1", 20)});
+  a.apply({KvCommand::put("k1", "v1").at(10), KvCommand::put("k2", "v2").at(10),
+           KvCommand::put_with_ttl("t", "temp", 100).at(10),
+           KvCommand::erase("k1").at(20)});
   const fs::path snap = dir("snapshot");
   fs::create_directories(snap);
   EXPECT_EQ(a.m().generate_snapshot(a.m().user, snap.c_str(), 3),
@@ -297,7 +298,7 @@ TEST_P(KvMachineTest, SnapshotInstalledOnAFreshMachineReadsTheSame) {
   ASSERT_EQ(a.m().generate_snapshot(a.m().user, snap.c_str(), 4), DENGINE_OK);
 
   Kv b = make("b");
-  b.apply({KvCommand::put("stale", "x", 1)});
+  b.apply({KvCommand::put("stale", "x").at(1)});
   dengine_snapshot_meta meta{4, 1, {}};
   ASSERT_EQ(b.m().install_snapshot(b.m().user, snap.c_str(), &meta),
             DENGINE_OK);
@@ -315,8 +316,8 @@ TEST_P(KvMachineTest, SnapshotInstalledOnAFreshMachineReadsTheSame) {
 
 TEST_P(KvMachineTest, ResetClearsEverything) {
   Kv kv = make("a");
-  kv.apply(
-      {KvCommand::put("a", "1", 1), KvCommand::put_with_ttl("t", "", 5, 1)});
+  kv.apply({KvCommand::put("a", "1").at(1),
+            KvCommand::put_with_ttl("t", "", 5).at(1)});
   ASSERT_EQ(kv.m().reset(kv.m().user), DENGINE_OK);
   EXPECT_EQ(kv.last_applied(), 0u);
   EXPECT_EQ(kv.len(), 0u);
@@ -325,7 +326,7 @@ TEST_P(KvMachineTest, ResetClearsEverything) {
   EXPECT_EQ(kv.last_applied(), 0u);
   EXPECT_TRUE(kv.all().empty());
   kv.set_next_index(1);
-  kv.apply({KvCommand::put("b", "2", 1)});
+  kv.apply({KvCommand::put("b", "2").at(1)});
   EXPECT_EQ(kv.len(), 1u);
 }
 
@@ -345,7 +346,7 @@ TEST_P(KvMachineTest, BadCommandsAndOtherEntryKindsHaveNoEffect) {
 
 TEST_P(KvMachineTest, RefusesGapsAndMalformedReads) {
   Kv kv = make("a");
-  kv.apply_raw(5, {encode_command(KvCommand::put("a", "1", 1))},
+  kv.apply_raw(5, {encode_command(KvCommand::put("a", "1").at(1))},
                DENGINE_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(kv.last_applied(), 0u);
   dengine_read_result result;

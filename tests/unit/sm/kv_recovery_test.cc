@@ -58,8 +58,8 @@ TEST(FileKvRecoveryTest, CutsATornTail) {
   {
     std::unique_ptr<FileKvMachine> kv;
     ASSERT_TRUE(FileKvMachine::open(dir, &kv));
-    apply(kv.get(), 1, {KvCommand::put("a", "1", 1)});
-    apply(kv.get(), 2, {KvCommand::put("b", "2", 1)});
+    apply(kv.get(), 1, {KvCommand::put("a", "1").at(1)});
+    apply(kv.get(), 2, {KvCommand::put("b", "2").at(1)});
   }
   // The second record's last bytes never reached the disk.
   const fs::path log = only_log(dir);
@@ -69,7 +69,7 @@ TEST(FileKvRecoveryTest, CutsATornTail) {
   EXPECT_EQ(kv->last_applied(), 1u);
   EXPECT_EQ(get(kv.get(), "a"), "1");
   EXPECT_EQ(get(kv.get(), "b"), std::nullopt);
-  apply(kv.get(), 2, {KvCommand::put("c", "3", 1)});
+  apply(kv.get(), 2, {KvCommand::put("c", "3").at(1)});
   kv.reset();
   ASSERT_TRUE(FileKvMachine::open(dir, &kv));
   EXPECT_EQ(kv->last_applied(), 2u);
@@ -84,8 +84,8 @@ TEST(FileKvRecoveryTest, CutsAZeroFilledTail) {
   {
     std::unique_ptr<FileKvMachine> kv;
     ASSERT_TRUE(FileKvMachine::open(dir, &kv));
-    apply(kv.get(), 1, {KvCommand::put("a", "1", 1)});
-    apply(kv.get(), 2, {KvCommand::put("b", "2", 1)});
+    apply(kv.get(), 1, {KvCommand::put("a", "1").at(1)});
+    apply(kv.get(), 2, {KvCommand::put("b", "2").at(1)});
   }
   const fs::path log = only_log(dir);
   const uintmax_t valid = fs::file_size(log);
@@ -97,7 +97,7 @@ TEST(FileKvRecoveryTest, CutsAZeroFilledTail) {
   EXPECT_EQ(get(kv.get(), "a"), "1");
   EXPECT_EQ(get(kv.get(), "b"), "2");
   EXPECT_EQ(fs::file_size(log), valid);
-  apply(kv.get(), 3, {KvCommand::put("c", "3", 1)});
+  apply(kv.get(), 3, {KvCommand::put("c", "3").at(1)});
   kv.reset();
   ASSERT_TRUE(FileKvMachine::open(dir, &kv));
   EXPECT_EQ(kv->last_applied(), 3u);
@@ -112,11 +112,11 @@ TEST(FileKvRecoveryTest, ZeroedRecordBeforeTheTailIsCorruption) {
   {
     std::unique_ptr<FileKvMachine> kv;
     ASSERT_TRUE(FileKvMachine::open(dir, &kv));
-    apply(kv.get(), 1, {KvCommand::put("a", "1", 1)});
+    apply(kv.get(), 1, {KvCommand::put("a", "1").at(1)});
     first_end = fs::file_size(only_log(dir));
-    apply(kv.get(), 2, {KvCommand::put("b", "2", 1)});
+    apply(kv.get(), 2, {KvCommand::put("b", "2").at(1)});
     second_end = fs::file_size(only_log(dir));
-    apply(kv.get(), 3, {KvCommand::put("c", "3", 1)});
+    apply(kv.get(), 3, {KvCommand::put("c", "3").at(1)});
   }
   {
     std::fstream f(only_log(dir),
@@ -135,8 +135,8 @@ TEST(FileKvRecoveryTest, DamageBeforeTheTailIsCorruption) {
   {
     std::unique_ptr<FileKvMachine> kv;
     ASSERT_TRUE(FileKvMachine::open(dir, &kv));
-    apply(kv.get(), 1, {KvCommand::put("a", "1", 1)});
-    apply(kv.get(), 2, {KvCommand::put("b", "2", 1)});
+    apply(kv.get(), 1, {KvCommand::put("a", "1").at(1)});
+    apply(kv.get(), 2, {KvCommand::put("b", "2").at(1)});
   }
   {
     std::fstream f(only_log(dir),
@@ -156,7 +156,8 @@ TEST(FileKvRecoveryTest, CompactsTheLogIntoANewImage) {
     std::unique_ptr<FileKvMachine> kv;
     ASSERT_TRUE(FileKvMachine::open(dir, &kv));
     for (uint64_t i = 1; i <= 6; ++i) {
-      apply(kv.get(), i, {KvCommand::put("k" + std::to_string(i % 2), big, 1)});
+      apply(kv.get(), i,
+            {KvCommand::put("k" + std::to_string(i % 2), big).at(1)});
     }
     EXPECT_EQ(kv->len(), 2u);
   }
@@ -178,9 +179,9 @@ TEST(RocksDbKvRecoveryTest, FinishesASwapInterruptedByACrash) {
   {
     std::unique_ptr<RocksDbKvMachine> kv;
     ASSERT_TRUE(RocksDbKvMachine::open(dir, &kv));
-    apply(kv.get(), 1, {KvCommand::put("k", "new", 1)});
+    apply(kv.get(), 1, {KvCommand::put("k", "new").at(1)});
     ASSERT_TRUE(kv->generate_snapshot(snapshot, 1));
-    apply(kv.get(), 2, {KvCommand::put("k", "old", 1)});
+    apply(kv.get(), 2, {KvCommand::put("k", "old").at(1)});
   }
   fs::rename(dir / "db", dir / "db.old");
   fs::copy(snapshot / "db", dir / "db.installing");
@@ -198,7 +199,7 @@ TEST(RocksDbKvRecoveryTest, DropsAHalfPreparedInstall) {
   {
     std::unique_ptr<RocksDbKvMachine> kv;
     ASSERT_TRUE(RocksDbKvMachine::open(dir, &kv));
-    apply(kv.get(), 1, {KvCommand::put("k", "old", 1)});
+    apply(kv.get(), 1, {KvCommand::put("k", "old").at(1)});
   }
   fs::create_directories(dir / "db.installing");
   std::ofstream(dir / "db.installing" / "CURRENT") << "garbage";

@@ -198,26 +198,26 @@ TEST(StateMachineHandlerClusterTest, EveryReplicaEndsInTheSameState) {
     cluster.stabilize();
     ASSERT_EQ(cluster.at(1).raft->role(), raft::Role::kLeader);
     for (int i = 0; i < 10; ++i) {
-      ASSERT_TRUE(
-          cluster
-              .propose(1,
-                       KvCommand::put("k" + std::to_string(i),
-                                      "v" + std::to_string(i), ++now_ms),
-                       &outcomes)
-              .ok());
+      ASSERT_TRUE(cluster
+                      .propose(1,
+                               KvCommand::put("k" + std::to_string(i),
+                                              "v" + std::to_string(i))
+                                   .at(++now_ms),
+                               &outcomes)
+                      .ok());
     }
     cluster.stabilize();
 
     // Node 3 falls behind while the others go on.
     cluster.isolate(3);
     for (int i = 10; i < 20; ++i) {
-      ASSERT_TRUE(
-          cluster
-              .propose(1,
-                       KvCommand::put("k" + std::to_string(i),
-                                      "v" + std::to_string(i), ++now_ms),
-                       &outcomes)
-              .ok());
+      ASSERT_TRUE(cluster
+                      .propose(1,
+                               KvCommand::put("k" + std::to_string(i),
+                                              "v" + std::to_string(i))
+                                   .at(++now_ms),
+                               &outcomes)
+                      .ok());
     }
     cluster.stabilize();
 
@@ -226,15 +226,16 @@ TEST(StateMachineHandlerClusterTest, EveryReplicaEndsInTheSameState) {
     cluster.stabilize();
     ASSERT_EQ(cluster.at(2).raft->role(), raft::Role::kLeader);
     ASSERT_TRUE(
-        cluster.propose(2, KvCommand::erase("k3", ++now_ms), &outcomes).ok());
-    ASSERT_TRUE(
-        cluster
-            .propose(2,
-                     KvCommand::compare_and_swap("k4", "v4", "new4", ++now_ms),
-                     &outcomes)
+        cluster.propose(2, KvCommand::erase("k3").at(++now_ms), &outcomes)
             .ok());
     ASSERT_TRUE(
-        cluster.propose(2, KvCommand::put("k20", "v20", ++now_ms), &outcomes)
+        cluster
+            .propose(
+                2, KvCommand::compare_and_swap("k4", "v4", "new4").at(++now_ms),
+                &outcomes)
+            .ok());
+    ASSERT_TRUE(
+        cluster.propose(2, KvCommand::put("k20", "v20").at(++now_ms), &outcomes)
             .ok());
     cluster.stabilize();
 
@@ -253,7 +254,7 @@ TEST(StateMachineHandlerClusterTest, EveryReplicaEndsInTheSameState) {
     ASSERT_TRUE(leader.storage.create_snapshot(
         info.meta.index, info.meta.conf, info.data_dir + "\n" + info.sha256));
     ASSERT_TRUE(
-        cluster.propose(2, KvCommand::put("k21", "v21", ++now_ms), &outcomes)
+        cluster.propose(2, KvCommand::put("k21", "v21").at(++now_ms), &outcomes)
             .ok());
     cluster.stabilize();
 

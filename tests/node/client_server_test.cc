@@ -1,0 +1,261 @@
+// A node's client listener facing a client that sends what it should not:
+// a frame that fails the frame checks, a frame of another type, a payload
+// that does not decode. Each is answered with DENGINE_ERR_INVALID_ARGUMENT
+// and the reason, logged with the client's address, and cuts that one
+// connection off; the node goes on serving everyone else. A request that
+// decodes but breaks the argument rules is only answered: its connection
+// stays usable.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../unit/base/log_capture.h"
+#include "net/client_codec.h"
+#include "net/frame.h"
+#include "node/node.h"
+
+namespace dengine::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Polls `condition` every 10 ms for up to 20 s.
+bool eventually(const std::function<bool()>& condition) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+// A client connection made by hand, so that it can send anything.
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    // A server that never answers fails the test instead of hanging it.
+    const timeval patience{20, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+    connected_ =
+        ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawClient() { ::close(fd_); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  bool connected() const { return connected_; }
+
+  // "127.0.0.1:port" of this end, as the server sees its peer.
+  std::string address() const {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  }
+
+  bool send(const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      const ssize_t n =
+          ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  bool send_request(const net::ClientRequest& request) {
+    return send(net::encode_frame(net::FrameType::kClientRequest,
+                                  net::encode_client_request(request)));
+  }
+
+  // The next response frame, decoded; nullopt once the server closed the
+  // connection (or sent something else).
+  std::optional<net::ClientResponse> receive() {
+    while (true) {
+      if (std::optional<net::Frame> frame = decoder_.pop()) {
+        net::ClientResponse response;
+        if (frame->type != net::FrameType::kClientResponse ||
+            !net::decode_client_response(frame->payload, &response).empty()) {
+          ADD_FAILURE() << "the server sent a frame that is no response";
+          return std::nullopt;
+        }
+        return response;
+      }
+      char buffer[4096];
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        ADD_FAILURE() << "no answer and no close from the server";
+        return std::nullopt;
+      }
+      if (n <= 0) {  // closed (or reset after closing)
+        closed_ = true;
+        return std::nullopt;
+      }
+      if (!decoder_.feed(std::string_view(buffer, n))) {
+        ADD_FAILURE() << "bad frame from the server: " << decoder_.error();
+        return std::nullopt;
+      }
+    }
+  }
+
+  // Whether the server closed the connection, reading past any answers.
+  bool closed_by_server() {
+    while (receive()) {
+    }
+    return closed_;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  bool closed_ = false;
+  net::FrameDecoder decoder_;
+};
+
+net::ClientRequest status_request(uint64_t request_id) {
+  net::ClientRequest request;
+  request.request_id = request_id;
+  request.op = net::ClientOp::kStatus;
+  return request;
+}
+
+class ClientServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("dengine-client-server-" + std::string(info->name()) + "-" +
+            std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    NodeOptions options;
+    options.id = 1;
+    options.data_dir = (dir_ / "node1").string();
+    options.listen_address = "127.0.0.1:0";
+    options.client_address = "127.0.0.1:0";
+    options.initial_voters = {1};
+    options.tick_interval = std::chrono::milliseconds(20);
+    std::string error;
+    ASSERT_EQ(Node::start(options, &node_, &error), DENGINE_OK) << error;
+    ASSERT_TRUE(eventually(
+        [&] { return node_->status().role == raft::Role::kLeader; }));
+  }
+  void TearDown() override {
+    node_.reset();
+    fs::remove_all(dir_);
+  }
+
+  uint16_t port() const { return node_->client_port(); }
+
+  // Sends `bytes` on a connection of its own and expects what the server
+  // does with something it cannot trust: one INVALID_ARGUMENT answer whose
+  // message starts with `reason`, a log line naming the connection and the
+  // reason, and the connection closed.
+  void expect_refused(const std::string& bytes, const std::string& reason) {
+    base::LogCapture log(DENGINE_LOG_WARN);
+    RawClient client(port());
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.send(bytes));
+    const std::optional<net::ClientResponse> answer = client.receive();
+    ASSERT_TRUE(answer.has_value()) << "closed without an answer";
+    EXPECT_EQ(answer->status, DENGINE_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(answer->message.rfind(reason, 0), 0u) << answer->message;
+    EXPECT_TRUE(client.closed_by_server());
+    // The line is written before the answer is sent.
+    const std::vector<std::string> lines =
+        log.find(DENGINE_LOG_WARN, {"client", client.address(), reason});
+    EXPECT_EQ(lines.size(), 1u)
+        << "no line names " << client.address() << " and " << reason;
+    expect_serving();
+  }
+
+  // A new connection is answered.
+  void expect_serving() {
+    RawClient client(port());
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.send_request(status_request(42)));
+    const std::optional<net::ClientResponse> answer = client.receive();
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->request_id, 42u);
+    EXPECT_EQ(answer->status, DENGINE_OK) << answer->message;
+    ASSERT_TRUE(answer->node_status.has_value());
+    EXPECT_EQ(answer->node_status->node_id, 1u);
+    EXPECT_EQ(answer->node_status->role, raft::Role::kLeader);
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Node> node_;
+};
+
+TEST_F(ClientServerTest, AFrameFailingItsChecksIsAnsweredLoggedAndCutOff) {
+  expect_refused(std::string(net::kFrameHeaderSize, 'x'), "bad frame: ");
+}
+
+TEST_F(ClientServerTest, AFrameOfAnotherTypeIsAnsweredLoggedAndCutOff) {
+  expect_refused(net::encode_frame(net::FrameType::kHello, "hello"),
+                 "expected a client request frame, got ");
+}
+
+TEST_F(ClientServerTest, APayloadThatDoesNotDecodeIsAnsweredLoggedAndCutOff) {
+  std::string payload =
+      net::encode_client_request(status_request(7)) + "trailing";
+  expect_refused(net::encode_frame(net::FrameType::kClientRequest, payload),
+                 "bad request: ");
+}
+
+TEST_F(ClientServerTest, ABadFrameCutsOffOnlyItsOwnConnection) {
+  RawClient bystander(port());
+  ASSERT_TRUE(bystander.connected());
+  ASSERT_TRUE(bystander.send_request(status_request(1)));
+  ASSERT_TRUE(bystander.receive().has_value());
+
+  expect_refused(std::string(net::kFrameHeaderSize, 'x'), "bad frame: ");
+
+  ASSERT_TRUE(bystander.send_request(status_request(2)));
+  const std::optional<net::ClientResponse> answer = bystander.receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->request_id, 2u);
+  EXPECT_EQ(answer->status, DENGINE_OK);
+}
+
+TEST_F(ClientServerTest, ARequestBreakingTheArgumentRulesKeepsItsConnection) {
+  base::LogCapture log(DENGINE_LOG_WARN);
+  RawClient client(port());
+  ASSERT_TRUE(client.connected());
+  net::ClientRequest put;
+  put.request_id = 5;
+  put.op = net::ClientOp::kPut;  // with an empty key
+  ASSERT_TRUE(client.send_request(put));
+  std::optional<net::ClientResponse> answer = client.receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->request_id, 5u);
+  EXPECT_EQ(answer->status, DENGINE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(answer->message.rfind("bad request: ", 0), 0u) << answer->message;
+
+  ASSERT_TRUE(client.send_request(status_request(6)));
+  answer = client.receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->request_id, 6u);
+  EXPECT_EQ(answer->status, DENGINE_OK);
+  EXPECT_TRUE(log.find(DENGINE_LOG_WARN, {"client", client.address()}).empty());
+}
+
+}  // namespace
+}  // namespace dengine::node

@@ -104,7 +104,15 @@ enum {
   DENGINE_ERR_INTERNAL = -11,        /* a bug in dengine: please report */
   /* a session write's client id is unknown (evicted, or never opened); it
    * was not applied: open a new session */
-  DENGINE_ERR_SESSION_EXPIRED = -12
+  DENGINE_ERR_SESSION_EXPIRED = -12,
+  /* since 0.2.0: a watch's start revision is older than the history the
+   * node keeps (the message names the oldest revision it has) */
+  DENGINE_ERR_COMPACTED = -13,
+  /* since 0.2.0: a watch fell too far behind and was ended; resume it from
+   * the revision it reached */
+  DENGINE_ERR_WATCH_OVERFLOW = -14,
+  /* since 0.2.0: the call was cancelled (a watch, by dengine_watch_cancel) */
+  DENGINE_ERR_CANCELLED = -15
 };
 
 /* A static, human-readable name for a status code ("not leader"). Never
@@ -204,6 +212,21 @@ typedef struct dengine_results dengine_results;
 DENGINE_API int dengine_results_set(dengine_results* results, size_t i,
                                     int32_t status, const void* data,
                                     size_t len);
+
+/* Publishes an event for watchers of `topic` (non-empty bytes, copied with
+ * data[0..len)) at the revision of entry i of the chunk: its log index.
+ * Watchers of the topic (dengine_node_watch with DENGINE_WATCH_TOPIC, on
+ * any node) receive it once the chunk applied there, in revision order
+ * and, within an entry, in publishing order. Append-only: publish the
+ * events of an entry after those of earlier entries
+ * (DENGINE_ERR_INVALID_ARGUMENT otherwise). Call only from within
+ * apply_chunk, on the apply thread, for i < count; publish the same events
+ * for the same entries on every replica (events are part of the machine's
+ * deterministic output), and none for an entry at or below last_applied
+ * (re-delivered after a restart). Since 0.2.0. */
+DENGINE_API int dengine_events_publish(dengine_results* results, size_t i,
+                                       const void* topic, size_t topic_len,
+                                       const void* data, size_t len);
 
 /* Bytes a read returns (opaque). */
 typedef struct dengine_read_result dengine_read_result;
@@ -494,6 +517,15 @@ DENGINE_API int dengine_config_set_snapshots_kept(dengine_config* config,
  * 63 MiB (an entry and its message must fit one 64 MiB peer frame). */
 DENGINE_API int dengine_config_set_max_entry_bytes(dengine_config* config,
                                                    uint64_t bytes);
+/* watch_history_events (1 to 100,000,000; default 100,000) and
+ * watch_history_bytes (4 KiB to 1 TiB; default 64 MiB): how many recent
+ * events, and bytes of them, the node keeps for watches that start at a
+ * past revision (see "Watches"), in memory and in <data_dir>/watch/ across
+ * restarts. Since 0.2.0. */
+DENGINE_API int dengine_config_set_watch_history_events(dengine_config* config,
+                                                        uint64_t count);
+DENGINE_API int dengine_config_set_watch_history_bytes(dengine_config* config,
+                                                       uint64_t bytes);
 
 /* Reads the TOML file at `path` (the dengined file of docs/operations.md:
  * sections [node], [cluster], [storage], [raft], [log]) into the config,
@@ -556,7 +588,11 @@ typedef struct dengine_reply {
   int32_t result; /* proposals: the machine's status for the entry */
   uint8_t* data;  /* proposals: the entry's result; reads: the answer */
   size_t len;
-  uint64_t index;       /* proposals and snapshots: the log index */
+  /* proposals and snapshots: the log index; reads of a built-in KV machine
+   * on a node (since 0.2.0): the revision the answer reflects, the last
+   * entry applied in its view, so a watch from index + 1 misses nothing
+   * after it (0 where unknown: application machines, clients) */
+  uint64_t index;
   int duplicate;        /* a session write applied before: its first result */
   uint64_t leader_id;   /* DENGINE_ERR_NOT_LEADER: the leader, or 0 */
   char* leader_address; /* its "host:port", or NULL */
@@ -779,6 +815,133 @@ typedef void (*dengine_leader_fn)(void* ctx, uint64_t leader_id, uint64_t term);
 DENGINE_API int dengine_node_set_leader_callback(dengine_node* node,
                                                  dengine_leader_fn fn,
                                                  void* ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Watches (since 0.2.0)                                                     */
+/*
+ * Every change a node applies can be watched: the built-in KV machines'
+ * puts, deletes and expiries (DENGINE_WATCH_KV, by key or prefix), what an
+ * application machine publishes (DENGINE_WATCH_TOPIC, see
+ * dengine_events_publish), and membership changes and new leaders
+ * (DENGINE_WATCH_CLUSTER). Each event has a revision: the log index of the
+ * entry that made it, the same on every node. A watch delivers the matching
+ * events in revision order, with no gap and no duplicate, starting now or at
+ * a past revision the node still keeps (see
+ * dengine_config_set_watch_history_events; the history survives a restart);
+ * any node serves watches, a follower from what it has applied. A KV read
+ * through dengine_node_read_opts reports the revision its answer reflects in
+ * reply->index: a watch from reply->index + 1 continues from that state.
+ * docs/state-machine-guide.md ("Watches") has the details.
+ */
+
+enum {
+  DENGINE_EVENT_PUT = 1,    /* key set to value (prev_value: its old one) */
+  DENGINE_EVENT_DELETE = 2, /* key deleted (prev_value: what it held) */
+  DENGINE_EVENT_EXPIRE = 3, /* key's TTL passed (prev_value: what it held) */
+  DENGINE_EVENT_USER = 4,   /* published by the machine: key = topic */
+  DENGINE_EVENT_MEMBER_ADDED = 5,    /* node_id added as a learner */
+  DENGINE_EVENT_MEMBER_PROMOTED = 6, /* node_id became a voter */
+  DENGINE_EVENT_MEMBER_REMOVED = 7,  /* node_id removed */
+  DENGINE_EVENT_LEADER = 8 /* node_id leads `term`; its first entry applied */
+};
+
+/* One event, lent to dengine_event_fn for the duration of the call: copy
+ * what you keep. dengine allocates it, so it may grow: fields are only
+ * ever appended, and struct_size says how many this library filled. */
+typedef struct dengine_event {
+  uint32_t struct_size; /* sizeof(dengine_event) of the library filling it */
+  int type;             /* DENGINE_EVENT_* */
+  uint64_t revision;    /* the log index of the entry that made it */
+  const uint8_t* key;   /* KV events: the key; DENGINE_EVENT_USER: topic */
+  size_t key_len;
+  const uint8_t* value; /* PUT: the new value; USER: the published bytes */
+  size_t value_len;
+  int has_prev_value;        /* PUT, DELETE, EXPIRE: 1 if the key held one */
+  const uint8_t* prev_value; /* ... and that value */
+  size_t prev_value_len;
+  uint64_t node_id;    /* membership and leader events (LEADER: 0 if the
+                        * entry predates 0.2.0 and names no leader) */
+  uint64_t term;       /* DENGINE_EVENT_LEADER */
+  const char* address; /* MEMBER_ADDED: its peer address ("" if unknown) */
+} dengine_event;
+
+/* What a watch selects: options->stream. */
+enum {
+  DENGINE_WATCH_KV = 1,     /* PUT/DELETE/EXPIRE of options->key */
+  DENGINE_WATCH_TOPIC = 2,  /* USER events of the topic options->key */
+  DENGINE_WATCH_CLUSTER = 3 /* membership and leader events */
+};
+/* options->flags: options->key is a prefix (an empty one matches all). */
+#define DENGINE_WATCH_PREFIX 1u
+
+/* Options of dengine_node_watch, versioned like dengine_state_machine (see
+ * the banner). Every slot is "since version 1". */
+#define DENGINE_WATCH_OPTIONS_VERSION 1
+
+typedef struct dengine_watch_options {
+  uint32_t version;     /* DENGINE_WATCH_OPTIONS_VERSION (or older) */
+  uint32_t struct_size; /* sizeof(dengine_watch_options) */
+  int stream;           /* DENGINE_WATCH_* */
+  uint32_t flags;       /* 0 or DENGINE_WATCH_PREFIX */
+  const void* key;      /* the key, prefix or topic (copied) */
+  size_t key_len;       /* > 0 unless a prefix or DENGINE_WATCH_CLUSTER */
+  /* 0: from now on (events after what the node has applied); else every
+   * matching event at this revision and after, the past ones first. */
+  uint64_t start_revision;
+  /* How far (in events of any kind) the watch may fall behind the newest
+   * before it is ended with DENGINE_ERR_WATCH_OVERFLOW; 0: 10,000. */
+  uint64_t max_lag;
+  void* reserved[2]; /* must be NULL; slots of later versions follow */
+} dengine_watch_options;
+
+typedef struct dengine_watch dengine_watch; /* opaque */
+
+/* Called for each matching event, in order, on the node's watch thread
+ * (one per node, shared by its watches: return quickly; do not block on
+ * the node's blocking calls). */
+typedef void (*dengine_event_fn)(void* ctx, const dengine_event* event);
+/* Called exactly once, last, when the watch ends: `status` says why —
+ * DENGINE_ERR_CANCELLED (dengine_watch_cancel or _close),
+ * DENGINE_ERR_WATCH_OVERFLOW (it fell behind by more than max_lag, or past
+ * what the history keeps), DENGINE_ERR_COMPACTED (a snapshot from the
+ * leader replaced the entries it still needed), DENGINE_ERR_SHUTTING_DOWN
+ * (the node stopped). `next_revision`: every matching event below it was
+ * delivered, so a new watch from it continues with no gap. `message` is
+ * valid during the call. Runs on the watch thread, or on the thread that
+ * cancels the watch. */
+typedef void (*dengine_watch_end_fn)(void* ctx, int status,
+                                     uint64_t next_revision,
+                                     const char* message);
+
+/* Starts a watch (NULL options: every KV event from now on). On DENGINE_OK,
+ * *out is the watch: close it with dengine_watch_close, also after it ended
+ * and after the node closed. Fails, with no callback ever called, with
+ * DENGINE_ERR_INVALID_ARGUMENT (bad options, NULL on_event/on_end/out),
+ * DENGINE_ERR_COMPACTED when start_revision is older than the oldest the
+ * node keeps (the message says which that is; see dengine_node_watch_range),
+ * or DENGINE_ERR_SHUTTING_DOWN. `ctx` is passed to both callbacks. Any
+ * thread. */
+DENGINE_API int dengine_node_watch(dengine_node* node,
+                                   const dengine_watch_options* options,
+                                   dengine_event_fn on_event,
+                                   dengine_watch_end_fn on_end, void* ctx,
+                                   dengine_watch** out);
+/* Ends the watch with DENGINE_ERR_CANCELLED (nothing if it already ended).
+ * Any thread. From another thread than the watch thread, on_end has run
+ * when this returns and no callback of the watch runs again; from inside a
+ * callback (the watch thread) it returns at once, and on_end follows the
+ * current callback. Since 0.2.0. */
+DENGINE_API void dengine_watch_cancel(dengine_watch* watch);
+/* Cancels the watch (as dengine_watch_cancel) and frees it; NULL is
+ * allowed. Once it returns, outside the callbacks, ctx may be freed; from
+ * inside a callback, wait for on_end before freeing ctx. */
+DENGINE_API void dengine_watch_close(dengine_watch* watch);
+/* The revisions a new watch can start from: *oldest (the oldest kept; a
+ * start_revision below it is DENGINE_ERR_COMPACTED) and *next (the revision
+ * after everything applied: a watch from it sees only what comes next).
+ * Either may be NULL. */
+DENGINE_API int dengine_node_watch_range(dengine_node* node, uint64_t* oldest,
+                                         uint64_t* next);
 
 /* ------------------------------------------------------------------------ */
 /* Key-value operations on a node running the built-in KV machine           */
@@ -1022,6 +1185,38 @@ DENGINE_API int dengine_client_propose_opts_async(
 DENGINE_API int dengine_client_read_opts_async(
     dengine_client* client, const void* query, size_t len,
     const dengine_read_options* options, dengine_done_fn done, void* ctx);
+
+/* The async forms of dengine_client_status and the membership calls (since
+ * 0.2.0), queued and run like the two above. The membership calls' `done`
+ * gets a reply with the error's message and, for DENGINE_ERR_NOT_LEADER,
+ * the leader; dengine_client_snapshot_async's reply->index is the
+ * snapshot's last included index. */
+/* Completion of dengine_client_status_async: `status` as
+ * dengine_client_status would return it; `view` (NULL unless DENGINE_OK)
+ * and `message` (NULL on DENGINE_OK) are valid only during the call: copy
+ * what you keep, and do not free them. */
+typedef void (*dengine_status_done_fn)(void* ctx, int status,
+                                       const dengine_status* view,
+                                       const char* message);
+DENGINE_API int dengine_client_status_async(dengine_client* client,
+                                            dengine_status_done_fn done,
+                                            void* ctx);
+DENGINE_API int dengine_client_add_learner_async(dengine_client* client,
+                                                 uint64_t id,
+                                                 const char* address,
+                                                 dengine_done_fn done,
+                                                 void* ctx);
+DENGINE_API int dengine_client_promote_async(dengine_client* client,
+                                             uint64_t id, dengine_done_fn done,
+                                             void* ctx);
+DENGINE_API int dengine_client_remove_async(dengine_client* client, uint64_t id,
+                                            dengine_done_fn done, void* ctx);
+DENGINE_API int dengine_client_transfer_leadership_async(dengine_client* client,
+                                                         uint64_t to,
+                                                         dengine_done_fn done,
+                                                         void* ctx);
+DENGINE_API int dengine_client_snapshot_async(dengine_client* client,
+                                              dengine_done_fn done, void* ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Testing your state machine                                                */

@@ -1,59 +1,59 @@
-// dengine_client_*: forwards to dengine::client::Client (lib/client/).
+// dengine_client_*, the blocking forms: forwards to dengine::client::Client
+// (lib/client/). The async forms are in client_async.cc.
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "capi/client_handle.h"
 #include "capi/errors.h"
 #include "capi/handles.h"
 #include "capi/memory.h"
-#include "capi/options.h"
-#include "client/call_queue.h"
-#include "client/client.h"
 #include "net/address.h"
 
 using dengine::capi::bytes_of;
 using dengine::capi::fail;
 using dengine::capi::guarded;
+using dengine::capi::client_api::reply_status;
+using dengine::capi::client_api::status_of;
+using dengine::capi::client_api::usable;
 using dengine::client::Client;
 using dengine::client::Status;
 
-struct dengine_client {
-  std::unique_ptr<Client> client;
-  // The thread of the _async calls, started by the first of them.
-  std::mutex calls_mutex;
-  std::unique_ptr<dengine::client::CallQueue> calls;
-};
+namespace dengine::capi::client_api {
 
-namespace {
-
-// Records a failed call as the thread's last error, leader hint included.
 int status_of(const Status& status, const char* function) {
-  return dengine::capi::fail_request(status.code, function, status.message,
-                                     status.leader_id, status.leader_address);
+  return fail_request(status.code, function, status.message, status.leader_id,
+                      status.leader_address);
 }
 
-// Fills a caller-owned reply (NULL allowed) with what a failed call knows:
-// its message and the leader it was told of; returns the status's code.
 int reply_status(const Status& status, const char* function,
                  dengine_reply* reply) {
   const int rc = status_of(status, function);
   if (rc == DENGINE_OK || reply == nullptr) return rc;
-  reply->message = dengine::capi::malloc_string(status.message);
+  reply->message = malloc_string(status.message);
   reply->leader_id = status.leader_id;
   if (!status.leader_address.empty()) {
-    reply->leader_address = dengine::capi::malloc_string(status.leader_address);
+    reply->leader_address = malloc_string(status.leader_address);
   }
   return rc;
 }
 
-// What is wrong with a client write's arguments, or "".
+node::Reply reply_of(const Status& status) {
+  node::Reply reply;
+  reply.status = status.code;
+  reply.message = status.message;
+  reply.leader_id = status.leader_id;
+  reply.leader_address = status.leader_address;
+  return reply;
+}
+
 std::string write_error(const void* data, size_t len,
                         const dengine_write_options* options,
-                        dengine::capi::WriteOptions* out) {
+                        WriteOptions* out) {
   if (data == nullptr && len > 0) return "data is NULL but len is not 0";
-  std::string error = dengine::capi::read_write_options(options, out);
+  std::string error = read_write_options(options, out);
   if (error.empty() && out->has_session) {
     error =
         "options->session must be NULL (a client writes in its own "
@@ -62,28 +62,45 @@ std::string write_error(const void* data, size_t len,
   return error;
 }
 
-bool to_consistency(int value, dengine::net::ReadConsistency* out);
-
-// What is wrong with a client read's arguments, or "".
 std::string read_error(const void* query, size_t len,
-                       const dengine_read_options* options,
-                       dengine::capi::ReadOptions* out,
-                       dengine::net::ReadConsistency* consistency) {
+                       const dengine_read_options* options, ReadOptions* out,
+                       net::ReadConsistency* consistency) {
   if (query == nullptr && len > 0) return "query is NULL but len is not 0";
-  std::string error = dengine::capi::read_read_options(options, out);
-  if (error.empty() && !to_consistency(out->consistency, consistency)) {
+  std::string error = read_read_options(options, out);
+  if (error.empty() &&
+      !client::to_read_consistency(out->consistency, consistency)) {
     error = "options->consistency must be a DENGINE_READ_*";
   }
   return error;
 }
 
-// The checks every call shares; false (error recorded) when they fail.
 bool usable(const dengine_client* client, const char* function) {
   if (client != nullptr && client->client != nullptr) return true;
   fail(DENGINE_ERR_INVALID_ARGUMENT,
        std::string(function) + ": client is NULL");
   return false;
 }
+
+node::NodeStatus status_view(const net::NodeStatus& s) {
+  node::NodeStatus view;
+  view.id = s.node_id;
+  view.role = s.role;
+  view.term = s.term;
+  view.leader_id = s.leader_id;
+  view.leader_address = s.leader_address;
+  view.commit_index = s.commit_index;
+  view.applied_index = s.applied_index;
+  view.last_log_index = s.last_log_index;
+  view.snapshot_index = s.snapshot_index;
+  for (const auto& m : s.members) {
+    view.members.push_back({m.id, m.address, m.voter});
+  }
+  return view;
+}
+
+}  // namespace dengine::capi::client_api
+
+namespace {
 
 bool has_key(const void* key, size_t key_len, const char* function) {
   if (key != nullptr && key_len > 0) return true;
@@ -357,7 +374,8 @@ int dengine_client_propose_opts(dengine_client* client, const void* data,
     if (reply != nullptr) *reply = dengine_reply{};
     if (!usable(client, kFunction)) return DENGINE_ERR_INVALID_ARGUMENT;
     dengine::capi::WriteOptions o;
-    std::string error = write_error(data, len, options, &o);
+    std::string error =
+        dengine::capi::client_api::write_error(data, len, options, &o);
     if (!error.empty()) {
       return reply_status(Status::error(DENGINE_ERR_INVALID_ARGUMENT, error),
                           kFunction, reply);
@@ -386,7 +404,8 @@ int dengine_client_read_opts(dengine_client* client, const void* query,
     if (!usable(client, kFunction)) return DENGINE_ERR_INVALID_ARGUMENT;
     dengine::capi::ReadOptions o;
     dengine::net::ReadConsistency c{};
-    std::string error = read_error(query, len, options, &o, &c);
+    std::string error =
+        dengine::capi::client_api::read_error(query, len, options, &o, &c);
     if (!error.empty()) {
       return reply_status(Status::error(DENGINE_ERR_INVALID_ARGUMENT, error),
                           kFunction, reply);
@@ -401,118 +420,6 @@ int dengine_client_read_opts(dengine_client* client, const void* query,
       reply->len = answer.size();
     }
     return rc;
-  });
-}
-
-}  // extern "C"
-
-namespace {
-
-// A client call's outcome as the node layer's reply, for complete().
-dengine::node::Reply reply_of(const Status& status) {
-  dengine::node::Reply reply;
-  reply.status = status.code;
-  reply.message = status.message;
-  reply.leader_id = status.leader_id;
-  reply.leader_address = status.leader_address;
-  return reply;
-}
-
-// Queues `call` (which returns the reply) on the client's call thread; its
-// reply goes to `done`. Refused when the client is closing.
-int post_async(dengine_client* client, dengine_done_fn done, void* ctx,
-               std::function<dengine::node::Reply()> call) {
-  std::lock_guard lock(client->calls_mutex);
-  if (!client->calls) {
-    client->calls = std::make_unique<dengine::client::CallQueue>();
-  }
-  const bool queued =
-      client->calls->post([done, ctx, call = std::move(call)](bool run) {
-        dengine::node::Reply reply;
-        if (run) {
-          reply = call();
-        } else {
-          reply.status = DENGINE_ERR_SHUTTING_DOWN;
-          reply.message = "the client is closing";
-        }
-        guarded("dengine client completion",
-                [&] { dengine::capi::complete(reply, done, ctx); });
-      });
-  if (!queued) {
-    return fail(DENGINE_ERR_SHUTTING_DOWN, "the client is closing");
-  }
-  return DENGINE_OK;
-}
-
-// An argument error of an _async call, reported through `done`.
-int refuse_async(dengine_done_fn done, void* ctx, const std::string& message) {
-  dengine::capi::complete(
-      reply_of(Status::error(DENGINE_ERR_INVALID_ARGUMENT, message)), done,
-      ctx);
-  return DENGINE_OK;
-}
-
-bool async_usable(const dengine_client* client, dengine_done_fn done,
-                  const char* function) {
-  if (!usable(client, function)) return false;
-  if (done != nullptr) return true;
-  fail(DENGINE_ERR_INVALID_ARGUMENT, std::string(function) + ": done is NULL");
-  return false;
-}
-
-}  // namespace
-
-extern "C" {
-
-int dengine_client_propose_opts_async(dengine_client* client, const void* data,
-                                      size_t len,
-                                      const dengine_write_options* options,
-                                      dengine_done_fn done, void* ctx) {
-  constexpr const char* kFunction = "dengine_client_propose_opts_async";
-  return guarded(kFunction, [&]() -> int {
-    if (!async_usable(client, done, kFunction)) {
-      return DENGINE_ERR_INVALID_ARGUMENT;
-    }
-    dengine::capi::WriteOptions o;
-    std::string error = write_error(data, len, options, &o);
-    if (!error.empty()) return refuse_async(done, ctx, error);
-    return post_async(client, done, ctx,
-                      [c = client->client.get(), command = bytes_of(data, len),
-                       call = dengine::client::CallOptions{o.timeout, o.kv}] {
-                        dengine::client::ProposeResult result;
-                        dengine::node::Reply reply =
-                            reply_of(c->propose(command, &result, call));
-                        reply.result = result.result;
-                        reply.data = std::move(result.data);
-                        reply.index = result.index;
-                        return reply;
-                      });
-  });
-}
-
-int dengine_client_read_opts_async(dengine_client* client, const void* query,
-                                   size_t len,
-                                   const dengine_read_options* options,
-                                   dengine_done_fn done, void* ctx) {
-  constexpr const char* kFunction = "dengine_client_read_opts_async";
-  return guarded(kFunction, [&]() -> int {
-    if (!async_usable(client, done, kFunction)) {
-      return DENGINE_ERR_INVALID_ARGUMENT;
-    }
-    dengine::capi::ReadOptions o;
-    dengine::net::ReadConsistency consistency{};
-    std::string error = read_error(query, len, options, &o, &consistency);
-    if (!error.empty()) return refuse_async(done, ctx, error);
-    return post_async(
-        client, done, ctx,
-        [c = client->client.get(), q = bytes_of(query, len), consistency,
-         call = dengine::client::CallOptions{o.timeout, o.kv}] {
-          std::string answer;
-          dengine::node::Reply reply =
-              reply_of(c->read(q, &answer, consistency, call));
-          reply.data = std::move(answer);
-          return reply;
-        });
   });
 }
 
@@ -531,21 +438,7 @@ int dengine_client_status(dengine_client* client, dengine_status* out) {
         rc != DENGINE_OK) {
       return rc;
     }
-    // The answering node's view, in the node layer's terms.
-    dengine::node::NodeStatus view;
-    view.id = s.node_id;
-    view.role = s.role;
-    view.term = s.term;
-    view.leader_id = s.leader_id;
-    view.leader_address = s.leader_address;
-    view.commit_index = s.commit_index;
-    view.applied_index = s.applied_index;
-    view.last_log_index = s.last_log_index;
-    view.snapshot_index = s.snapshot_index;
-    for (const auto& m : s.members) {
-      view.members.push_back({m.id, m.address, m.voter});
-    }
-    dengine::capi::fill_status(view, out);
+    dengine::capi::fill_status(dengine::capi::client_api::status_view(s), out);
     return DENGINE_OK;
   });
 }

@@ -281,6 +281,26 @@ int dengine_config_set_max_entry_bytes(dengine_config* config, uint64_t bytes) {
       });
 }
 
+int dengine_config_set_watch_history_events(dengine_config* config,
+                                            uint64_t count) {
+  return configure(
+      config, "dengine_config_set_watch_history_events", [&](NodeOptions& o) {
+        return store_if({{"watch_history_events",
+                          NodeOptions::check_watch_history_events(count)}},
+                        [&] { o.watch_history.max_events = count; });
+      });
+}
+
+int dengine_config_set_watch_history_bytes(dengine_config* config,
+                                           uint64_t bytes) {
+  return configure(
+      config, "dengine_config_set_watch_history_bytes", [&](NodeOptions& o) {
+        return store_if({{"watch_history_bytes",
+                          NodeOptions::check_watch_history_bytes(bytes)}},
+                        [&] { o.watch_history.max_bytes = bytes; });
+      });
+}
+
 int dengine_config_load_toml(dengine_config* config, const char* path,
                              const char* env_prefix) {
   constexpr const char* kFunction = "dengine_config_load_toml";

@@ -91,6 +91,12 @@ const char* dengine_strerror(int code) {
       return "internal error";
     case DENGINE_ERR_SESSION_EXPIRED:
       return "session expired";
+    case DENGINE_ERR_COMPACTED:
+      return "revision compacted";
+    case DENGINE_ERR_WATCH_OVERFLOW:
+      return "watch overflow";
+    case DENGINE_ERR_CANCELLED:
+      return "cancelled";
     default:
       return "unknown error";
   }
@@ -114,6 +120,9 @@ const char* dengine_err_name(int code) {
     DENGINE_NAME(DENGINE_ERR_STATE_MACHINE)
     DENGINE_NAME(DENGINE_ERR_INTERNAL)
     DENGINE_NAME(DENGINE_ERR_SESSION_EXPIRED)
+    DENGINE_NAME(DENGINE_ERR_COMPACTED)
+    DENGINE_NAME(DENGINE_ERR_WATCH_OVERFLOW)
+    DENGINE_NAME(DENGINE_ERR_CANCELLED)
 #undef DENGINE_NAME
     default:
       return "DENGINE_ERR_UNKNOWN";

@@ -45,4 +45,47 @@ std::string read_read_options(const dengine_read_options* in,
   return "";
 }
 
+std::string read_watch_options(const dengine_watch_options* in,
+                               watch::WatchOptions* out) {
+  *out = watch::WatchOptions{};
+  out->filter.prefix = true;  // NULL: every key
+  if (in == nullptr) return "";
+  dengine_watch_options o;
+  std::string error =
+      sm::read_versioned("options", in, DENGINE_WATCH_OPTIONS_VERSION, &o);
+  if (!error.empty()) return error;
+  switch (o.stream) {
+    case DENGINE_WATCH_KV:
+      out->filter.stream = watch::Stream::kKv;
+      break;
+    case DENGINE_WATCH_TOPIC:
+      out->filter.stream = watch::Stream::kTopic;
+      break;
+    case DENGINE_WATCH_CLUSTER:
+      out->filter.stream = watch::Stream::kCluster;
+      break;
+    default:
+      return "options->stream must be a DENGINE_WATCH_*, got " +
+             std::to_string(o.stream);
+  }
+  if ((o.flags & ~DENGINE_WATCH_PREFIX) != 0) {
+    return "options->flags has bits other than DENGINE_WATCH_PREFIX";
+  }
+  out->filter.prefix = (o.flags & DENGINE_WATCH_PREFIX) != 0;
+  if (o.key == nullptr && o.key_len > 0) {
+    return "options->key is NULL but key_len is not 0";
+  }
+  if (o.key_len > 0) {
+    out->filter.key.assign(static_cast<const char*>(o.key), o.key_len);
+  }
+  if (out->filter.key.empty() && !out->filter.prefix &&
+      out->filter.stream != watch::Stream::kCluster) {
+    return "options->key is empty: name a key or topic, or set "
+           "DENGINE_WATCH_PREFIX to watch them all";
+  }
+  out->start_revision = o.start_revision;
+  if (o.max_lag != 0) out->max_lag = o.max_lag;
+  return "";
+}
+
 }  // namespace dengine::capi

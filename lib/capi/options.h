@@ -1,6 +1,6 @@
 // The request options of include/dengine.h (dengine_write_options,
-// dengine_read_options): versioned structs read by the banner's rule
-// (sm/versioned_struct.h), NULL meaning every default.
+// dengine_read_options, dengine_watch_options): versioned structs read by
+// the banner's rule (sm/versioned_struct.h), NULL meaning every default.
 #pragma once
 
 #include <chrono>
@@ -8,6 +8,7 @@
 
 #include "dengine.h"
 #include "node/node.h"
+#include "watch/hub.h"
 
 namespace dengine::capi {
 
@@ -29,5 +30,8 @@ struct ReadOptions {
 std::string read_write_options(const dengine_write_options* in,
                                WriteOptions* out);
 std::string read_read_options(const dengine_read_options* in, ReadOptions* out);
+// NULL: every KV event from now on.
+std::string read_watch_options(const dengine_watch_options* in,
+                               watch::WatchOptions* out);
 
 }  // namespace dengine::capi

@@ -122,6 +122,16 @@ const Key kKeys[] = {
        return store_count(v, &NodeOptions::check_max_entry_bytes,
                           &o->max_entry_bytes);
      }},
+    {"storage", "watch_history_events", "", Kind::kCount,
+     [](const Value& v, NodeOptions* o, TomlSettings*) {
+       return store_count(v, &NodeOptions::check_watch_history_events,
+                          &o->watch_history.max_events);
+     }},
+    {"storage", "watch_history_bytes", "", Kind::kSize,
+     [](const Value& v, NodeOptions* o, TomlSettings*) {
+       return store_count(v, &NodeOptions::check_watch_history_bytes,
+                          &o->watch_history.max_bytes);
+     }},
     {"raft", "tick_ms", "", Kind::kCount,
      [](const Value& v, NodeOptions* o, TomlSettings*) {
        uint64_t ms = 0;

@@ -142,6 +142,7 @@ const char* Node::Impl::internal_thread() const {
   if (std::this_thread::get_id() == loop_thread_id) return "loop";
   if (storage_thread.on_this_thread()) return "storage";
   if (handler && handler->on_apply_thread()) return "apply";
+  if (watches && watches->on_delivery_thread()) return "watch";
   if (client_server && client_server->on_this_thread()) return "client server";
   return nullptr;
 }
@@ -225,9 +226,13 @@ int Node::Impl::open(std::string* error) {
   handler_options.on_fatal = [this](int code, const std::string& message) {
     post([this, code, message] { fatal(code, message); });
   };
+  if (int rc = start_watches(&handler_options, error); rc != DENGINE_OK) {
+    return rc;
+  }
   handler = std::make_unique<sm::StateMachineHandler>(
       machine, std::move(handler_options));
   if (int rc = handler->start(error); rc != DENGINE_OK) return rc;
+  restore_watch_history(handler->last_applied());
 
   raft_config.id = options.id;
   raft_config.election_tick = options.election_ticks;
@@ -240,6 +245,53 @@ int Node::Impl::open(std::string* error) {
   raft = raft::Raft::create(raft_config, storage.get(), error);
   if (raft == nullptr) return DENGINE_ERR_INVALID_ARGUMENT;
   return DENGINE_OK;
+}
+
+// The watch hub and its history on disk, fed by the handler from the apply
+// thread: each chunk's events go to the file, then to the hub.
+int Node::Impl::start_watches(sm::StateMachineHandlerOptions* handler_options,
+                              std::string* error) {
+  watches = std::make_shared<watch::Hub>(options.watch_history);
+  if (int rc = watch::HistoryLog::open(options.data_dir + "/watch",
+                                       options.watch_history, &history_log,
+                                       &restored_history, error);
+      rc != DENGINE_OK) {
+    *error = "cannot open the watch history: " + *error;
+    return rc;
+  }
+  handler_options->on_events = [this](std::vector<watch::Event> events,
+                                      uint64_t covered_to) {
+    history_log->append(events, covered_to);
+    watches->publish(std::move(events), covered_to);
+  };
+  handler_options->on_events_reset = [this](uint64_t index) {
+    restored_history = {};
+    history_log->reset(index);
+    watches->reset(index);
+  };
+  return DENGINE_OK;
+}
+
+// The history the files kept continues only if it covers exactly what the
+// machine applied; otherwise (a new node, files lost, a power loss that cut
+// them, a machine that lost unflushed chunks) it starts again after it.
+void Node::Impl::restore_watch_history(uint64_t applied) {
+  watch::HistoryLog::Restored restored = std::move(restored_history);
+  restored_history = {};
+  if (restored.found && restored.covered_to == applied) {
+    watches->reset(restored.available_from - 1);
+    watches->publish(std::move(restored.events), applied);
+    return;
+  }
+  if (restored.found) {
+    base::log_line(DENGINE_LOG_INFO, "watch history covers up to " +
+                                         std::to_string(restored.covered_to) +
+                                         " but the machine applied up to " +
+                                         std::to_string(applied) +
+                                         ": it starts again there");
+  }
+  history_log->reset(applied);
+  watches->reset(applied);
 }
 
 void Node::Impl::learn_address(raft::NodeId id, const std::string& address) {
@@ -294,6 +346,7 @@ int Node::Impl::stop() {
     const int rc = handler->stop();
     if (status == DENGINE_OK) status = rc;
   }
+  if (watches) watches->stop("the node is stopping");
   if (storage) {
     if (storage::Status s = storage->close(); !s && status == DENGINE_OK) {
       status = storage::to_dengine_code(s);
@@ -508,6 +561,8 @@ uint16_t Node::client_port() const {
 }
 
 bool Node::has_kv_machine() const { return impl_->owns_machine; }
+
+std::shared_ptr<watch::Hub> Node::watches() const { return impl_->watches; }
 
 ReadConsistency Node::default_read() const {
   return impl_->options.default_read;

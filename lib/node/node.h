@@ -33,6 +33,7 @@
 #include "dengine.h"
 #include "node/options.h"
 #include "raft/types.h"
+#include "watch/hub.h"
 
 namespace dengine::node {
 
@@ -45,7 +46,9 @@ struct Reply {
   raft::NodeId leader_id = raft::kNoNode;
   std::string leader_address;
   // Proposals: the machine's result for the entry (status and bytes), and
-  // the entry's index. Reads: `data` is the answer.
+  // the entry's index. Reads: `data` is the answer, and `index` the
+  // revision it reflects when the machine knows it (the built-in KV
+  // machines), else 0.
   int32_t result = 0;
   std::string data;
   raft::Index index = 0;
@@ -176,6 +179,15 @@ class Node {
   // thread it waits for a running call to return; from inside the callback
   // it returns at once.
   void set_leader_change_callback(LeaderChangeCallback callback);
+
+  // The events of the entries this node applies, and their watchers
+  // (watch/hub.h): key changes of the built-in KV machine, what an
+  // application machine publishes, membership changes and leaders, each at
+  // the revision (log index) of its entry. Thread-safe; the hub's callbacks
+  // run on its delivery thread (an internal thread, as above). Every watch
+  // ends with DENGINE_ERR_SHUTTING_DOWN when the node stops. Shared, so a
+  // handle may outlive the node.
+  std::shared_ptr<watch::Hub> watches() const;
 
   // The ports actually bound (useful with port 0); client_port() is 0
   // without a client listener.

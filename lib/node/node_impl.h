@@ -27,6 +27,8 @@
 #include "sm/state_machine_handler.h"
 #include "storage/raft_storage.h"
 #include "storage/snapshot_store.h"
+#include "watch/history_log.h"
+#include "watch/hub.h"
 
 namespace dengine::node {
 
@@ -67,6 +69,14 @@ struct Node::Impl {
   std::unique_ptr<storage::SnapshotStore> snapshots;
   std::unique_ptr<storage::DurableStorage> storage;
   std::unique_ptr<sm::StateMachineHandler> handler;
+  // The events the handler reports from the apply thread, and their
+  // watchers; shared with the C API's watch handles, which may outlive the
+  // node.
+  std::shared_ptr<watch::Hub> watches;
+  // The watch history on disk (apply thread once started) and what it held
+  // at start, until the handler has recovered.
+  std::unique_ptr<watch::HistoryLog> history_log;
+  watch::HistoryLog::Restored restored_history;
   std::unique_ptr<raft::Raft> raft;  // loop thread only, once running
   std::unique_ptr<net::Transport> transport;
   std::unique_ptr<net::SnapshotTransfer> snapshot_transfer;
@@ -137,6 +147,9 @@ struct Node::Impl {
   // node.cc
   int open(std::string* error);
   int open_machine(std::string* error);
+  int start_watches(sm::StateMachineHandlerOptions* handler_options,
+                    std::string* error);
+  void restore_watch_history(uint64_t applied);
   void learn_address(raft::NodeId id, const std::string& address);
   int stop();
   // The name of the node's own thread the caller is on (its callbacks run

@@ -212,6 +212,7 @@ Reply Node::Impl::read_machine(const std::string& query) {
   }
   Reply reply;
   reply.data.assign(answer.data.begin(), answer.data.end());
+  reply.index = answer.revision;
   return reply;
 }
 

@@ -166,6 +166,14 @@ std::string NodeOptions::check_max_entry_bytes(uint64_t bytes) {
   return check_range(bytes, 1, net::kDefaultMaxFramePayload - (1u << 20));
 }
 
+std::string NodeOptions::check_watch_history_events(uint64_t count) {
+  return check_range(count, 1, 100'000'000);
+}
+
+std::string NodeOptions::check_watch_history_bytes(uint64_t bytes) {
+  return check_range(bytes, 4096, 1ull << 40);
+}
+
 std::string NodeOptions::log_backend_of(int value, LogBackend* out) {
   switch (value) {
     case DENGINE_STORAGE_WAL:
@@ -314,7 +322,16 @@ std::optional<OptionError> NodeOptions::check() const {
                       check_signed(snapshots_kept, &check_snapshots_kept))) {
     return e;
   }
-  return broken("max_entry_bytes", check_max_entry_bytes(max_entry_bytes));
+  if (auto e =
+          broken("max_entry_bytes", check_max_entry_bytes(max_entry_bytes))) {
+    return e;
+  }
+  if (auto e = broken("watch_history_events",
+                      check_watch_history_events(watch_history.max_events))) {
+    return e;
+  }
+  return broken("watch_history_bytes",
+                check_watch_history_bytes(watch_history.max_bytes));
 }
 
 std::string NodeOptions::validate() const {

@@ -18,6 +18,7 @@
 #include "dengine.h"
 #include "raft/types.h"
 #include "sm/snapshot_policy.h"
+#include "watch/history.h"
 
 namespace dengine::node {
 
@@ -100,6 +101,10 @@ struct NodeOptions {
   sm::SnapshotPolicy snapshot_policy;
   int snapshots_kept = 2;
   uint64_t max_entry_bytes = 16ull << 20;
+  // Options: watch_history_events, watch_history_bytes: how many recent
+  // events (and bytes of them) the node keeps for watches that start in the
+  // past; the older ones are dropped, oldest revision first.
+  watch::HistoryLimits watch_history;
 
   // The rules of single values: "" when the value may be stored, else what
   // is wrong with it, without the option's name (the caller knows which it
@@ -126,6 +131,8 @@ struct NodeOptions {
   static std::string check_heartbeat_ticks(uint64_t ticks);
   static std::string check_snapshots_kept(uint64_t count);
   static std::string check_max_entry_bytes(uint64_t bytes);
+  static std::string check_watch_history_events(uint64_t count);
+  static std::string check_watch_history_bytes(uint64_t bytes);
 
   // The C API's DENGINE_STORAGE_* and DENGINE_READ_* values (LINEARIZABLE,
   // LEASE, EVENTUAL) as the options hold them: "" or what is wrong.

@@ -223,7 +223,8 @@ void Raft::become_leader() {
   rebuild_progress();
   // The no-op commits this term; through it, every earlier entry
   // (thesis 3.6.2).
-  append_entry(Entry{term_, log_.last_index() + 1, EntryType::kNoop, {}});
+  append_entry(
+      Entry{term_, log_.last_index() + 1, EntryType::kNoop, encode_noop(id_)});
 }
 
 // ---------------------------------------------------------------------------

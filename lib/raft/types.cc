@@ -4,6 +4,23 @@
 
 namespace dengine::raft {
 
+std::string encode_noop(NodeId leader) {
+  std::string data(8, '\0');
+  for (size_t i = 0; i < 8; ++i) {
+    data[i] = static_cast<char>((leader >> (8 * i)) & 0xff);
+  }
+  return data;
+}
+
+NodeId decode_noop_leader(std::string_view data) {
+  if (data.size() != 8) return kNoNode;
+  NodeId leader = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    leader |= static_cast<NodeId>(static_cast<uint8_t>(data[i])) << (8 * i);
+  }
+  return leader;
+}
+
 bool ConfState::is_voter(NodeId id) const {
   return std::find(voters.begin(), voters.end(), id) != voters.end();
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dengine::raft {
@@ -30,6 +31,13 @@ struct Entry {
 
   bool operator==(const Entry&) const = default;
 };
+
+// The data of a kNoop entry: the id of the leader that appended it, 8 bytes
+// little-endian, so every replica learns who led the term from the log
+// itself (for leader events). Logs written before 0.2.0 hold empty no-ops.
+std::string encode_noop(NodeId leader);
+// The leader a no-op's data names, or kNoNode when it names none.
+NodeId decode_noop_leader(std::string_view data);
 
 // Persisted before any message that depends on it is sent.
 struct HardState {

@@ -230,6 +230,11 @@ class LockedView final : public KvReadView {
  public:
   explicit LockedView(const FileKvMachine::State& state) : state_(state) {}
 
+  Status revision(uint64_t* out) override {
+    *out = state_.last_applied;
+    return Status::ok();
+  }
+
   Status get(std::string_view key, std::optional<std::string>* value) override {
     auto it = state_.values.find(key);
     value->reset();
@@ -388,12 +393,13 @@ void FileKvMachine::set_state(State state) {
   key_count_ = state_.values.size();
 }
 
-Status FileKvMachine::apply_chunk(
-    const dengine_entry* entries, size_t count,
-    std::vector<std::optional<KvResult>>* results) {
+Status FileKvMachine::apply_chunk(const dengine_entry* entries, size_t count,
+                                  std::vector<std::optional<KvResult>>* results,
+                                  std::vector<watch::Event>* events) {
   if (!log_) return Status::error(storage::StatusCode::kClosed, "KV closed");
   CommittedState committed(state_, expiries_);
   KvChunkApplier applier(&committed, state_.clock_ms);
+  applier.record_events(events);
   if (Status s =
           applier.apply_entries(entries, count, state_.last_applied, results);
       !s) {
@@ -449,10 +455,11 @@ Status FileKvMachine::switch_to_image(State state) {
   return fs_->remove(log_path(previous));
 }
 
-Status FileKvMachine::read(std::string_view query, std::string* answer) {
+Status FileKvMachine::read(std::string_view query, std::string* answer,
+                           uint64_t* revision) {
   std::shared_lock lock(state_mutex_);
   LockedView view(state_);
-  return serve_read(&view, query, answer);
+  return serve_read(&view, query, answer, revision);
 }
 
 Status FileKvMachine::generate_snapshot(const std::string& dir,

@@ -33,6 +33,7 @@
 #include "sm/kv_store.h"
 #include "storage/file_system.h"
 #include "storage/status.h"
+#include "watch/event.h"
 
 namespace dengine::sm {
 
@@ -47,8 +48,10 @@ class FileKvMachine final : public KvBackend {
 
   storage::Status apply_chunk(
       const dengine_entry* entries, size_t count,
-      std::vector<std::optional<KvResult>>* results) override;
-  storage::Status read(std::string_view query, std::string* answer) override;
+      std::vector<std::optional<KvResult>>* results,
+      std::vector<watch::Event>* events = nullptr) override;
+  storage::Status read(std::string_view query, std::string* answer,
+                       uint64_t* revision = nullptr) override;
   uint64_t last_applied() const override { return last_applied_.load(); }
   uint64_t len() const override { return key_count_.load(); }
   storage::Status generate_snapshot(const std::string& dir,

@@ -50,6 +50,18 @@ Status KvChunkApplier::set(std::string_view key,
   return Status::ok();
 }
 
+void KvChunkApplier::emit(watch::EventType type, std::string_view key,
+                          std::string value,
+                          const std::optional<StoredValue>& before) {
+  if (events_ == nullptr) return;
+  watch::Event& event = events_->emplace_back();
+  event.revision = revision_;
+  event.type = type;
+  event.key = key;
+  event.value = std::move(value);
+  if (before) event.prev_value = before->value;
+}
+
 Status KvChunkApplier::advance_clock(uint64_t timestamp_ms) {
   clock_ms_ = std::max(clock_ms_, timestamp_ms);
   if (clock_ms_ == swept_ms_) return Status::ok();
@@ -69,6 +81,7 @@ Status KvChunkApplier::advance_clock(uint64_t timestamp_ms) {
     if (Status s = get(key, &current); !s) return s;
     if (current && current->expire_at_ms != 0 &&
         current->expire_at_ms <= clock_ms_) {
+      emit(watch::EventType::kExpire, key, {}, current);
       if (Status s = set(key, std::nullopt); !s) return s;
     }
   }
@@ -95,11 +108,14 @@ Status KvChunkApplier::apply(std::string_view data, KvResult* result) {
       if (command.type == KvCommandType::kPutWithTtl) {
         value.expire_at_ms = expiry_of(clock_ms_, command.ttl_ms);
       }
+      emit(watch::EventType::kPut, command.key, value.value, current);
       return set(command.key, std::move(value));
     }
     case KvCommandType::kDelete:
       result->found = current.has_value();
-      return current ? set(command.key, std::nullopt) : Status::ok();
+      if (!current) return Status::ok();
+      emit(watch::EventType::kDelete, command.key, {}, current);
+      return set(command.key, std::nullopt);
     case KvCommandType::kCompareAndSwap: {
       const bool matches = command.expect_absent
                                ? !current
@@ -112,6 +128,7 @@ Status KvChunkApplier::apply(std::string_view data, KvResult* result) {
       }
       result->found = true;
       result->value = command.value;
+      emit(watch::EventType::kPut, command.key, command.value, current);
       return set(command.key, StoredValue{std::move(command.value), 0});
     }
     case KvCommandType::kTick:
@@ -141,6 +158,7 @@ Status KvChunkApplier::apply_entries(
     }
     std::string_view data(reinterpret_cast<const char*>(entries[i].data),
                           entries[i].data ? entries[i].len : 0);
+    revision_ = index;
     if (Status s = apply(data, &result); !s) return s;
   }
   return Status::ok();

@@ -5,6 +5,10 @@
 // chunk; the machine then commits the changes, the clock, the key count and
 // last_applied in one atomic write.
 //
+// Events: with record_events, every change is also reported as a watch
+// event (put, delete, expire, with the value the key held before) whose
+// revision is the index of the entry that made it, in apply order.
+//
 // Time: the machine clock is the largest leader timestamp applied so far.
 // A command applies at now = max(clock, its timestamp) (a new leader with a
 // slower clock cannot bring expired keys back), and first deletes every key
@@ -27,6 +31,7 @@
 #include "sm/kv_command.h"
 #include "sm/kv_store.h"
 #include "storage/status.h"
+#include "watch/event.h"
 
 namespace dengine::sm {
 
@@ -41,6 +46,10 @@ class KvChunkApplier {
 
   KvChunkApplier(KvBaseStore* base, uint64_t clock_ms)
       : base_(base), clock_ms_(clock_ms), swept_ms_(clock_ms) {}
+
+  // Appends the events of the entries applied from now on to *out (nullptr:
+  // none are recorded).
+  void record_events(std::vector<watch::Event>* out) { events_ = out; }
 
   // Applies a chunk: entries at or below last_applied get kAlreadyApplied
   // and are skipped, no-op and membership entries get no result, normal ones
@@ -65,6 +74,8 @@ class KvChunkApplier {
   storage::Status get(std::string_view key, std::optional<StoredValue>* out);
   storage::Status set(std::string_view key, std::optional<StoredValue> value);
   storage::Status advance_clock(uint64_t timestamp_ms);
+  void emit(watch::EventType type, std::string_view key, std::string value,
+            const std::optional<StoredValue>& before);
 
   KvBaseStore* base_;
   uint64_t clock_ms_;
@@ -73,6 +84,8 @@ class KvChunkApplier {
   std::map<std::string, Change, std::less<>> changes_;
   // (expire_at_ms, key) of values with a TTL written in this chunk.
   std::set<std::pair<uint64_t, std::string>> pending_expiries_;
+  std::vector<watch::Event>* events_ = nullptr;
+  uint64_t revision_ = 0;  // the index of the entry being applied
 };
 
 }  // namespace dengine::sm

@@ -15,6 +15,7 @@
 #include "dengine.h"
 #include "sm/kv_command.h"
 #include "storage/status.h"
+#include "watch/event.h"
 
 namespace dengine::sm {
 
@@ -28,12 +29,17 @@ class KvBackend {
   // The effects, the clock, the key count and last_applied are written in
   // one atomic write, durable once flushed (or at once against a process
   // crash). Entries must be contiguous, the first at most last_applied + 1.
+  // `events` (may be nullptr) gets the watch events of the entries applied
+  // (sm/kv_apply.h), in order; on an error its contents mean nothing.
   virtual storage::Status apply_chunk(
       const dengine_entry* entries, size_t count,
-      std::vector<std::optional<KvResult>>* results) = 0;
+      std::vector<std::optional<KvResult>>* results,
+      std::vector<watch::Event>* events = nullptr) = 0;
 
-  // Answers an encoded KvRead from one consistent view of the applied state.
-  virtual storage::Status read(std::string_view query, std::string* answer) = 0;
+  // Answers an encoded KvRead from one consistent view of the applied state;
+  // *revision (may be nullptr): the last entry applied in that view.
+  virtual storage::Status read(std::string_view query, std::string* answer,
+                               uint64_t* revision = nullptr) = 0;
 
   virtual uint64_t last_applied() const = 0;
   // The exact number of live keys.

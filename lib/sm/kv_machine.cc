@@ -43,15 +43,17 @@ int apply_chunk(void* user, const dengine_entry* entries, size_t count,
   return guarded([&]() -> int {
     if (entries == nullptr && count > 0) return DENGINE_ERR_INVALID_ARGUMENT;
     std::vector<std::optional<KvResult>> outcomes;
-    if (Status s = backend_of(user)->apply_chunk(entries, count, &outcomes);
+    // The machine lives beside the handler's types (sm/apply_results.h):
+    // it fills them directly, as dengine_results_set and
+    // dengine_events_publish would.
+    if (Status s = backend_of(user)->apply_chunk(entries, count, &outcomes,
+                                                 &results->events);
         !s) {
       return storage::to_dengine_code(s);
     }
     for (size_t i = 0; i < outcomes.size(); ++i) {
       if (!outcomes[i]) continue;
       if (i >= results->entries.size()) return DENGINE_ERR_INTERNAL;
-      // The machine lives beside the handler's types (sm/apply_results.h):
-      // it fills them directly, as dengine_results_set would.
       const std::string bytes = encode_result(*outcomes[i]);
       results->entries[i].status = static_cast<int32_t>(outcomes[i]->code);
       results->entries[i].data.assign(bytes.begin(), bytes.end());
@@ -69,7 +71,7 @@ int read(void* user, const uint8_t* query, size_t len,
     std::string answer;
     std::string_view bytes(reinterpret_cast<const char*>(query),
                            query ? len : 0);
-    if (Status s = backend_of(user)->read(bytes, &answer); !s) {
+    if (Status s = backend_of(user)->read(bytes, &answer, &out->revision); !s) {
       return storage::to_dengine_code(s);
     }
     out->data.assign(answer.begin(), answer.end());

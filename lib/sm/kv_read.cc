@@ -6,10 +6,13 @@ namespace dengine::sm {
 
 using storage::Status;
 
-Status serve_read(KvReadView* view, std::string_view query,
-                  std::string* answer) {
+Status serve_read(KvReadView* view, std::string_view query, std::string* answer,
+                  uint64_t* revision) {
   KvRead read;
   if (Status s = decode_read(query, &read); !s) return s;
+  if (revision != nullptr) {
+    if (Status s = view->revision(revision); !s) return s;
+  }
   KvReadAnswer result;
   if (read.type == KvReadType::kScanPrefix) {
     if (Status s = view->scan_prefix(read.prefix, read.limit, &result.entries,

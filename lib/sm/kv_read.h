@@ -18,6 +18,9 @@ namespace dengine::sm {
 class KvReadView {
  public:
   virtual ~KvReadView() = default;
+  // The index of the last entry applied in this view: the revision its
+  // answers reflect.
+  virtual storage::Status revision(uint64_t* out) = 0;
   virtual storage::Status get(std::string_view key,
                               std::optional<std::string>* value) = 0;
   // Up to `limit` keys starting with `prefix`, in byte order; *more tells
@@ -28,9 +31,10 @@ class KvReadView {
       bool* more) = 0;
 };
 
-// Decodes `query`, answers it from `view` and encodes the answer. A
-// malformed query fails with kInvalidArgument.
+// Decodes `query`, answers it from `view` and encodes the answer, with the
+// view's revision in *revision (if not nullptr). A malformed query fails
+// with kInvalidArgument.
 storage::Status serve_read(KvReadView* view, std::string_view query,
-                           std::string* answer);
+                           std::string* answer, uint64_t* revision = nullptr);
 
 }  // namespace dengine::sm

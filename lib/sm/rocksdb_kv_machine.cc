@@ -141,9 +141,10 @@ struct RocksDbKvMachine::Database {
   }
 
   // A meta value; 0 when absent (a new database).
-  Status read_meta(const char* key, uint64_t* out) {
+  Status read_meta(const char* key, uint64_t* out,
+                   const rocksdb::ReadOptions& options = {}) {
     std::string raw;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, key, &raw);
+    rocksdb::Status s = db->Get(options, meta, key, &raw);
     *out = 0;
     if (s.IsNotFound()) return Status::ok();
     if (!s.ok()) return convert(s, std::string("read ") + key);
@@ -199,6 +200,10 @@ class SnapshotView final : public KvReadView {
   explicit SnapshotView(RocksDbKvMachine::Database* d)
       : d_(d), snapshot_(d->db.get()) {
     options_.snapshot = snapshot_.snapshot();
+  }
+
+  Status revision(uint64_t* out) override {
+    return d_->read_meta(kLastAppliedKey, out, options_);
   }
 
   Status get(std::string_view key, std::optional<std::string>* value) override {
@@ -285,11 +290,13 @@ Status RocksDbKvMachine::open_live_db() {
 
 Status RocksDbKvMachine::apply_chunk(
     const dengine_entry* entries, size_t count,
-    std::vector<std::optional<KvResult>>* results) {
+    std::vector<std::optional<KvResult>>* results,
+    std::vector<watch::Event>* events) {
   std::shared_lock lock(db_mutex_);
   if (!db_) return Status::error(storage::StatusCode::kClosed, "KV closed");
   CommittedState committed(db_.get());
   KvChunkApplier applier(&committed, clock_ms_);
+  applier.record_events(events);
   if (Status s = applier.apply_entries(entries, count, last_applied_, results);
       !s) {
     return s;
@@ -327,11 +334,12 @@ Status RocksDbKvMachine::apply_chunk(
   return Status::ok();
 }
 
-Status RocksDbKvMachine::read(std::string_view query, std::string* answer) {
+Status RocksDbKvMachine::read(std::string_view query, std::string* answer,
+                              uint64_t* revision) {
   std::shared_lock lock(db_mutex_);
   if (!db_) return Status::error(storage::StatusCode::kClosed, "KV closed");
   SnapshotView view(db_.get());
-  return serve_read(&view, query, answer);
+  return serve_read(&view, query, answer, revision);
 }
 
 Status RocksDbKvMachine::generate_snapshot(const std::string& dir,

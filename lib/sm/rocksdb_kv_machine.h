@@ -28,6 +28,7 @@
 
 #include "sm/kv_backend.h"
 #include "storage/status.h"
+#include "watch/event.h"
 
 namespace dengine::sm {
 
@@ -40,8 +41,10 @@ class RocksDbKvMachine final : public KvBackend {
 
   storage::Status apply_chunk(
       const dengine_entry* entries, size_t count,
-      std::vector<std::optional<KvResult>>* results) override;
-  storage::Status read(std::string_view query, std::string* answer) override;
+      std::vector<std::optional<KvResult>>* results,
+      std::vector<watch::Event>* events = nullptr) override;
+  storage::Status read(std::string_view query, std::string* answer,
+                       uint64_t* revision = nullptr) override;
   uint64_t last_applied() const override { return last_applied_.load(); }
   uint64_t len() const override { return key_count_.load(); }
   storage::Status generate_snapshot(const std::string& dir,

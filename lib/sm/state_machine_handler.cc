@@ -16,6 +16,7 @@
 
 #include "raft/conf_change.h"
 #include "sm/apply_results.h"
+#include "sm/chunk_events.h"
 
 namespace dengine::sm {
 
@@ -373,7 +374,7 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
   }
   std::vector<dengine_entry> view = machine_view(todo, deliveries);
   dengine_results results;
-  results.entries.resize(todo.size());
+  prepare_results(view.data(), view.size(), &results);
   const int rc =
       machine_.apply_chunk(machine_.user, view.data(), view.size(), &results);
   if (rc != DENGINE_OK) {
@@ -385,6 +386,10 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
   }
   remember_session_results(deliveries, results);
   for (const auto& entry : todo) observe(entry);
+  if (options_.on_events) {
+    options_.on_events(chunk_events(todo, std::move(results.events)),
+                       todo.back().index);
+  }
   entries_since_snapshot_ += todo.size();
   bytes_since_snapshot_ += bytes;
   advance_to(todo.back().index, todo.back().term, todo, deliveries, results);
@@ -435,13 +440,12 @@ std::vector<dengine_entry> StateMachineHandler::machine_view(
   for (size_t i = 0; i < todo.size(); ++i) {
     view[i].index = todo[i].index;
     view[i].term = todo[i].term;
-    if (deliveries[i].to_machine) {
+    view[i].kind = DENGINE_ENTRY_NOOP;  // a no-op has no data for it
+    if (deliveries[i].to_machine && todo[i].type != raft::EntryType::kNoop) {
       view[i].kind = kind_of(todo[i].type);
       view[i].data =
           reinterpret_cast<const uint8_t*>(deliveries[i].data.data());
       view[i].len = deliveries[i].data.size();
-    } else {
-      view[i].kind = DENGINE_ENTRY_NOOP;
     }
   }
   return view;

@@ -84,6 +84,7 @@
 #include "sm/session.h"
 #include "sm/snapshot_policy.h"
 #include "storage/snapshot_store.h"
+#include "watch/event.h"
 
 namespace dengine::sm {
 
@@ -129,6 +130,15 @@ struct StateMachineHandlerOptions {
   // After each snapshot taken here is complete in the store: the node
   // compacts its log (DurableStorage::compact(info.meta)). Apply thread.
   std::function<void(const storage::SnapshotInfo& info)> on_snapshot_taken;
+  // After each chunk applied: its watch events (sm/chunk_events.h), in
+  // revision order, and the index of its last entry — every entry up to it
+  // has reported its events. Apply thread; must not block. Empty: events
+  // are not collected.
+  std::function<void(std::vector<watch::Event> events, uint64_t covered_to)>
+      on_events;
+  // After a snapshot from the leader was installed at `index`: the events
+  // of the entries up to it are unknown here. Apply thread.
+  std::function<void(uint64_t index)> on_events_reset;
   // Once, when the handler stops applying because of an error (code is a
   // DENGINE_ERR_*); the node must stop. Apply thread.
   std::function<void(int code, const std::string& message)> on_fatal;

@@ -264,6 +264,9 @@ void StateMachineHandler::install_snapshot(InstallWork work) {
   track_snapshot(work.info.meta);
   entries_since_snapshot_ = 0;
   bytes_since_snapshot_ = 0;
+  // The entries the snapshot covers were never applied here: their events
+  // are unknown.
+  if (options_.on_events_reset) options_.on_events_reset(work.info.meta.index);
   // Reported before waiters see the new index, so whoever waits for it also
   // sees the install's completion.
   finish(DENGINE_OK, "");

@@ -174,7 +174,7 @@ class Machine {
     }
     dengine_results own_results;
     if (results == nullptr) results = &own_results;
-    results->entries.assign(entries.size(), {});
+    dengine::sm::prepare_results(entries.data(), entries.size(), results);
     int status =
         sm_.apply_chunk(sm_.user, entries.data(), entries.size(), results);
     if (status != DENGINE_OK) {

@@ -133,6 +133,12 @@ static int counter_apply_chunk(void* user, const dengine_entry* entries,
     put_u64(answer, counter);
     status = dengine_results_set(results, i, 0, answer, sizeof answer);
     if (status != DENGINE_OK) return status;
+    if (m->options.publish_topic != NULL && !already_applied) {
+      status = dengine_events_publish(results, i, m->options.publish_topic,
+                                      strlen(m->options.publish_topic), answer,
+                                      sizeof answer);
+      if (status != DENGINE_OK) return status;
+    }
   }
   /* All or nothing: memory changes only once the chunk is durable. */
   status = write_state(m->dir, counter, last_applied);

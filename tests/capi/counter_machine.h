@@ -15,6 +15,9 @@ typedef struct counter_options {
   /* A deliberate bug for the suite to find: re-delivered entries (at or
    * below last_applied) are added again. */
   int apply_redelivered_entries;
+  /* Not NULL: each applied command also publishes the new counter (8 bytes,
+   * little-endian) for watchers of this topic (dengine_events_publish). */
+  const char* publish_topic;
 } counter_options;
 
 /* Opens (recovering) the counter stored in the existing directory `dir`;

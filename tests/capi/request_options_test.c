@@ -529,6 +529,120 @@ static void client_async_calls_complete_in_order(void** state) {
   stop_single_node(&n);
 }
 
+/* What one async admin call reported. */
+typedef struct admin_call {
+  waiter w;
+  uint64_t index;
+  uint64_t id;
+  int role;
+  size_t members;
+} admin_call;
+
+static void on_admin(void* ctx, int status, const dengine_reply* reply) {
+  admin_call* a = ctx;
+  pthread_mutex_lock(&a->w.mutex);
+  a->w.status = status;
+  a->index = reply->index;
+  if (reply->message != NULL) {
+    snprintf(a->w.message, sizeof a->w.message, "%s", reply->message);
+  }
+  a->w.done = 1;
+  pthread_cond_signal(&a->w.cond);
+  pthread_mutex_unlock(&a->w.mutex);
+}
+
+static void on_status(void* ctx, int status, const dengine_status* view,
+                      const char* message) {
+  admin_call* a = ctx;
+  pthread_mutex_lock(&a->w.mutex);
+  a->w.status = status;
+  if (view != NULL) {
+    a->id = view->id;
+    a->role = view->role;
+    a->members = view->member_count;
+  }
+  if (message != NULL) {
+    snprintf(a->w.message, sizeof a->w.message, "%s", message);
+  }
+  a->w.done = 1;
+  pthread_cond_signal(&a->w.cond);
+  pthread_mutex_unlock(&a->w.mutex);
+}
+
+/* Status, snapshot and membership have async client forms whose replies
+ * carry the error's message, so no dengine_last_error() is needed. */
+static void client_async_status_and_membership(void** state) {
+  single_node n;
+  dengine_client* client = NULL;
+  admin_call a;
+  (void)state;
+  start_single_node(&n);
+  assert_int_equal(dengine_client_open(n.client_address, 0, &client),
+                   DENGINE_OK);
+  assert_int_equal(dengine_client_put(client, "k", 1, "v", 1), DENGINE_OK);
+
+  waiter_init(&a.w);
+  assert_int_equal(dengine_client_status_async(client, on_status, &a),
+                   DENGINE_OK);
+  waiter_wait(&a.w);
+  assert_int_equal(a.w.status, DENGINE_OK);
+  assert_int_equal(a.id, 1);
+  assert_int_equal(a.role, DENGINE_ROLE_LEADER);
+  assert_int_equal(a.members, 1);
+
+  waiter_init(&a.w);
+  assert_int_equal(dengine_client_snapshot_async(client, on_admin, &a),
+                   DENGINE_OK);
+  waiter_wait(&a.w);
+  assert_int_equal(a.w.status, DENGINE_OK);
+  assert_true(a.index >= 2); /* the leader's first entry, then the put */
+
+  /* Promoting a node the cluster does not have fails with a message. */
+  waiter_init(&a.w);
+  assert_int_equal(dengine_client_promote_async(client, 99, on_admin, &a),
+                   DENGINE_OK);
+  waiter_wait(&a.w);
+  assert_int_not_equal(a.w.status, DENGINE_OK);
+  assert_true(strlen(a.w.message) > 0);
+
+  /* Removing one it does not have, too. */
+  waiter_init(&a.w);
+  assert_int_equal(dengine_client_remove_async(client, 99, on_admin, &a),
+                   DENGINE_OK);
+  waiter_wait(&a.w);
+  assert_int_not_equal(a.w.status, DENGINE_OK);
+  assert_true(strlen(a.w.message) > 0);
+
+  /* A learner added, then promoted once it has caught up (BUSY before). */
+  waiter_init(&a.w);
+  assert_int_equal(
+      dengine_client_add_learner_async(client, 2, "127.0.0.1:1", on_admin, &a),
+      DENGINE_OK);
+  waiter_wait(&a.w);
+  assert_int_equal(a.w.status, DENGINE_OK);
+  waiter_init(&a.w);
+  assert_int_equal(dengine_client_status_async(client, on_status, &a),
+                   DENGINE_OK);
+  waiter_wait(&a.w);
+  assert_int_equal(a.members, 2);
+
+  /* Bad arguments reach done before the call returns. */
+  waiter_init(&a.w);
+  assert_int_equal(
+      dengine_client_add_learner_async(client, 3, NULL, on_admin, &a),
+      DENGINE_OK);
+  assert_int_equal(a.w.done, 1);
+  assert_int_equal(a.w.status, DENGINE_ERR_INVALID_ARGUMENT);
+  assert_non_null(strstr(a.w.message, "address"));
+  assert_int_equal(dengine_client_status_async(client, NULL, NULL),
+                   DENGINE_ERR_INVALID_ARGUMENT);
+  assert_int_equal(dengine_client_snapshot_async(NULL, on_admin, &a),
+                   DENGINE_ERR_INVALID_ARGUMENT);
+
+  dengine_client_close(client);
+  stop_single_node(&n);
+}
+
 /* KV-flagged bytes never reach an application machine: the node (and,
  * through a client, the server's node) refuses them, while the same bytes
  * unflagged are the machine's own business. */
@@ -609,6 +723,7 @@ int main(void) {
       cmocka_unit_test(async_writes_and_options_checks),
       cmocka_unit_test(a_client_runs_the_codec_with_per_call_timeouts),
       cmocka_unit_test(client_async_calls_complete_in_order),
+      cmocka_unit_test(client_async_status_and_membership),
       cmocka_unit_test(
           kv_flagged_requests_are_refused_by_an_application_machine),
   };

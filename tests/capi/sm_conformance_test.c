@@ -51,7 +51,7 @@ static void counter_passes_comparing_reads(void** state) {
 }
 
 static void suite_finds_a_redelivery_bug(void** state) {
-  counter_options buggy = {1};
+  counter_options buggy = {1, NULL};
   dengine_sm_builder builder = counter_builder(&buggy, 1);
   char* report = NULL;
   assert_int_equal(dengine_sm_conformance_run(&builder, *state, &report),

@@ -464,7 +464,8 @@ INSTANTIATE_TEST_SUITE_P(
                   {},
                   "node.toml:7:1: storage.state_machin: unknown key; known: "
                   "log_backend, kv_backend, snapshot_entries, snapshot_bytes, "
-                  "snapshots_kept, max_entry_bytes"},
+                  "snapshots_kept, max_entry_bytes, "
+                  "watch_history_events, watch_history_bytes"},
         ErrorCase{"OldAndNewNameTogether",
                   kHead + "[storage]\nkv_backend = \"file\"\n"
                           "state_machine = \"file\"\n",

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "_cgo_export.h"
+#include "lasterror.h"
 
 /* ----- the state machine vtable ----- */
 
@@ -203,14 +204,97 @@ int godengine_client_read(dengine_client* client, const void* query, size_t len,
   return dengine_client_read_opts(client, query, len, &options, reply);
 }
 
+/* ----- the client's status and membership calls ----- */
+
+static void status_done(void* ctx, int status, const dengine_status* view,
+                        const char* message) {
+  goStatusDone(handle_of(ctx), status, (dengine_status*)view, (char*)message);
+}
+
+void godengine_client_status_async(dengine_client* client, uintptr_t handle) {
+  int status = dengine_client_status_async(client, status_done, (void*)handle);
+  /* Refused at once (done not called): complete it as complete_refused does. */
+  if (status != DENGINE_OK) {
+    status_done((void*)handle, status, NULL, dengine_last_error());
+  }
+}
+
+void godengine_client_add_learner_async(dengine_client* client, uint64_t id,
+                                        const char* address, uintptr_t handle) {
+  complete_refused(dengine_client_add_learner_async(
+                       client, id, address, request_done, (void*)handle),
+                   handle);
+}
+
+void godengine_client_promote_async(dengine_client* client, uint64_t id,
+                                    uintptr_t handle) {
+  complete_refused(
+      dengine_client_promote_async(client, id, request_done, (void*)handle),
+      handle);
+}
+
+void godengine_client_remove_async(dengine_client* client, uint64_t id,
+                                   uintptr_t handle) {
+  complete_refused(
+      dengine_client_remove_async(client, id, request_done, (void*)handle),
+      handle);
+}
+
+void godengine_client_transfer_leadership_async(dengine_client* client,
+                                                uint64_t to, uintptr_t handle) {
+  complete_refused(dengine_client_transfer_leadership_async(
+                       client, to, request_done, (void*)handle),
+                   handle);
+}
+
+void godengine_client_snapshot_async(dengine_client* client, uintptr_t handle) {
+  complete_refused(
+      dengine_client_snapshot_async(client, request_done, (void*)handle),
+      handle);
+}
+
+/* ----- watches ----- */
+
+static void watch_event(void* ctx, const dengine_event* event) {
+  goWatchEvent(handle_of(ctx), (dengine_event*)event);
+}
+
+static void watch_end(void* ctx, int status, uint64_t next_revision,
+                      const char* message) {
+  goWatchEnd(handle_of(ctx), status, next_revision, (char*)message);
+}
+
+int godengine_node_watch(dengine_node* node, int stream, int prefix,
+                         const void* key, size_t key_len,
+                         uint64_t start_revision, uint64_t max_lag,
+                         uintptr_t handle, dengine_watch** out,
+                         char** message) {
+  dengine_watch_options options;
+  memset(&options, 0, sizeof options);
+  options.version = DENGINE_WATCH_OPTIONS_VERSION;
+  options.struct_size = sizeof options;
+  options.stream = stream;
+  options.flags = prefix ? DENGINE_WATCH_PREFIX : 0;
+  options.key = key;
+  options.key_len = key_len;
+  options.start_revision = start_revision;
+  options.max_lag = max_lag;
+  return godengine_captured(dengine_node_watch(node, &options, watch_event,
+                                               watch_end, (void*)handle, out),
+                            message);
+}
+
 /* ----- leader changes and logs ----- */
 
 static void leader_changed(void* ctx, uint64_t leader_id, uint64_t term) {
   goLeaderChanged(handle_of(ctx), leader_id, term);
 }
 
-int godengine_set_leader_callback(dengine_node* node, uintptr_t handle) {
-  return dengine_node_set_leader_callback(node, leader_changed, (void*)handle);
+int godengine_set_leader_callback(dengine_node* node, uintptr_t handle,
+                                  char** message) {
+  return godengine_captured(
+      dengine_node_set_leader_callback(node, leader_changed, (void*)handle),
+      message);
 }
 
 static void log_line(void* user, int level, const char* message) {

@@ -47,8 +47,35 @@ int godengine_client_read(dengine_client* client, const void* query, size_t len,
                           int kv, int consistency, uint32_t timeout_ms,
                           dengine_reply* reply);
 
-/* Leader changes go to goLeaderChanged with `handle`. */
-int godengine_set_leader_callback(dengine_node* node, uintptr_t handle);
+/* The client's async status and membership calls, bounded by the client's
+ * timeout. Each completes exactly once with `handle` as its context, a call
+ * dengine refuses at once included (e.g. the client is closing; its message
+ * is dengine's last error): status through goStatusDone, the others
+ * through goRequestDone. */
+void godengine_client_status_async(dengine_client* client, uintptr_t handle);
+void godengine_client_add_learner_async(dengine_client* client, uint64_t id,
+                                        const char* address, uintptr_t handle);
+void godengine_client_promote_async(dengine_client* client, uint64_t id,
+                                    uintptr_t handle);
+void godengine_client_remove_async(dengine_client* client, uint64_t id,
+                                   uintptr_t handle);
+void godengine_client_transfer_leadership_async(dengine_client* client,
+                                                uint64_t to, uintptr_t handle);
+void godengine_client_snapshot_async(dengine_client* client, uintptr_t handle);
+
+/* Leader changes go to goLeaderChanged with `handle`. On failure *message
+ * is as in lasterror.h. */
+int godengine_set_leader_callback(dengine_node* node, uintptr_t handle,
+                                  char** message);
+
+/* Starts a watch, with options built from the arguments (prefix:
+ * DENGINE_WATCH_PREFIX), whose events go to goWatchEvent and whose end goes
+ * to goWatchEnd, with `handle`. On failure no callback ever runs and
+ * *message is as in lasterror.h. */
+int godengine_node_watch(dengine_node* node, int stream, int prefix,
+                         const void* key, size_t key_len,
+                         uint64_t start_revision, uint64_t max_lag,
+                         uintptr_t handle, dengine_watch** out, char** message);
 
 /* Routes dengine's log lines to goLog (enabled) or back to stderr. */
 void godengine_set_log_callback(int enabled, int min_level);

@@ -2,6 +2,7 @@ package dengine
 
 /*
 #cgo pkg-config: dengine
+#include <stdlib.h>
 #include <dengine.h>
 */
 import "C"
@@ -9,7 +10,6 @@ import "C"
 import (
 	"context"
 	"math"
-	"runtime"
 	"time"
 	"unsafe"
 )
@@ -17,17 +17,20 @@ import (
 // Version is the version of the libdengine actually loaded ("0.2.0").
 func Version() string { return C.GoString(C.dengine_version()) }
 
-// call runs f, one C call returning a status that has no reply form, and on
-// failure reads dengine's thread-local last error ("function: why") on the
-// same OS thread. Requests do not need it: their replies carry the message.
-func call(op string, f func() C.int) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	rc := f()
+// call runs f, which passes message to one godengine_* wrapper of
+// lasterror.h (a dengine function with no reply form) and returns its
+// status. On failure the wrapper has copied dengine's thread-local last
+// error ("function: why") into *message within that same cgo call, on the
+// thread that failed, so no goroutine needs pinning to an OS thread.
+// Requests do not need it: their replies carry the message.
+func call(op string, f func(message **C.char) C.int) error {
+	var message *C.char
+	rc := f(&message)
 	if rc == C.DENGINE_OK {
 		return nil
 	}
-	return newError(op, rc, C.GoString(C.dengine_last_error()))
+	defer C.free(unsafe.Pointer(message))
+	return newError(op, rc, C.GoString(message))
 }
 
 // bytesPtr is the address of b's bytes for a C call that copies them: nil

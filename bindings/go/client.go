@@ -3,6 +3,7 @@ package dengine
 /*
 #include <stdlib.h>
 #include "callbacks.h"
+#include "lasterror.h"
 */
 import "C"
 
@@ -24,19 +25,26 @@ import (
 // ErrSessionExpired may or may not have been applied.
 //
 // Methods are safe for concurrent use but run one at a time (open one
-// Client per goroutine for concurrency). Propose, Read and the KV methods
-// are bounded inside dengine by ctx's deadline or the client's timeout,
-// whichever comes first; Status, the membership calls and Snapshot by the
-// client's timeout. When ctx is cancelled first a method returns ctx.Err()
-// and the call finishes in the background, delaying the client's next call.
+// Client per goroutine for concurrency). Each returns ctx.Err() as soon as
+// ctx is cancelled or its deadline passes, and the C call then finishes in
+// the background, delaying the client's next call. Inside dengine,
+// Propose, Read and the KV methods are bounded by ctx's deadline or the
+// client's timeout, whichever comes first (a deadline dengine reaches first
+// is an ErrTimeout, which matches context.DeadlineExceeded); Status, the
+// membership calls and Snapshot, which run as dengine's async client calls
+// and take no timeout of their own, by the client's timeout only.
 //
 // The KV methods send the built-in KV machine's encoded commands as
 // proposals and queries flagged as KV, so a cluster running an application
 // machine refuses them with ErrUnsupported instead of applying them.
 type Client struct {
-	mu      sync.RWMutex // shared by calls, exclusive in Close (which frees c)
-	client  *C.dengine_client
-	timeout time.Duration // the client's bound on each call
+	// mu is held shared by a blocking call until it returns, by an async one
+	// only while it is handed to the client's call thread, and exclusively
+	// by Close, which frees client: for async calls already handed over,
+	// dengine_client_close waits for the one running and ends the others.
+	mu      sync.RWMutex
+	client  *C.dengine_client // nil once closed
+	timeout time.Duration     // the client's bound on each call
 }
 
 // OpenClient opens a client of the servers at endpoints ("host:port" client
@@ -46,8 +54,8 @@ func OpenClient(endpoints []string, timeout time.Duration) (*Client, error) {
 	list := C.CString(strings.Join(endpoints, ","))
 	defer C.free(unsafe.Pointer(list))
 	var c *C.dengine_client
-	err := call("OpenClient", func() C.int {
-		return C.dengine_client_open(list, C.uint32_t(timeout/time.Millisecond), &c)
+	err := call("OpenClient", func(m **C.char) C.int {
+		return C.godengine_client_open(list, C.uint32_t(timeout/time.Millisecond), &c, m)
 	})
 	if err != nil {
 		return nil, err
@@ -58,8 +66,9 @@ func OpenClient(endpoints []string, timeout time.Duration) (*Client, error) {
 	return &Client{client: c, timeout: timeout}, nil
 }
 
-// Close waits for calls in progress and releases the client. Closing a
-// closed client does nothing.
+// Close waits for the call in progress, ends the Status, membership and
+// Snapshot calls still queued behind it with ErrShuttingDown, and releases
+// the client. Closing a closed client does nothing.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -80,7 +89,7 @@ func (c *Client) do(ctx context.Context, op string, f func(client *C.dengine_cli
 	c.mu.RLock()
 	if c.client == nil {
 		c.mu.RUnlock()
-		return &Error{Code: CodeShuttingDown, Op: op, Message: "the client is closed"}
+		return errClosed(op)
 	}
 	client := c.client
 	run := func() error {
@@ -105,11 +114,41 @@ func (c *Client) do(ctx context.Context, op string, f func(client *C.dengine_cli
 	}
 }
 
-// callWithoutReply runs f, a client call with no reply form, as do does.
-func (c *Client) callWithoutReply(ctx context.Context, op string, f func(client *C.dengine_client) C.int) error {
-	return c.do(ctx, op, func(client *C.dengine_client) error {
-		return call(op, func() C.int { return f(client) })
-	})
+func errClosed(op string) error {
+	return &Error{Code: CodeShuttingDown, Op: op, Message: "the client is closed"}
+}
+
+// startAsync starts one of the client's async calls: start gets the client
+// and a new handle of done (a buffered channel the call's completion
+// sends to; it deletes the handle). The call is queued on the client's call
+// thread and always completes, at the latest when Close ends it.
+func (c *Client) startAsync(ctx context.Context, op string, done any,
+	start func(client *C.dengine_client, h C.uintptr_t)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.client == nil {
+		return errClosed(op)
+	}
+	start(c.client, C.uintptr_t(newHandle(done)))
+	return nil
+}
+
+// admin runs a membership call or Snapshot through its async form (see
+// startAsync) and waits for its reply, or returns ctx.Err() once ctx ends.
+func (c *Client) admin(ctx context.Context, op string,
+	start func(client *C.dengine_client, h C.uintptr_t)) (reply, error) {
+	done := make(chan reply, 1)
+	if err := c.startAsync(ctx, op, done, start); err != nil {
+		return reply{}, err
+	}
+	r, err := await(ctx, done)
+	if err != nil {
+		return reply{}, err
+	}
+	return r, r.err(op)
 }
 
 // request runs f, a client call that fills a reply, as do does, bounded by
@@ -187,7 +226,8 @@ func (c *Client) CompareAndSwap(ctx context.Context, key, expected, value []byte
 
 // Get returns key's value, or ErrNotFound.
 func (c *Client) Get(ctx context.Context, key []byte, consistency Consistency) ([]byte, error) {
-	return kvGet(ctx, kvClient{c}, key, consistency)
+	value, _, err := kvGet(ctx, kvClient{c}, "Get", key, consistency)
+	return value, err
 }
 
 // GetMulti reads several keys from one consistent view, in order.
@@ -223,60 +263,64 @@ func (c *Client) Read(ctx context.Context, query []byte, consistency Consistency
 // Status is the answering server's view (the leader's once found); member
 // addresses are peer addresses.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	var status Status
-	err := c.callWithoutReply(ctx, "Status", func(client *C.dengine_client) C.int {
-		var s C.dengine_status
-		rc := C.dengine_client_status(client, &s)
-		if rc == C.DENGINE_OK {
-			status = statusOf(&s)
-			C.dengine_status_free(&s)
-		}
-		return rc
+	done := make(chan statusReply, 1)
+	err := c.startAsync(ctx, "Status", done, func(client *C.dengine_client, h C.uintptr_t) {
+		C.godengine_client_status_async(client, h)
 	})
 	if err != nil {
 		return Status{}, err
 	}
-	return status, nil
+	r, err := await(ctx, done)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := newError("Status", r.status, r.message); err != nil {
+		return Status{}, err
+	}
+	return r.view, nil
 }
 
 // AddLearner adds node id, at peer address, as a learner.
 func (c *Client) AddLearner(ctx context.Context, id uint64, address string) error {
-	return c.callWithoutReply(ctx, "AddLearner", func(client *C.dengine_client) C.int {
-		a := C.CString(address)
+	_, err := c.admin(ctx, "AddLearner", func(client *C.dengine_client, h C.uintptr_t) {
+		a := C.CString(address) // copied by dengine before it returns
 		defer C.free(unsafe.Pointer(a))
-		return C.dengine_client_add_learner(client, C.uint64_t(id), a)
+		C.godengine_client_add_learner_async(client, C.uint64_t(id), a, h)
 	})
+	return err
 }
 
 // Promote makes learner id a voter once it has caught up.
 func (c *Client) Promote(ctx context.Context, id uint64) error {
-	return c.callWithoutReply(ctx, "Promote", func(client *C.dengine_client) C.int {
-		return C.dengine_client_promote(client, C.uint64_t(id))
+	_, err := c.admin(ctx, "Promote", func(client *C.dengine_client, h C.uintptr_t) {
+		C.godengine_client_promote_async(client, C.uint64_t(id), h)
 	})
+	return err
 }
 
 // Remove removes member id.
 func (c *Client) Remove(ctx context.Context, id uint64) error {
-	return c.callWithoutReply(ctx, "Remove", func(client *C.dengine_client) C.int {
-		return C.dengine_client_remove(client, C.uint64_t(id))
+	_, err := c.admin(ctx, "Remove", func(client *C.dengine_client, h C.uintptr_t) {
+		C.godengine_client_remove_async(client, C.uint64_t(id), h)
 	})
+	return err
 }
 
 // TransferLeadership hands leadership to voter to (0: the most caught-up).
 func (c *Client) TransferLeadership(ctx context.Context, to uint64) error {
-	return c.callWithoutReply(ctx, "TransferLeadership", func(client *C.dengine_client) C.int {
-		return C.dengine_client_transfer_leadership(client, C.uint64_t(to))
+	_, err := c.admin(ctx, "TransferLeadership", func(client *C.dengine_client, h C.uintptr_t) {
+		C.godengine_client_transfer_leadership_async(client, C.uint64_t(to), h)
 	})
+	return err
 }
 
 // Snapshot takes a snapshot on the leader and returns its last index.
 func (c *Client) Snapshot(ctx context.Context) (uint64, error) {
-	var index C.uint64_t
-	err := c.callWithoutReply(ctx, "Snapshot", func(client *C.dengine_client) C.int {
-		return C.dengine_client_snapshot(client, &index)
+	r, err := c.admin(ctx, "Snapshot", func(client *C.dengine_client, h C.uintptr_t) {
+		C.godengine_client_snapshot_async(client, h)
 	})
 	if err != nil {
 		return 0, err
 	}
-	return uint64(index), nil
+	return r.index, nil
 }

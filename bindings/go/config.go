@@ -2,7 +2,7 @@ package dengine
 
 /*
 #include <stdlib.h>
-#include <dengine.h>
+#include "lasterror.h"
 */
 import "C"
 
@@ -120,6 +120,12 @@ type Config struct {
 	DefaultRead   Consistency // ReadDefault: linearizable
 	// MaxEntryBytes bounds a proposal's size; 0: the default (16 MiB).
 	MaxEntryBytes uint64
+	// WatchHistoryEvents and WatchHistoryBytes bound the recent events kept
+	// in memory for watches that start at a past revision: how many
+	// (1 to 100,000,000) and how many bytes of them (4 KiB to 1 TiB);
+	// 0: the default (100,000 events, 64 MiB) or File's.
+	WatchHistoryEvents uint64
+	WatchHistoryBytes  uint64
 }
 
 // cConfig is a C config built from a Config; free it with free.
@@ -133,116 +139,141 @@ func (cc cConfig) free() { C.dengine_config_free(cc.c) }
 // for File, the place and the key) dengine refused.
 func newCConfig(cfg *Config, machine *C.dengine_state_machine) (cConfig, error) {
 	var cc cConfig
-	if err := call("StartNode", func() C.int { return C.dengine_config_new(&cc.c) }); err != nil {
+	if err := call("StartNode", func(m **C.char) C.int { return C.godengine_config_new(&cc.c, m) }); err != nil {
 		return cc, err
 	}
-	set := func(f func() C.int) error { return call("StartNode", f) }
-	withString := func(s string, f func(*C.char) C.int) func() C.int {
-		return func() C.int {
+	// A step is one setter's call, as call runs it.
+	type step = func(m **C.char) C.int
+	withString := func(s string, f func(cs *C.char, m **C.char) C.int) step {
+		return func(m **C.char) C.int {
 			cs := C.CString(s)
 			defer C.free(unsafe.Pointer(cs))
-			return f(cs)
+			return f(cs, m)
 		}
 	}
-	var steps []func() C.int
+	var steps []step
 	if cfg.File != "" {
-		steps = append(steps, withString(cfg.File, func(path *C.char) C.int {
+		steps = append(steps, withString(cfg.File, func(path *C.char, m **C.char) C.int {
 			if cfg.EnvPrefix == "" {
-				return C.dengine_config_load_toml(cc.c, path, nil)
+				return C.godengine_config_load_toml(cc.c, path, nil, m)
 			}
-			return withString(cfg.EnvPrefix, func(prefix *C.char) C.int {
-				return C.dengine_config_load_toml(cc.c, path, prefix)
-			})()
+			return withString(cfg.EnvPrefix, func(prefix *C.char, m **C.char) C.int {
+				return C.godengine_config_load_toml(cc.c, path, prefix, m)
+			})(m)
 		}))
 	}
 	if cfg.NodeID != 0 {
-		steps = append(steps, func() C.int { return C.dengine_config_set_node_id(cc.c, C.uint64_t(cfg.NodeID)) })
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_node_id(cc.c, C.uint64_t(cfg.NodeID), m)
+		})
 	}
 	if cfg.DataDir != "" {
-		steps = append(steps, withString(cfg.DataDir, func(s *C.char) C.int { return C.dengine_config_set_data_dir(cc.c, s) }))
+		steps = append(steps, withString(cfg.DataDir, func(s *C.char, m **C.char) C.int {
+			return C.godengine_config_set_data_dir(cc.c, s, m)
+		}))
 	}
 	if backend := cmp.Or(cfg.LogBackend, cfg.Storage); backend != LogWAL {
-		steps = append(steps, func() C.int { return C.dengine_config_set_log_backend(cc.c, C.int(backend)) })
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_log_backend(cc.c, C.int(backend), m)
+		})
 	}
 	if cfg.KVBackend != KVRocksDB {
-		steps = append(steps, func() C.int { return C.dengine_config_set_kv_backend(cc.c, C.int(cfg.KVBackend)) })
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_kv_backend(cc.c, C.int(cfg.KVBackend), m)
+		})
 	}
 	if cfg.ClusterID != 0 {
-		steps = append(steps, func() C.int {
-			return C.dengine_config_set_cluster_id(cc.c, C.uint64_t(cfg.ClusterID))
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_cluster_id(cc.c, C.uint64_t(cfg.ClusterID), m)
 		})
 	}
 	if address := cmp.Or(cfg.PeerAddress, cfg.ListenAddress); address != "" {
-		steps = append(steps, withString(address, func(s *C.char) C.int {
-			return C.dengine_config_set_peer_address(cc.c, s)
+		steps = append(steps, withString(address, func(s *C.char, m **C.char) C.int {
+			return C.godengine_config_set_peer_address(cc.c, s, m)
 		}))
 	}
 	for _, id := range sortedIDs(cfg.Peers) {
-		steps = append(steps, withString(cfg.Peers[id], func(s *C.char) C.int {
-			return C.dengine_config_add_peer(cc.c, C.uint64_t(id), s)
+		steps = append(steps, withString(cfg.Peers[id], func(s *C.char, m **C.char) C.int {
+			return C.godengine_config_add_peer(cc.c, C.uint64_t(id), s, m)
 		}))
 	}
 	if len(cfg.InitialVoters) > 0 {
-		steps = append(steps, func() C.int {
+		steps = append(steps, func(m **C.char) C.int {
 			ids := make([]C.uint64_t, len(cfg.InitialVoters))
 			for i, id := range cfg.InitialVoters {
 				ids[i] = C.uint64_t(id)
 			}
-			return C.dengine_config_set_initial_voters(cc.c, &ids[0], C.size_t(len(ids)))
+			return C.godengine_config_set_initial_voters(cc.c, &ids[0], C.size_t(len(ids)), m)
 		})
 	}
 	if cfg.ClientAddress != "" {
-		steps = append(steps, withString(cfg.ClientAddress, func(s *C.char) C.int {
-			return C.dengine_config_set_client_address(cc.c, s)
+		steps = append(steps, withString(cfg.ClientAddress, func(s *C.char, m **C.char) C.int {
+			return C.godengine_config_set_client_address(cc.c, s, m)
 		}))
 	}
 	for _, id := range sortedIDs(cfg.PeerClientAddresses) {
-		steps = append(steps, withString(cfg.PeerClientAddresses[id], func(s *C.char) C.int {
-			return C.dengine_config_add_peer_client_address(cc.c, C.uint64_t(id), s)
+		steps = append(steps, withString(cfg.PeerClientAddresses[id], func(s *C.char, m **C.char) C.int {
+			return C.godengine_config_add_peer_client_address(cc.c, C.uint64_t(id), s, m)
 		}))
 	}
 	if t := cfg.Timing; t != nil {
 		if t.Tick != 0 {
-			steps = append(steps, func() C.int {
-				return C.dengine_config_set_tick_ms(cc.c, C.uint32_t(t.Tick/time.Millisecond))
+			steps = append(steps, func(m **C.char) C.int {
+				return C.godengine_config_set_tick_ms(cc.c, C.uint32_t(t.Tick/time.Millisecond), m)
 			})
 		}
 		if t.ElectionTicks != 0 {
-			steps = append(steps, func() C.int {
-				return C.dengine_config_set_election_ticks(cc.c, C.uint32_t(t.ElectionTicks))
+			steps = append(steps, func(m **C.char) C.int {
+				return C.godengine_config_set_election_ticks(cc.c, C.uint32_t(t.ElectionTicks), m)
 			})
 		}
 		if t.HeartbeatTicks != 0 {
-			steps = append(steps, func() C.int {
-				return C.dengine_config_set_heartbeat_ticks(cc.c, C.uint32_t(t.HeartbeatTicks))
+			steps = append(steps, func(m **C.char) C.int {
+				return C.godengine_config_set_heartbeat_ticks(cc.c, C.uint32_t(t.HeartbeatTicks), m)
 			})
 		}
 	}
 	if p := cfg.Snapshots; p != nil {
 		steps = append(steps,
-			func() C.int { return C.dengine_config_set_snapshot_entries(cc.c, C.uint64_t(p.Entries)) },
-			func() C.int { return C.dengine_config_set_snapshot_bytes(cc.c, C.uint64_t(p.Bytes)) })
+			func(m **C.char) C.int {
+				return C.godengine_config_set_snapshot_entries(cc.c, C.uint64_t(p.Entries), m)
+			},
+			func(m **C.char) C.int {
+				return C.godengine_config_set_snapshot_bytes(cc.c, C.uint64_t(p.Bytes), m)
+			})
 	}
 	if cfg.SnapshotsKept != 0 {
-		steps = append(steps, func() C.int {
-			return C.dengine_config_set_snapshots_kept(cc.c, C.uint32_t(cfg.SnapshotsKept))
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_snapshots_kept(cc.c, C.uint32_t(cfg.SnapshotsKept), m)
 		})
 	}
 	if cfg.DefaultRead != ReadDefault {
-		steps = append(steps, func() C.int {
-			return C.dengine_config_set_default_read(cc.c, C.int(cfg.DefaultRead))
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_default_read(cc.c, C.int(cfg.DefaultRead), m)
 		})
 	}
 	if cfg.MaxEntryBytes != 0 {
-		steps = append(steps, func() C.int {
-			return C.dengine_config_set_max_entry_bytes(cc.c, C.uint64_t(cfg.MaxEntryBytes))
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_max_entry_bytes(cc.c, C.uint64_t(cfg.MaxEntryBytes), m)
+		})
+	}
+	if cfg.WatchHistoryEvents != 0 {
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_watch_history_events(cc.c, C.uint64_t(cfg.WatchHistoryEvents), m)
+		})
+	}
+	if cfg.WatchHistoryBytes != 0 {
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_watch_history_bytes(cc.c, C.uint64_t(cfg.WatchHistoryBytes), m)
 		})
 	}
 	if machine != nil {
-		steps = append(steps, func() C.int { return C.dengine_config_set_state_machine(cc.c, machine) })
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_state_machine(cc.c, machine, m)
+		})
 	}
 	for _, step := range steps {
-		if err := set(step); err != nil {
+		if err := call("StartNode", step); err != nil {
 			cc.free()
 			return cConfig{}, err
 		}

@@ -131,4 +131,35 @@ func TestConfigFieldsNameTheirOption(t *testing.T) {
 	startFails(t, dengine.Config{NodeID: 1, DataDir: t.TempDir(), SnapshotsKept: 1001}, "snapshots_kept: must be between 1 and 1000")
 	startFails(t, dengine.Config{NodeID: 1, DataDir: t.TempDir(), Timing: &dengine.Timing{ElectionTicks: 2}},
 		"election_ticks: must be between 3 and 10000, got 2")
+	startFails(t, dengine.Config{NodeID: 1, DataDir: t.TempDir(), WatchHistoryBytes: 1},
+		"watch_history_bytes: must be between 4096 and 1099511627776, got 1")
+	startFails(t, dengine.Config{NodeID: 1, DataDir: t.TempDir(), WatchHistoryEvents: 100_000_001},
+		"watch_history_events: must be between 1 and 100000000, got 100000001")
+}
+
+func TestConfigWatchHistory(t *testing.T) {
+	// The smallest values the C rules allow start a node.
+	dir := t.TempDir()
+	n, err := dengine.StartNode(dengine.Config{NodeID: 1, DataDir: filepath.Join(dir, "fields"), InitialVoters: []uint64{1},
+		WatchHistoryEvents: 1, WatchHistoryBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+
+	// The TOML keys are read by dengine_config_load_toml, sizes included.
+	path := writeConfig(t, dir, fmt.Sprintf(
+		"[node]\nid = 1\ndata_dir = %q\n[cluster]\ninitial_voters = [1]\n"+
+			"[storage]\nwatch_history_events = 10\nwatch_history_bytes = \"1MiB\"\n", filepath.Join(dir, "file")))
+	n, err = dengine.StartNode(dengine.Config{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+
+	path = writeConfig(t, dir, "[storage]\nwatch_history_events = 0\n")
+	startFails(t, dengine.Config{File: path, NodeID: 1, DataDir: dir},
+		path+":2:24: storage.watch_history_events: must be between 1 and 100000000, got 0")
+	path = writeConfig(t, dir, "[storage]\nwatch_history_bytes = \"1KiB\"\n")
+	startFails(t, dengine.Config{File: path, NodeID: 1, DataDir: dir}, "storage.watch_history_bytes: must be between 4096")
 }

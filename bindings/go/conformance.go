@@ -3,6 +3,7 @@ package dengine
 /*
 #include <stdlib.h>
 #include "callbacks.h"
+#include "lasterror.h"
 */
 import "C"
 
@@ -32,11 +33,11 @@ func runSuite(b suite.Builder, dir string, performance bool) (string, error) {
 	if performance {
 		op = "Performance"
 	}
-	err := call(op, func() C.int {
+	err := call(op, func(m **C.char) C.int {
 		if performance {
-			return C.dengine_sm_performance_run(builder, cdir, &report)
+			return C.godengine_sm_performance_run(builder, cdir, &report, m)
 		}
-		return C.dengine_sm_conformance_run(builder, cdir, &report)
+		return C.godengine_sm_conformance_run(builder, cdir, &report, m)
 	})
 	defer C.dengine_free(unsafe.Pointer(report))
 	return C.GoString(report), err

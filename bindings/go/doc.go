@@ -18,7 +18,8 @@
 // Calls that take a [context.Context] pass its deadline to dengine and
 // return ctx.Err() as soon as it is cancelled; a write whose context ends
 // first may still be applied. (A [Client]'s Status, membership and Snapshot
-// calls are bounded by the client's timeout instead.) Errors match the
+// calls also return once ctx ends, but inside dengine they are bounded by
+// the client's timeout, not by ctx's deadline.) Errors match the
 // sentinels with errors.Is ([ErrNotLeader], [ErrTimeout], ...) and carry
 // details for errors.As ([*Error], [*NotLeaderError]); [Error.Message] is
 // dengine's own, as "function: why" or a plain reason. dengine's log lines
@@ -28,8 +29,50 @@
 // async calls (dengine_node_propose_opts_async, ...), completed through a
 // callback, so a cancelled context leaves no goroutine waiting in C; a
 // client's are dengine_client_propose_opts and _read_opts, bounded by the
-// context's deadline. Both take their errors from the reply. The KV helpers
-// encode their command or query with the built-in machine's codec
-// (dengine_kv_encode_*), propose or read it, and decode the reply, the same
-// on a [Node] and through a [Client].
+// context's deadline, and its Status, membership and Snapshot calls are the
+// client's async calls (dengine_client_status_async, ...), completed the
+// same way. All take their errors from the reply. The calls with no reply
+// form (config setters, starting and stopping a node, the KV codec) go
+// through small C wrappers that copy dengine_last_error() before they
+// return, within the same cgo call, so no goroutine is locked to its OS
+// thread. The KV helpers encode their command or query with the built-in
+// machine's codec (dengine_kv_encode_*), propose or read it, and decode the
+// reply, the same on a [Node] and through a [Client].
+//
+// # Watches
+//
+// [Node.Watch] delivers the changes a node applies as [Event] values on a
+// channel, in revision order with no gap and no duplicate: the built-in KV
+// machine's puts, deletes and expiries ([WatchKV], by key or prefix), what
+// an application machine publishes through [Result.Events] ([WatchTopic]),
+// and membership changes and new leaders ([WatchCluster]). An event's
+// revision is the log index of the entry that made it, the same on every
+// node. A watch starts now or at a past revision the node still keeps
+// ([Node.WatchRange]; older is [ErrCompacted]); [Node.GetWithRevision]
+// tells where to start so that nothing after a read is missed:
+//
+//	_, rev, err := node.GetWithRevision(ctx, []byte("jobs/1"), dengine.ReadDefault)
+//	if err != nil && !errors.Is(err, dengine.ErrNotFound) {
+//		return err
+//	}
+//	w, err := node.Watch(ctx, dengine.WatchOptions{
+//		Stream: dengine.WatchKV, Key: []byte("jobs/"), Prefix: true, StartRevision: rev + 1})
+//	if err != nil {
+//		return err
+//	}
+//	defer w.Close()
+//	for e := range w.Events() {
+//		fmt.Println(e.Revision, e.Type, string(e.Key), string(e.Value))
+//	}
+//	if errors.Is(w.Err(), dengine.ErrWatchOverflow) {
+//		// Resume: a watch from w.NextRevision() misses nothing.
+//	}
+//
+// dengine runs the callbacks of all of a node's watches on one thread that
+// must never wait, so the binding copies each event into the Watcher's
+// buffered channel without blocking: a consumer that lets the channel fill
+// up ends its watch with [ErrWatchOverflow] rather than stall the others,
+// and [Watcher.NextRevision] says where to resume. Cancelling the watch's
+// context or [Watcher.Close] ends it; closing the node ends every watch
+// with [ErrShuttingDown].
 package dengine

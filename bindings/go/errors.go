@@ -28,6 +28,9 @@ const (
 	CodeStateMachine    Code = C.DENGINE_ERR_STATE_MACHINE
 	CodeInternal        Code = C.DENGINE_ERR_INTERNAL
 	CodeSessionExpired  Code = C.DENGINE_ERR_SESSION_EXPIRED
+	CodeCompacted       Code = C.DENGINE_ERR_COMPACTED
+	CodeWatchOverflow   Code = C.DENGINE_ERR_WATCH_OVERFLOW
+	CodeCancelled       Code = C.DENGINE_ERR_CANCELLED
 )
 
 // String names the code as dengine_strerror does ("not leader").
@@ -55,6 +58,14 @@ var (
 	// expired, or was never opened): it was not applied; if it was a retry,
 	// an earlier attempt may have been.
 	ErrSessionExpired = errors.New("dengine: session expired")
+	// A watch's start revision is older than the history the node keeps
+	// (the message names the oldest revision it has).
+	ErrCompacted = errors.New("dengine: revision compacted")
+	// A watch fell too far behind and was ended; resume it from the
+	// revision it reached.
+	ErrWatchOverflow = errors.New("dengine: watch overflow")
+	// The call (a watch) was cancelled.
+	ErrCancelled = errors.New("dengine: cancelled")
 )
 
 var sentinels = map[Code]error{
@@ -70,6 +81,9 @@ var sentinels = map[Code]error{
 	CodeStateMachine:    ErrStateMachine,
 	CodeInternal:        ErrInternal,
 	CodeSessionExpired:  ErrSessionExpired,
+	CodeCompacted:       ErrCompacted,
+	CodeWatchOverflow:   ErrWatchOverflow,
+	CodeCancelled:       ErrCancelled,
 }
 
 // Error is a failed dengine call: its code, the operation, and dengine's

@@ -39,6 +39,31 @@ func TestErrorsMatchSentinelsAndCarryDetails(t *testing.T) {
 	if !errors.Is(expired, dengine.ErrSessionExpired) || dengine.CodeSessionExpired.String() != "session expired" {
 		t.Fatalf("an expired session does not map to its sentinel: %v", expired)
 	}
+	for _, c := range []struct {
+		code     dengine.Code
+		sentinel error
+		name     string
+		text     string
+	}{
+		{dengine.CodeCompacted, dengine.ErrCompacted, "DENGINE_ERR_COMPACTED", "revision compacted"},
+		{dengine.CodeWatchOverflow, dengine.ErrWatchOverflow, "DENGINE_ERR_WATCH_OVERFLOW", "watch overflow"},
+		{dengine.CodeCancelled, dengine.ErrCancelled, "DENGINE_ERR_CANCELLED", "cancelled"},
+	} {
+		if got := c.code.Name(); got != c.name {
+			t.Errorf("Code(%d).Name() = %q, want %q", int(c.code), got, c.name)
+		}
+		if got := c.code.String(); got != c.text {
+			t.Errorf("Code(%d).String() = %q, want %q", int(c.code), got, c.text)
+		}
+		err := fmt.Errorf("watching: %w", &dengine.Error{Code: c.code, Op: "Watch"})
+		if !errors.Is(err, c.sentinel) || errors.Is(err, dengine.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s does not map to its sentinel alone: %v", c.name, err)
+		}
+	}
+	if dengine.CodeCompacted != -13 || dengine.CodeWatchOverflow != -14 || dengine.CodeCancelled != -15 {
+		t.Errorf("codes %d, %d, %d; want -13, -14, -15",
+			dengine.CodeCompacted, dengine.CodeWatchOverflow, dengine.CodeCancelled)
+	}
 	if dengine.Version() == "" {
 		t.Fatal("no library version")
 	}

@@ -45,7 +45,17 @@ func (n *Node) CompareAndSwap(ctx context.Context, key, expected, value []byte) 
 
 // Get returns key's value, or ErrNotFound.
 func (n *Node) Get(ctx context.Context, key []byte, c Consistency) ([]byte, error) {
-	return kvGet(ctx, kvNode{n}, key, c)
+	value, _, err := kvGet(ctx, kvNode{n}, "Get", key, c)
+	return value, err
+}
+
+// GetWithRevision is Get and the revision its answer reflects: the last
+// entry applied in the view it read, so a watch with StartRevision
+// revision+1 sees every change after the value returned. With ErrNotFound
+// the revision is set too (the key was absent there); with other errors it
+// is 0.
+func (n *Node) GetWithRevision(ctx context.Context, key []byte, c Consistency) (value []byte, revision uint64, err error) {
+	return kvGet(ctx, kvNode{n}, "GetWithRevision", key, c)
 }
 
 // GetMulti reads several keys from one consistent view, in order; an
@@ -119,19 +129,21 @@ func kvCompareAndSwap(ctx context.Context, s kvStore, key, expected, value []byt
 	return swapped, err
 }
 
-func kvGet(ctx context.Context, s kvStore, key []byte, c Consistency) ([]byte, error) {
-	query, err := encodeGet("Get", key)
+// kvGet reads key: its value and the revision of the read (0 through a
+// client, which does not report it).
+func kvGet(ctx context.Context, s kvStore, op string, key []byte, c Consistency) ([]byte, uint64, error) {
+	query, err := encodeGet(op, key)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	items, _, err := kvRead(ctx, s, "Get", query, c)
+	items, _, revision, err := kvRead(ctx, s, op, query, c)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(items) != 1 || !items[0].Found {
-		return nil, &Error{Code: CodeNotFound, Op: "Get", Message: "no such key"}
+		return nil, revision, &Error{Code: CodeNotFound, Op: op, Message: "no such key"}
 	}
-	return items[0].Value, nil
+	return items[0].Value, revision, nil
 }
 
 func kvGetMulti(ctx context.Context, s kvStore, keys [][]byte, c Consistency) ([]Item, error) {
@@ -139,7 +151,7 @@ func kvGetMulti(ctx context.Context, s kvStore, keys [][]byte, c Consistency) ([
 	if err != nil {
 		return nil, err
 	}
-	items, _, err := kvRead(ctx, s, "GetMulti", query, c)
+	items, _, _, err := kvRead(ctx, s, "GetMulti", query, c)
 	return items, err
 }
 
@@ -148,7 +160,8 @@ func kvScanPrefix(ctx context.Context, s kvStore, prefix []byte, limit int, c Co
 	if err != nil {
 		return nil, false, err
 	}
-	return kvRead(ctx, s, "ScanPrefix", query, c)
+	items, more, _, err := kvRead(ctx, s, "ScanPrefix", query, c)
+	return items, more, err
 }
 
 // kvWrite proposes an encoded command and decodes what it did.
@@ -160,11 +173,17 @@ func kvWrite(ctx context.Context, s kvStore, op string, command []byte) (applied
 	return decodeWrite(op, r.data)
 }
 
-// kvRead reads an encoded query and decodes its answer.
-func kvRead(ctx context.Context, s kvStore, op string, query []byte, c Consistency) ([]Item, bool, error) {
+// kvRead reads an encoded query and decodes its answer: the items, for a
+// scan whether more keys matched, and the revision the answer reflects (a
+// node's reply index; 0 through a client).
+func kvRead(ctx context.Context, s kvStore, op string, query []byte, c Consistency) (items []Item, more bool, revision uint64, err error) {
 	r, err := s.read(ctx, op, query, c)
 	if err != nil {
-		return nil, false, err
+		return nil, false, 0, err
 	}
-	return decodeRead(op, query, r.data)
+	items, more, err = decodeRead(op, query, r.data)
+	if err != nil {
+		return nil, false, 0, err
+	}
+	return items, more, r.index, nil
 }

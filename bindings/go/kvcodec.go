@@ -2,7 +2,7 @@ package dengine
 
 /*
 #include <stdlib.h>
-#include <dengine.h>
+#include "lasterror.h"
 */
 import "C"
 
@@ -11,7 +11,8 @@ import "unsafe"
 // The built-in KV machines' codec (dengine_kv_encode_*, dengine_kv_decode_*):
 // a KV operation is an encoded command proposed, or an encoded query read,
 // and its reply decoded, on a Node and through a Client alike. The codec has
-// no reply form, so its errors come through call; op names the operation.
+// no reply form, so its errors come through call and the lasterror.h
+// wrappers; op names the operation.
 
 // Item is a key and its value as reads return them.
 type Item struct {
@@ -21,45 +22,45 @@ type Item struct {
 }
 
 func encodePut(op string, key, value []byte, ttlMillis uint64) ([]byte, error) {
-	return encoded(op, func(out **C.uint8_t, n *C.size_t) C.int {
-		return C.dengine_kv_encode_put(bytesPtr(key), C.size_t(len(key)), bytesPtr(value),
-			C.size_t(len(value)), C.uint64_t(ttlMillis), out, n)
+	return encoded(op, func(out **C.uint8_t, n *C.size_t, m **C.char) C.int {
+		return C.godengine_kv_encode_put(bytesPtr(key), C.size_t(len(key)), bytesPtr(value),
+			C.size_t(len(value)), C.uint64_t(ttlMillis), out, n, m)
 	})
 }
 
 func encodeDelete(op string, key []byte) ([]byte, error) {
-	return encoded(op, func(out **C.uint8_t, n *C.size_t) C.int {
-		return C.dengine_kv_encode_delete(bytesPtr(key), C.size_t(len(key)), out, n)
+	return encoded(op, func(out **C.uint8_t, n *C.size_t, m **C.char) C.int {
+		return C.godengine_kv_encode_delete(bytesPtr(key), C.size_t(len(key)), out, n, m)
 	})
 }
 
 // encodeCAS: expected nil means "if absent" (an empty non-nil one, "if
 // empty").
 func encodeCAS(op string, key, expected, value []byte) ([]byte, error) {
-	return encoded(op, func(out **C.uint8_t, n *C.size_t) C.int {
-		return C.dengine_kv_encode_cas(bytesPtr(key), C.size_t(len(key)), bytesPtr(expected),
-			C.size_t(len(expected)), bytesPtr(value), C.size_t(len(value)), out, n)
+	return encoded(op, func(out **C.uint8_t, n *C.size_t, m **C.char) C.int {
+		return C.godengine_kv_encode_cas(bytesPtr(key), C.size_t(len(key)), bytesPtr(expected),
+			C.size_t(len(expected)), bytesPtr(value), C.size_t(len(value)), out, n, m)
 	})
 }
 
 func encodeGet(op string, key []byte) ([]byte, error) {
-	return encoded(op, func(out **C.uint8_t, n *C.size_t) C.int {
-		return C.dengine_kv_encode_get(bytesPtr(key), C.size_t(len(key)), out, n)
+	return encoded(op, func(out **C.uint8_t, n *C.size_t, m **C.char) C.int {
+		return C.godengine_kv_encode_get(bytesPtr(key), C.size_t(len(key)), out, n, m)
 	})
 }
 
 func encodeGetMulti(op string, keys [][]byte) ([]byte, error) {
 	ck := newCKeys(keys)
 	defer ck.free()
-	return encoded(op, func(out **C.uint8_t, n *C.size_t) C.int {
-		return C.dengine_kv_encode_get_multi(ck.ptrs, ck.lens, ck.n, out, n)
+	return encoded(op, func(out **C.uint8_t, n *C.size_t, m **C.char) C.int {
+		return C.godengine_kv_encode_get_multi(ck.ptrs, ck.lens, ck.n, out, n, m)
 	})
 }
 
 func encodeScanPrefix(op string, prefix []byte, limit int) ([]byte, error) {
-	return encoded(op, func(out **C.uint8_t, n *C.size_t) C.int {
-		return C.dengine_kv_encode_scan_prefix(bytesPtr(prefix), C.size_t(len(prefix)),
-			clampLimit(limit), out, n)
+	return encoded(op, func(out **C.uint8_t, n *C.size_t, m **C.char) C.int {
+		return C.godengine_kv_encode_scan_prefix(bytesPtr(prefix), C.size_t(len(prefix)),
+			clampLimit(limit), out, n, m)
 	})
 }
 
@@ -68,8 +69,8 @@ func encodeScanPrefix(op string, prefix []byte, limit int) ([]byte, error) {
 // and delete: before; compare-and-swap: after).
 func decodeWrite(op string, data []byte) (applied, existed bool, err error) {
 	var a, e C.int
-	err = call(op, func() C.int {
-		return C.dengine_kv_decode_write(bytesPtr(data), C.size_t(len(data)), &a, &e)
+	err = call(op, func(m **C.char) C.int {
+		return C.godengine_kv_decode_write(bytesPtr(data), C.size_t(len(data)), &a, &e, m)
 	})
 	return a != 0, e != 0, err
 }
@@ -78,9 +79,9 @@ func decodeWrite(op string, data []byte) (applied, existed bool, err error) {
 // more keys matched.
 func decodeRead(op string, query, answer []byte) ([]Item, bool, error) {
 	var items C.dengine_kv_items
-	err := call(op, func() C.int {
-		return C.dengine_kv_decode_read(bytesPtr(query), C.size_t(len(query)), bytesPtr(answer),
-			C.size_t(len(answer)), &items)
+	err := call(op, func(m **C.char) C.int {
+		return C.godengine_kv_decode_read(bytesPtr(query), C.size_t(len(query)), bytesPtr(answer),
+			C.size_t(len(answer)), &items, m)
 	})
 	if err != nil {
 		return nil, false, err
@@ -97,12 +98,12 @@ func decodeRead(op string, query, answer []byte) ([]Item, bool, error) {
 	return out, items.more != 0, nil
 }
 
-// encoded runs encode, one dengine_kv_encode_* call, and returns a Go copy
-// of the bytes it made.
-func encoded(op string, encode func(out **C.uint8_t, n *C.size_t) C.int) ([]byte, error) {
+// encoded runs encode, one godengine_kv_encode_* call (as call runs it), and
+// returns a Go copy of the bytes it made.
+func encoded(op string, encode func(out **C.uint8_t, n *C.size_t, m **C.char) C.int) ([]byte, error) {
 	var p *C.uint8_t
 	var n C.size_t
-	if err := call(op, func() C.int { return encode(&p, &n) }); err != nil {
+	if err := call(op, func(m **C.char) C.int { return encode(&p, &n, m) }); err != nil {
 		return nil, err
 	}
 	defer C.dengine_free(unsafe.Pointer(p))

@@ -3,6 +3,7 @@ package dengine
 /*
 #include <stdlib.h>
 #include "callbacks.h"
+#include "lasterror.h"
 */
 import "C"
 
@@ -24,6 +25,7 @@ type Node struct {
 	machine cgo.Handle      // the application machine's; 0 for the built-in
 	self    cgo.Handle      // this node, for leader-change callbacks
 	leaders leaderEvents
+	watches sync.WaitGroup // the running Watchers: Close waits for them
 }
 
 // StartNode opens cfg.DataDir (recovering after a crash), starts the state
@@ -45,15 +47,15 @@ func StartNode(cfg Config) (*Node, error) {
 	defer cc.free()
 	n.id = uint64(C.dengine_config_node_id(cc.c)) // NodeID, or Config.File's
 	var node *C.dengine_node
-	if err := call("StartNode", func() C.int { return C.dengine_node_start(cc.c, &node) }); err != nil {
+	if err := call("StartNode", func(m **C.char) C.int { return C.godengine_node_start(cc.c, &node, m) }); err != nil {
 		n.release()
 		return nil, err
 	}
 	n.node = node
 	n.self = newHandle(n)
 	n.leaders.start()
-	if err := call("StartNode", func() C.int {
-		return C.godengine_set_leader_callback(node, C.uintptr_t(n.self))
+	if err := call("StartNode", func(m **C.char) C.int {
+		return C.godengine_set_leader_callback(node, C.uintptr_t(n.self), m)
 	}); err != nil {
 		n.Close()
 		return nil, err
@@ -86,15 +88,16 @@ func (n *Node) Stop() error {
 		return err
 	}
 	defer n.leave()
-	return call("Stop", func() C.int { return C.dengine_node_stop(p) })
+	return call("Stop", func(m **C.char) C.int { return C.godengine_node_stop(p, m) })
 }
 
 // Close stops the node if needed, releases it and returns Stop's error.
-// After Close no machine method or leader-change function is called again.
-// Closing a closed node does nothing. Close must not be called from a
-// leader-change function.
+// After Close no machine method or leader-change function is called again,
+// and every Watcher of the node has ended (ErrShuttingDown) with its
+// channel closed. Closing a closed node does nothing. Close must not be
+// called from a leader-change function.
 func (n *Node) Close() error {
-	stopErr := n.Stop()
+	stopErr := n.Stop() // ends every watch
 	n.mu.Lock()
 	if n.node == nil {
 		n.mu.Unlock()
@@ -103,6 +106,7 @@ func (n *Node) Close() error {
 	C.dengine_node_close(n.node)
 	n.node = nil
 	n.mu.Unlock()
+	n.watches.Wait()
 	n.leaders.stop()
 	n.release()
 	return stopErr
@@ -176,7 +180,7 @@ func (n *Node) Status() (Status, error) {
 	}
 	defer n.leave()
 	var s C.dengine_status
-	if err := call("Status", func() C.int { return C.dengine_node_status(p, &s) }); err != nil {
+	if err := call("Status", func(m **C.char) C.int { return C.godengine_node_status(p, &s, m) }); err != nil {
 		return Status{}, err
 	}
 	defer C.dengine_status_free(&s)

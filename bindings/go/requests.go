@@ -68,6 +68,49 @@ func goRequestDone(h C.uintptr_t, status C.int, r *C.dengine_reply) {
 	done <- replyOf(status, r) // buffered: never blocks dengine's thread
 }
 
+// statusReply is a Go copy of what dengine_client_status_async's done gets.
+type statusReply struct {
+	status  C.int
+	view    Status // when status is DENGINE_OK
+	message string // when it is not
+}
+
+// goStatusDone completes a client's async Status exactly once, as
+// goRequestDone completes a request. view and message are valid only during
+// the call.
+//
+//export goStatusDone
+func goStatusDone(h C.uintptr_t, status C.int, view *C.dengine_status, message *C.char) {
+	handle := cgo.Handle(h)
+	done := handle.Value().(chan statusReply)
+	deleteHandle(handle)
+	r := statusReply{status: status}
+	if view != nil {
+		r.view = statusOf(view)
+	}
+	if message != nil {
+		r.message = C.GoString(message)
+	}
+	done <- r // buffered: never blocks the client's call thread
+}
+
+// await waits for an async call's completion on done, or for ctx to end:
+// then it returns ctx.Err(), unless the completion came at the same time.
+func await[T any](ctx context.Context, done <-chan T) (T, error) {
+	select {
+	case r := <-done:
+		return r, nil
+	case <-ctx.Done():
+		select {
+		case r := <-done: // finished at the same time: report the outcome
+			return r, nil
+		default:
+			var zero T
+			return zero, ctx.Err()
+		}
+	}
+}
+
 // request starts an async C call through start, passing ctx's deadline and
 // a handle for its completion, and waits for the reply or for ctx to end.
 // Every request completes through goRequestDone, one dengine refuses at
@@ -87,17 +130,11 @@ func (n *Node) request(ctx context.Context, op string,
 	done := make(chan reply, 1)
 	start(node, timeout, C.uintptr_t(newHandle(done)))
 	n.leave()
-	select {
-	case r := <-done:
-		return r, r.err(op)
-	case <-ctx.Done():
-		select {
-		case r := <-done: // finished at the same time: report the outcome
-			return r, r.err(op)
-		default:
-			return reply{}, ctx.Err()
-		}
+	r, err := await(ctx, done)
+	if err != nil {
+		return reply{}, err
 	}
+	return r, r.err(op)
 }
 
 // propose proposes command, as Propose and (with kv: the bytes are a KV

@@ -3,6 +3,7 @@ package dengine
 /*
 #include <stdlib.h>
 #include "callbacks.h"
+#include "lasterror.h"
 */
 import "C"
 
@@ -32,12 +33,12 @@ type StateMachine interface {
 	// Apply applies entries, in index order with no gaps, all or nothing:
 	// the effect of every entry, durable (once flushed) together with the
 	// last entry's index as the machine's last applied index, or an error
-	// and no effect. results[i] goes back to the proposer of entries[i];
-	// missing trailing results are Status 0 with no data. After a crash a
-	// chunk may be delivered again: skip entries at or below what was
-	// durably applied. No-op and membership entries carry no command but
-	// advance the last applied index. Entry data stays valid after Apply
-	// returns (it is a copy).
+	// and no effect. results[i] goes back to the proposer of entries[i],
+	// and its Events to watchers; missing trailing results are Status 0
+	// with no data and no events. After a crash a chunk may be delivered
+	// again: skip entries at or below what was durably applied. No-op and
+	// membership entries carry no command but advance the last applied
+	// index. Entry data stays valid after Apply returns (it is a copy).
 	Apply(entries []Entry) ([]Result, error)
 	// Read answers query (bytes of the application's choosing) from the
 	// applied state; dengine has already waited for the read's consistency.
@@ -91,10 +92,27 @@ type Entry struct {
 }
 
 // Result is the outcome of one entry: an application-defined status (0 or
-// another value) and bytes, returned to the proposer.
+// another value) and bytes, returned to the proposer, and the events the
+// entry publishes.
 type Result struct {
 	Status int32
 	Data   []byte
+	// Events, set by Apply, go to the watchers of their topics (WatchTopic,
+	// on any node) at the entry's revision, its index, in this order once
+	// the chunk applied; they are not returned to the proposer (Propose's
+	// Result has none). Events are part of the machine's deterministic
+	// output: publish the same ones for the same entry on every replica,
+	// and none for an entry skipped as re-delivered after a restart. A
+	// Publication with an empty Topic fails the Apply (the node stops).
+	Events []Publication
+}
+
+// Publication is an event a machine publishes: Data (any bytes, copied)
+// for the watchers of Topic (non-empty bytes). Watchers receive it as an
+// EventUser with Key = Topic and Value = Data.
+type Publication struct {
+	Topic []byte
+	Data  []byte
 }
 
 // SnapshotMeta describes a snapshot handed to Restore.
@@ -178,13 +196,20 @@ func goMachineApply(h C.uintptr_t, entries *C.dengine_entry, count C.size_t,
 			len(in)))
 	}
 	for i, r := range out {
-		if r.Status == 0 && len(r.Data) == 0 {
-			continue // the default result
+		if r.Status != 0 || len(r.Data) != 0 { // else the default result
+			status := C.dengine_results_set(results, C.size_t(i), C.int32_t(r.Status),
+				bytesPtr(r.Data), C.size_t(len(r.Data)))
+			if status != C.DENGINE_OK {
+				return status
+			}
 		}
-		status := C.dengine_results_set(results, C.size_t(i), C.int32_t(r.Status),
-			bytesPtr(r.Data), C.size_t(len(r.Data)))
-		if status != C.DENGINE_OK {
-			return status
+		for _, p := range r.Events {
+			if err := call("Apply", func(message **C.char) C.int {
+				return C.godengine_events_publish(results, C.size_t(i), bytesPtr(p.Topic),
+					C.size_t(len(p.Topic)), bytesPtr(p.Data), C.size_t(len(p.Data)), message)
+			}); err != nil {
+				return m.fail("Apply", err)
+			}
 		}
 	}
 	return C.DENGINE_OK

@@ -5,6 +5,24 @@
 
 namespace dengine::watch {
 
+namespace {
+
+// The index key of an event an exact-key filter can match, or "".
+std::string index_key(const Event& event) {
+  switch (event.type) {
+    case EventType::kPut:
+    case EventType::kDelete:
+    case EventType::kExpire:
+      return "k" + event.key;
+    case EventType::kUser:
+      return "t" + event.key;
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
 EventHistory::EventHistory(HistoryLimits limits) : limits_(limits) {}
 
 bool EventHistory::append(std::vector<Event> events, uint64_t covered_to) {
@@ -12,6 +30,9 @@ bool EventHistory::append(std::vector<Event> events, uint64_t covered_to) {
   if (!in_order(events, covered_to_, covered_to)) return false;
   for (Event& event : events) {
     bytes_ += footprint(event);
+    if (std::string key = index_key(event); !key.empty()) {
+      last_of_key_[std::move(key)] = next_position();
+    }
     events_.push_back(std::make_shared<const Event>(std::move(event)));
   }
   covered_to_ = covered_to;
@@ -22,9 +43,19 @@ bool EventHistory::append(std::vector<Event> events, uint64_t covered_to) {
 void EventHistory::reset(uint64_t index) {
   first_position_ = next_position();
   events_.clear();
+  last_of_key_.clear();
   bytes_ = 0;
   covered_to_ = index;
   available_from_ = index + 1;
+}
+
+std::optional<uint64_t> EventHistory::last_position_of(
+    Stream stream, std::string_view key) const {
+  std::string index(stream == Stream::kKv ? "k" : "t");
+  index.append(key);
+  auto it = last_of_key_.find(index);
+  if (it == last_of_key_.end()) return std::nullopt;
+  return it->second;
 }
 
 uint64_t EventHistory::position_of(uint64_t revision) const {
@@ -56,6 +87,12 @@ void EventHistory::evict_oldest_revision() {
   const uint64_t oldest = events_.front()->revision;
   while (!events_.empty() && events_.front()->revision == oldest) {
     bytes_ -= footprint(*events_.front());
+    if (std::string key = index_key(*events_.front()); !key.empty()) {
+      auto it = last_of_key_.find(key);
+      if (it != last_of_key_.end() && it->second == first_position_) {
+        last_of_key_.erase(it);
+      }
+    }
     events_.pop_front();
     ++first_position_;
   }

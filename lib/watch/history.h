@@ -11,6 +11,10 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "watch/event.h"
@@ -63,6 +67,13 @@ class EventHistory {
   // next_position() when there is none. Below available_from() the events
   // before first_position() are gone: callers check that first.
   uint64_t position_of(uint64_t revision) const;
+  // The position of the newest held event that an exact-key filter of
+  // `stream` (kKv: a key; kTopic: a topic) on `key` matches, or nothing when
+  // none is held: a watch on one key skips the events of other keys without
+  // examining them. Not for prefixes or kCluster.
+  std::optional<uint64_t> last_position_of(Stream stream,
+                                           std::string_view key) const;
+
   // first_position() <= position < next_position().
   const Event& at(uint64_t position) const { return *share(position); }
   const EventRef& share(uint64_t position) const {
@@ -77,6 +88,9 @@ class EventHistory {
 
   HistoryLimits limits_;
   std::deque<EventRef> events_;
+  // "k" + key (KV events) or "t" + topic (user events) -> the position of
+  // the newest held event of it; an entry leaves with that event.
+  std::unordered_map<std::string, uint64_t> last_of_key_;
   uint64_t first_position_ = 0;
   uint64_t covered_to_ = 0;
   uint64_t available_from_ = 1;

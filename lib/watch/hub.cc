@@ -80,6 +80,7 @@ struct Hub::State : std::enable_shared_from_this<State> {
   void run();
   bool deliver_round(std::unique_lock<std::mutex>& lock);
   bool take_turn(std::unique_lock<std::mutex>& lock, Watcher& w, size_t* work);
+  void skip_other_keys(Watcher& w);
   std::optional<WatchEnd> overflow(const Watcher& w) const;
   std::vector<EventRef> collect(Watcher& w, size_t* work);
   bool deliver(std::unique_lock<std::mutex>& lock, Watcher& w,
@@ -324,6 +325,11 @@ bool Hub::State::take_turn(std::unique_lock<std::mutex>& lock, Watcher& w,
     w.caught_up = true;
     return false;
   }
+  skip_other_keys(w);
+  if (w.cursor == history.next_position()) {
+    w.caught_up = true;
+    return false;
+  }
   if (std::optional<WatchEnd> end = overflow(w)) {
     end_later(w.id, std::move(*end));
     return false;
@@ -353,6 +359,24 @@ std::optional<WatchEnd> Hub::State::overflow(const Watcher& w) const {
                       " events behind (max_lag " + std::to_string(w.max_lag) +
                       "); resume from revision " + std::to_string(resume),
                   resume};
+}
+
+// A watch of one key or topic jumps to the newest event when none held
+// from its cursor on is of that key (the history's index says so without
+// examining them): idle watches cost nothing per event, and never fall
+// behind for events they would not receive.
+void Hub::State::skip_other_keys(Watcher& w) {
+  const uint64_t newest = history.next_position();
+  if (w.filter.prefix || w.filter.stream == Stream::kCluster ||
+      w.cursor < history.first_position() || w.cursor >= newest) {
+    return;
+  }
+  const std::optional<uint64_t> last =
+      history.last_position_of(w.filter.stream, w.filter.key);
+  if (last && *last >= w.cursor) return;
+  w.next_revision =
+      std::max(w.next_revision, history.at(newest - 1).revision + 1);
+  w.cursor = newest;
 }
 
 // The matching events of w's turn, taking it past them: from its cursor to

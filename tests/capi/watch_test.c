@@ -19,6 +19,7 @@
 
 #include "counter_machine.h"
 #include "dengine.h"
+#include "ports.h"
 #include "temp_dir.h"
 
 #define MAX_EVENTS 64
@@ -517,6 +518,85 @@ static void the_history_survives_a_restart(void** state) {
   stop_node(&n);
 }
 
+/* Every node serves watches, followers from what they applied, and reports
+ * the same events at the same revisions. */
+static void every_node_reports_the_same_events(void** state) {
+  char* dir = temp_dir_create();
+  int ports[4];
+  dengine_node* nodes[4] = {NULL, NULL, NULL, NULL};
+  recorder r[4];
+  dengine_watch* w[4];
+  dengine_node* leader = NULL;
+  uint64_t voters[] = {1, 2, 3};
+  uint64_t id, peer;
+  int i, k;
+  (void)state;
+  for (id = 1; id <= 3; ++id) ports[id] = free_port();
+  for (id = 1; id <= 3; ++id) {
+    dengine_config* config;
+    char path[512], address[64];
+    snprintf(path, sizeof path, "%s/node%llu", dir, (unsigned long long)id);
+    snprintf(address, sizeof address, "127.0.0.1:%d", ports[id]);
+    assert_int_equal(dengine_config_new(&config), DENGINE_OK);
+    assert_int_equal(dengine_config_set_node_id(config, id), DENGINE_OK);
+    assert_int_equal(dengine_config_set_data_dir(config, path), DENGINE_OK);
+    assert_int_equal(dengine_config_set_peer_address(config, address),
+                     DENGINE_OK);
+    assert_int_equal(dengine_config_set_tick_ms(config, 20), DENGINE_OK);
+    assert_int_equal(dengine_config_set_initial_voters(config, voters, 3),
+                     DENGINE_OK);
+    for (peer = 1; peer <= 3; ++peer) {
+      if (peer == id) continue;
+      snprintf(address, sizeof address, "127.0.0.1:%d", ports[peer]);
+      assert_int_equal(dengine_config_add_peer(config, peer, address),
+                       DENGINE_OK);
+    }
+    assert_int_equal(dengine_node_start(config, &nodes[id]), DENGINE_OK);
+    dengine_config_free(config);
+  }
+  for (id = 1; id <= 3; ++id) {
+    dengine_watch_options o =
+        watch_options(DENGINE_WATCH_KV, "", DENGINE_WATCH_PREFIX, 0);
+    recorder_init(&r[id]);
+    assert_int_equal(
+        dengine_node_watch(nodes[id], &o, on_event, on_end, &r[id], &w[id]),
+        DENGINE_OK);
+  }
+  for (i = 0; i < 2000 && leader == NULL; ++i) {
+    for (id = 1; id <= 3; ++id) {
+      dengine_status s;
+      assert_int_equal(dengine_node_status(nodes[id], &s), DENGINE_OK);
+      if (s.role == DENGINE_ROLE_LEADER && s.applied_index > 0) {
+        leader = nodes[id];
+      }
+      dengine_status_free(&s);
+    }
+    if (leader == NULL) sleep_ms(10);
+  }
+  assert_non_null(leader);
+  for (k = 0; k < 20; ++k) {
+    char key[16];
+    snprintf(key, sizeof key, "key%02d", k);
+    put(leader, key, "v", 0);
+  }
+  for (id = 1; id <= 3; ++id) {
+    wait_events(&r[id], 20);
+    for (k = 0; k < 20; ++k) {
+      char key[16];
+      snprintf(key, sizeof key, "key%02d", k);
+      assert_int_equal(r[id].events[k].type, DENGINE_EVENT_PUT);
+      assert_string_equal(r[id].events[k].key, key);
+      assert_int_equal(r[id].events[k].revision, r[1].events[k].revision);
+    }
+  }
+  for (id = 1; id <= 3; ++id) {
+    dengine_watch_close(w[id]);
+    assert_int_equal(dengine_node_stop(nodes[id]), DENGINE_OK);
+    dengine_node_close(nodes[id]);
+  }
+  temp_dir_remove(dir);
+}
+
 static void bad_watch_options_are_refused(void** state) {
   single_node n = {NULL, NULL};
   recorder r;
@@ -562,6 +642,7 @@ int main(void) {
       cmocka_unit_test(membership_and_leader_events),
       cmocka_unit_test(an_application_machine_publishes_topics),
       cmocka_unit_test(the_history_survives_a_restart),
+      cmocka_unit_test(every_node_reports_the_same_events),
       cmocka_unit_test(bad_watch_options_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,10 +2,12 @@
 // closed-loop key-value workload, either in-process (--mode embedded: a
 // cluster of Nodes on loopback, clients calling the leader's API) or over
 // TCP (--mode standalone: lib/client against running dengined servers).
+// Embedded, --watchers N also registers N watches on a node for the run.
 // docs/benchmarks.md has the numbers of one machine and the commands.
 //
 // Exit status: 0 every op succeeded; 1 some ops failed (the report says how
-// many and the first error); 2 bad usage; 3 the cluster could not be set up.
+// many and the first error); 2 bad usage; 3 the cluster could not be set up;
+// 4 every op succeeded but a watch ended early (the report says how).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -21,6 +23,7 @@
 #include "embedded_cluster.h"
 #include "net/address.h"
 #include "standalone_target.h"
+#include "watchers.h"
 #include "workload.h"
 
 namespace {
@@ -31,10 +34,16 @@ using std::chrono::milliseconds;
 constexpr int kSomeOpsFailed = 1;
 constexpr int kBadUsage = 2;
 constexpr int kSetupFailed = 3;
+constexpr int kWatchEndedEarly = 4;
 // Clients that preload the keys of a read workload: enough to fill the
 // pipeline whatever --clients is.
 constexpr size_t kPreloadClients = 32;
 constexpr milliseconds kLeaderWait{30000};
+
+struct Report {
+  LoopResult loop;
+  WatchReport watches;  // embedded with --watchers
+};
 
 struct Settings {
   std::string mode = "embedded";
@@ -56,6 +65,9 @@ struct Settings {
   std::string log_backend = "wal";
   std::string driver = "auto";
   uint64_t snapshot_entries = dengine::sm::SnapshotPolicy{}.entries;
+  size_t watchers = 0;
+  std::string watch_on = "leader";
+  std::string watch_keys = "all";
   // standalone
   std::string endpoints = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003";
 };
@@ -75,7 +87,12 @@ std::string describe(const Settings& s) {
   out << "mode " << s.mode;
   if (s.mode == "embedded") {
     out << " (" << s.nodes << (s.nodes == 1 ? " node, " : " nodes, ")
-        << s.log_backend << " log, " << embedded_driver(s) << " driver)";
+        << s.log_backend << " log, " << embedded_driver(s) << " driver";
+    if (s.watchers > 0) {
+      out << ", " << s.watchers << (s.watchers == 1 ? " watch" : " watches")
+          << " (" << s.watch_keys << " keys) on the " << s.watch_on;
+    }
+    out << ")";
   } else {
     out << " (" << s.endpoints << ")";
   }
@@ -93,7 +110,27 @@ std::string describe(const Settings& s) {
   return out.str();
 }
 
-void print_text(const Settings& s, const LoopResult& r) {
+// Each status the watches that ended early ended with, and the first of
+// them to end.
+void print_watch_text(const WatchReport& w) {
+  std::printf("watches      %zu, %llu events delivered, %.0f events/s\n",
+              w.watches, static_cast<unsigned long long>(w.events),
+              w.events_per_s);
+  if (w.ended_early.empty()) {
+    std::printf("ended early  none\n");
+    return;
+  }
+  std::printf("ended early  %zu of %zu watches\n", w.ended_early_count(),
+              w.watches);
+  for (const WatchEndGroup& g : w.ended_early) {
+    std::printf("  %zu %s, first watch %zu after %.2f s: %s\n", g.watches,
+                dengine_strerror(g.status), g.first_watch, g.first_after_s,
+                g.first_message.c_str());
+  }
+}
+
+void print_text(const Settings& s, const Report& report) {
+  const LoopResult& r = report.loop;
   const LatencyHistogram& h = r.latency;
   const auto ms = [](uint64_t nanos) { return micros(nanos) / 1000.0; };
   std::printf("dengine-bench: %s\n", describe(s).c_str());
@@ -107,9 +144,11 @@ void print_text(const Settings& s, const LoopResult& r) {
       "latency ms   p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f\n",
       ms(h.percentile(0.50)), ms(h.percentile(0.99)), ms(h.percentile(0.999)),
       ms(h.max()), h.mean() / 1e6);
+  if (s.watchers > 0) print_watch_text(report.watches);
 }
 
-void print_json(const Settings& s, const LoopResult& r) {
+void print_json(const Settings& s, const Report& report) {
+  const LoopResult& r = report.loop;
   const LatencyHistogram& h = r.latency;
   nlohmann::json out = {
       {"mode", s.mode},
@@ -135,8 +174,27 @@ void print_json(const Settings& s, const LoopResult& r) {
     out["log_backend"] = s.log_backend;
     out["driver"] = embedded_driver(s);
     out["snapshot_entries"] = s.snapshot_entries;
+    out["watchers"] = s.watchers;
   } else {
     out["endpoints"] = dengine::net::split_address_list(s.endpoints);
+  }
+  if (s.watchers > 0) {
+    const WatchReport& w = report.watches;
+    out["watch_on"] = s.watch_on;
+    out["watch_keys"] = s.watch_keys;
+    out["watch_events"] = w.events;
+    out["watch_events_per_s"] = w.events_per_s;
+    out["watch_ended_early"] = w.ended_early_count();
+    nlohmann::json ends = nlohmann::json::array();
+    for (const WatchEndGroup& g : w.ended_early) {
+      ends.push_back({{"status", g.status},
+                      {"error", dengine_strerror(g.status)},
+                      {"watches", g.watches},
+                      {"first_watch", g.first_watch},
+                      {"first_after_s", g.first_after_s},
+                      {"first_message", g.first_message}});
+    }
+    out["watch_ends"] = ends;
   }
   if (s.workload == Workload::kMixed) out["read_percent"] = s.read_percent;
   if (r.errors > 0) out["first_error"] = r.first_error;
@@ -169,9 +227,9 @@ bool preload(Target& target, const KeyValueSource& kv, const Settings& s,
   return true;
 }
 
-// Sets up the target(s) of the chosen mode and runs the workload. Returns
-// false with *error if the setup failed.
-bool run(const Settings& s, LoopResult* result, std::string* error) {
+// Sets up the target(s) of the chosen mode, and the watches, and runs the
+// workload. Returns false with *error if the setup failed.
+bool run(const Settings& s, Report* report, std::string* error) {
   const KeyValueSource kv(s.key_size, s.value_size, s.keys);
   const OpSource ops = workload_ops(kv, s.workload, s.read_percent);
   const milliseconds timeout(s.timeout_ms);
@@ -185,7 +243,7 @@ bool run(const Settings& s, LoopResult* result, std::string* error) {
                                   connections, timeout, error);
     if (!target) return false;
     if (reads_keys(s.workload) && !preload(*target, kv, s, error)) return false;
-    *result = run_closed_loop(*target, ops, loop_options(s, "run"));
+    report->loop = run_closed_loop(*target, ops, loop_options(s, "run"));
     return true;
   }
 
@@ -205,8 +263,20 @@ bool run(const Settings& s, LoopResult* result, std::string* error) {
     EmbeddedTarget async_target(*leader, false, timeout);
     if (!preload(async_target, kv, s, error)) return false;
   }
+  std::unique_ptr<Watchers> watchers;
+  if (s.watchers > 0) {
+    dengine::node::Node* watched =
+        s.watch_on == "leader" ? leader : cluster->other_than(*leader);
+    watchers = Watchers::start(
+        watched->watches(), s.watchers,
+        s.watch_keys == "idle" ? WatchKeys::kIdle : WatchKeys::kAll,
+        kv.common_prefix(), error);
+    if (!watchers) return false;
+  }
   EmbeddedTarget target(*leader, embedded_driver(s) == "threads", timeout);
-  *result = run_closed_loop(target, ops, loop_options(s, "run"));
+  report->loop = run_closed_loop(target, ops, loop_options(s, "run"));
+  // Before the cluster stops: its nodes' stop would end the watches too.
+  if (watchers) report->watches = watchers->finish(report->loop.seconds);
   return true;
 }
 
@@ -272,6 +342,22 @@ int main(int argc, char** argv) {
                  "read-eventual, which completes inside the call)")
       ->check(CLI::IsMember({"auto", "async", "threads"}))
       ->capture_default_str();
+  app.add_option("--watchers", s.watchers,
+                 "embedded: watches registered on one node before the "
+                 "workload, each counting the events it is delivered")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--watch-on", s.watch_on,
+                 "embedded: the node of the watches: the leader the clients "
+                 "write to, or a follower")
+      ->check(CLI::IsMember({"leader", "follower"}))
+      ->capture_default_str();
+  app.add_option("--watch-keys", s.watch_keys,
+                 "embedded: what each watch asks for: idle, a key of its own "
+                 "that is never written (idle/<i>); all, the prefix every "
+                 "workload key has (each write is an event for every watch)")
+      ->check(CLI::IsMember({"idle", "all"}))
+      ->capture_default_str();
   app.add_option("--endpoints", s.endpoints,
                  "standalone: the servers' client addresses, comma-separated")
       ->capture_default_str();
@@ -292,17 +378,27 @@ int main(int argc, char** argv) {
     std::cerr << "dengine-bench: --endpoints names no server\n";
     return kBadUsage;
   }
+  if (s.watchers > 0 && s.mode != "embedded") {
+    std::cerr << "dengine-bench: --watchers needs --mode embedded\n";
+    return kBadUsage;
+  }
+  if (s.watchers > 0 && s.watch_on == "follower" && s.nodes == 1) {
+    std::cerr << "dengine-bench: --watch-on follower needs --nodes 2 or "
+                 "more\n";
+    return kBadUsage;
+  }
 
-  LoopResult result;
+  Report report;
   std::string error;
-  if (!run(s, &result, &error)) {
+  if (!run(s, &report, &error)) {
     std::cerr << "dengine-bench: " << error << "\n";
     return kSetupFailed;
   }
   if (s.json) {
-    print_json(s, result);
+    print_json(s, report);
   } else {
-    print_text(s, result);
+    print_text(s, report);
   }
-  return result.errors > 0 ? kSomeOpsFailed : 0;
+  if (report.loop.errors > 0) return kSomeOpsFailed;
+  return report.watches.ended_early.empty() ? 0 : kWatchEndedEarly;
 }

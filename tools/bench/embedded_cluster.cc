@@ -123,6 +123,13 @@ node::Node* EmbeddedCluster::wait_for_leader(std::chrono::milliseconds limit,
   return nullptr;
 }
 
+node::Node* EmbeddedCluster::other_than(const node::Node& node) const {
+  for (const auto& other : nodes_) {
+    if (other.get() != &node) return other.get();
+  }
+  return nullptr;
+}
+
 void EmbeddedTarget::run_op(size_t, const Op& op, OpDone done) {
   const auto outcome_of = [](const node::Reply& reply) {
     return OpOutcome{reply.status, reply.message};

@@ -37,6 +37,8 @@ class EmbeddedCluster {
   // it applies). nullptr, with *error saying why, if none does.
   node::Node* wait_for_leader(std::chrono::milliseconds limit,
                               std::string* error);
+  // A node other than `node`; nullptr in a cluster of one.
+  node::Node* other_than(const node::Node& node) const;
 
  private:
   EmbeddedCluster() = default;

@@ -88,6 +88,10 @@ std::string KeyValueSource::key(uint64_t i) const {
   return std::string(key_size_ - digits.size(), '0') + digits;
 }
 
+std::string KeyValueSource::common_prefix() const {
+  return std::string(key_size_ - std::to_string(keys_ - 1).size(), '0');
+}
+
 std::string_view KeyValueSource::random_value(std::mt19937_64& rng) const {
   return values_[rng() % values_.size()];
 }

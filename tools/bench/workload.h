@@ -53,6 +53,9 @@ class KeyValueSource {
   uint64_t keys() const { return keys_; }
   // Key number i (< keys()), zero-padded to the key size.
   std::string key(uint64_t i) const;
+  // The prefix every key has: the zeros that pad the largest key number
+  // (empty when that number fills the key size).
+  std::string common_prefix() const;
   std::string_view random_value(std::mt19937_64& rng) const;
 
  private:

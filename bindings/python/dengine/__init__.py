@@ -11,6 +11,8 @@ from ._dengine import version as _library_version
 from .client import Client
 from .errors import (
     BusyError,
+    CancelledError,
+    CompactedError,
     CorruptionError,
     DengineError,
     InternalError,
@@ -23,20 +25,33 @@ from .errors import (
     StateMachineError,
     TimeoutError,
     UnsupportedError,
+    WatchOverflowError,
 )
-from .machine import ApplyResult, Entry, EntryKind, SnapshotMeta, StateMachine
+from .machine import (
+    ApplyResult,
+    Entry,
+    EntryKind,
+    PublishedEvent,
+    SnapshotMeta,
+    StateMachine,
+)
 from .node import Member, Node, Result, Role, ScanResult, Status
+from .watch import Event, EventType, Watch
 
 __version__ = _library_version()
 
 __all__ = [
     "ApplyResult",
     "BusyError",
+    "CancelledError",
     "Client",
+    "CompactedError",
     "CorruptionError",
     "DengineError",
     "Entry",
     "EntryKind",
+    "Event",
+    "EventType",
     "IOError",
     "InternalError",
     "InvalidArgumentError",
@@ -44,6 +59,7 @@ __all__ = [
     "Node",
     "NotFoundError",
     "NotLeaderError",
+    "PublishedEvent",
     "Result",
     "Role",
     "ScanResult",
@@ -55,6 +71,8 @@ __all__ = [
     "Status",
     "TimeoutError",
     "UnsupportedError",
+    "Watch",
+    "WatchOverflowError",
     "log",
     "testing",
 ]

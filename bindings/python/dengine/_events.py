@@ -1,10 +1,11 @@
 """The Python side of the extension's event queue (src/events.h).
 
 dengine's threads never take the GIL to report something: completions of
-async calls, leader changes and log lines are queued in C++, and one daemon
-thread here ("dengine-events") takes them in batches and runs their handlers.
-So futures are resolved, leader callbacks run and log records are emitted on
-that thread: a handler must not block on another dengine future.
+async calls, leader changes, log lines and the wake-ups of coroutines waiting
+for a watch are queued in C++, and one daemon thread here ("dengine-events")
+takes them in batches and runs their handlers. So futures are resolved,
+leader callbacks run and log records are emitted on that thread: a handler
+must not block on another dengine future.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _LOG_LEVELS = {
     _dengine.LOG_ERROR: logging.ERROR,
 }
 
-_LOG, _COMPLETION, _LEADER = 0, 1, 2
+_LOG = 0  # the other kinds name their handler: (kind, token, *arguments)
 
 _lock = threading.Lock()
 _tokens = itertools.count(1)
@@ -39,7 +40,8 @@ _closed = False
 def register(handler: Callable[..., Any], *, once: bool) -> int:
     """A token whose events go to ``handler``: ``handler(status, reply)``
     for a completion (``once``: removed after it), ``handler(leader_id,
-    term)`` for leader changes (kept until :func:`unregister`)."""
+    term)`` for leader changes (kept until :func:`unregister`),
+    ``handler()`` for a watch's wake-up."""
     start()
     token = next(_tokens)
     with _lock:
@@ -76,7 +78,7 @@ def _run() -> None:
                     continue
                 handler = _handler_for(event[1])
                 if handler is not None:
-                    handler(event[2], event[3])
+                    handler(*event[2:])
             except Exception:  # a handler's bug must not stop the others
                 logger.exception("dengine event handler raised")
 

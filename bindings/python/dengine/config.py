@@ -130,6 +130,12 @@ _SETTERS: dict[str, Callable[[_dengine.Config, Any], None]] = {
         _int("snapshots_kept", v, _U32)
     ),
     "max_entry_bytes": lambda c, v: c.set_max_entry_bytes(_size("max_entry_bytes", v)),
+    "watch_history_events": lambda c, v: c.set_watch_history_events(
+        _int("watch_history_events", v)
+    ),
+    "watch_history_bytes": lambda c, v: c.set_watch_history_bytes(
+        _size("watch_history_bytes", v)
+    ),
     "tick_ms": lambda c, v: c.set_tick_ms(_int("tick_ms", v, _U32)),
     "election_ticks": lambda c, v: c.set_election_ticks(
         _int("election_ticks", v, _U32)

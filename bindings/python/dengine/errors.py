@@ -62,9 +62,12 @@ class TimeoutError(DengineError, builtins.TimeoutError):
 
 
 class ShuttingDownError(DengineError):
-    """The node (or client) is stopping or stopped."""
+    """The node (or client) is stopping or stopped. Ending a watch, it has
+    ``next_revision``: where a watch on another node can resume."""
 
     code = _dengine.ERR_SHUTTING_DOWN
+    #: Set when it ends a watch: every matching event below it was received.
+    next_revision: int | None = None
 
 
 class CorruptionError(DengineError):
@@ -122,6 +125,38 @@ class SessionExpiredError(DengineError):
     code = _dengine.ERR_SESSION_EXPIRED
 
 
+class CompactedError(DengineError):
+    """A watch's start revision is older than the history the node keeps
+    (``watch_history_events``, ``watch_history_bytes``, or a snapshot);
+    the message names the oldest revision it has. Read the current state
+    and watch from there. Raised by ``Node.watch`` itself, or at the end of
+    a running watch (a snapshot from the leader replaced the events it
+    still needed), then with ``next_revision``."""
+
+    code = _dengine.ERR_COMPACTED
+    #: Set when it ends a running watch: every matching event below it was
+    #: received.
+    next_revision: int | None = None
+
+
+class WatchOverflowError(DengineError):
+    """A watch fell too far behind and was ended: more than ``max_lag``
+    events behind the node, or ``max_pending`` events received and not yet
+    taken. Start a new watch from ``next_revision``: nothing is lost."""
+
+    code = _dengine.ERR_WATCH_OVERFLOW
+    #: Every matching event below it was received, none at or above it.
+    next_revision: int | None = None
+
+
+class CancelledError(DengineError):
+    """The call (a watch) was cancelled. A plain ``Exception``, not
+    ``asyncio.CancelledError``: it ends that call, never the task awaiting
+    it."""
+
+    code = _dengine.ERR_CANCELLED
+
+
 _BY_CODE: dict[int, type[DengineError]] = {
     cls.code: cls
     for cls in (
@@ -137,6 +172,9 @@ _BY_CODE: dict[int, type[DengineError]] = {
         StateMachineError,
         InternalError,
         SessionExpiredError,
+        CompactedError,
+        WatchOverflowError,
+        CancelledError,
     )
 }
 

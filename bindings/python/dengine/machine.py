@@ -45,9 +45,22 @@ class SnapshotMeta(NamedTuple):
     sha256: bytes  #: already verified by dengine
 
 
-#: One entry's result: bytes (status 0), ``(status, bytes)``, or None
-#: (status 0, no bytes). The proposer receives it.
-ApplyResult = bytes | bytearray | memoryview | tuple[int, bytes | None] | None
+#: An event a machine publishes for watchers of its topic: ``(topic, data)``,
+#: the topic non-empty bytes-like or str (UTF-8), the data bytes-like.
+PublishedEvent = tuple[bytes | str, bytes | bytearray | memoryview]
+
+#: One entry's result: bytes (status 0), ``(status, bytes)``, None (status
+#: 0, no bytes), or ``(status, bytes or None, events)`` to publish events
+#: for the entry too (see :meth:`StateMachine.apply`). The proposer
+#: receives the status and bytes.
+ApplyResult = (
+    bytes
+    | bytearray
+    | memoryview
+    | tuple[int, bytes | None]
+    | tuple[int, bytes | None, Sequence[PublishedEvent]]
+    | None
+)
 
 
 class StateMachine:
@@ -88,7 +101,18 @@ class StateMachine:
         method raises and none does (the node then stops). After a crash a
         chunk may be delivered again: skip entries at or below what you have
         durably applied. No-op and membership entries carry no command but
-        still advance ``last_applied``. Required."""
+        still advance ``last_applied``. Required.
+
+        Publishing events: return ``(status, data, events)`` for an entry,
+        ``events`` a list of ``(topic, data)`` pairs, and each is published
+        to the watchers of its topic (``Node.watch(topic=...)``, on every
+        node) at the entry's revision, its log index, in list order. Like
+        the state, events are the machine's deterministic output: publish
+        the same for the same entry on every replica, and none for a
+        re-delivered entry you skip::
+
+            results.append((0, b"ok", [("jobs/done", job_id)]))
+        """
         raise NotImplementedError("StateMachine.apply is required")
 
     def read(self, query: bytes) -> bytes:

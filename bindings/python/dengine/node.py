@@ -11,12 +11,13 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, overload
 
 from . import _dengine, _events
 from . import config as _config
 from .errors import DengineError, InvalidArgumentError, StateMachineError, from_status
 from .machine import StateMachine, _Binding
+from .watch import Watch, count, stream_of
 
 Bytes = bytes | bytearray | memoryview | str
 """Keys, values, commands and queries: bytes-like, or str (sent as UTF-8)."""
@@ -97,10 +98,13 @@ class Status:
 @dataclass(frozen=True)
 class ScanResult:
     """Up to ``limit`` (key, value) pairs in key order; ``more``: further
-    keys matched."""
+    keys matched; ``revision``: the revision the answer reflects (from a
+    Node; 0 from a Client), so a watch from ``revision + 1`` continues from
+    exactly that state."""
 
     items: list[tuple[bytes, bytes]]
     more: bool
+    revision: int = 0
 
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
         return iter(self.items)
@@ -157,14 +161,16 @@ class Node:
     ``election_ticks``, ``heartbeat_ticks``, ``default_read``
     ("linearizable", "lease", "eventual"), ``snapshot_entries``,
     ``snapshot_bytes``, ``max_entry_bytes`` (sizes: int or "64MiB"),
-    ``snapshots_kept``, ``log_level`` (the "dengine" logger's).
+    ``snapshots_kept``, ``watch_history_events`` and ``watch_history_bytes``
+    (a size; the recent events kept for watches that start in the past),
+    ``log_level`` (the "dengine" logger's).
     ``timeout`` (seconds, default 5) is the default deadline of every call;
     ``on_leader_change(leader_id, term)`` is called on each change of leader
     or term.
 
     Every method is thread-safe and blocking ones release the GIL. A node is
-    a context manager: leaving the block closes it. The machine object is
-    kept alive until then.
+    a context manager: leaving the block closes it, which ends its watches
+    (ShuttingDownError). The machine object is kept alive until then.
     """
 
     def __init__(
@@ -310,16 +316,42 @@ class Node:
         ms = timeout_ms(timeout, self.timeout)
         return self._call(lambda h: h.cas(key, expected, value, ms))
 
+    @overload
     def get(
         self,
         key: Bytes,
         *,
         consistency: str | None = None,
         timeout: float | None = None,
-    ) -> bytes | None:
-        """The value of ``key``, or None if it is absent."""
+        with_revision: Literal[False] = False,
+    ) -> bytes | None: ...
+
+    @overload
+    def get(
+        self,
+        key: Bytes,
+        *,
+        consistency: str | None = None,
+        timeout: float | None = None,
+        with_revision: Literal[True],
+    ) -> tuple[bytes | None, int]: ...
+
+    def get(
+        self,
+        key: Bytes,
+        *,
+        consistency: str | None = None,
+        timeout: float | None = None,
+        with_revision: bool = False,
+    ) -> bytes | None | tuple[bytes | None, int]:
+        """The value of ``key``, or None if it is absent. ``with_revision``:
+        ``(value, revision)``, the revision the answer reflects (the last
+        entry applied in its view), so a watch from ``revision + 1``
+        continues from exactly that state."""
         code = consistency_code(consistency)
         ms = timeout_ms(timeout, self.timeout)
+        if with_revision:
+            return self._call(lambda h: h.get_with_revision(key, code, ms))
         return self._call(lambda h: h.get(key, code, ms))
 
     def get_multi(
@@ -342,11 +374,65 @@ class Node:
         consistency: str | None = None,
         timeout: float | None = None,
     ) -> ScanResult:
-        """Up to ``limit`` keys starting with ``prefix``, in byte order."""
+        """Up to ``limit`` keys starting with ``prefix``, in byte order, and
+        the revision they reflect."""
         code = consistency_code(consistency)
         ms = timeout_ms(timeout, self.timeout)
-        items, more = self._call(lambda h: h.scan_prefix(prefix, limit, code, ms))
-        return ScanResult(items, more)
+        items, more, revision = self._call(
+            lambda h: h.scan_prefix(prefix, limit, code, ms)
+        )
+        return ScanResult(items, more, revision)
+
+    # ----- watches -----
+
+    def watch(
+        self,
+        *,
+        key: Bytes | None = None,
+        prefix: Bytes | None = None,
+        topic: Bytes | None = None,
+        topic_prefix: Bytes | None = None,
+        cluster: bool = False,
+        start_revision: int = 0,
+        max_lag: int = 0,
+        max_pending: int = 10000,
+    ) -> Watch:
+        """Watches what this node applies; returns a :class:`Watch` to
+        iterate (``for`` or ``async for``) over :class:`~dengine.Event`.
+
+        Exactly one selector: ``key`` or ``prefix`` (PUT, DELETE and EXPIRE
+        of the built-in KV machine; ``prefix=b""``: every key), ``topic`` or
+        ``topic_prefix`` (USER events an application machine publishes),
+        ``cluster=True`` (membership changes and new leaders).
+
+        ``start_revision``: 0 (the default) for the events after what the
+        node has applied; else every matching event from that revision on,
+        the past ones first (CompactedError if it is older than the
+        history kept: see :meth:`watch_range`). ``max_lag``: how many events
+        (of any kind) the watch may fall behind the node before it ends
+        with WatchOverflowError (0: 10,000). ``max_pending``: how many
+        events received may wait to be taken before it ends the same way
+        (see :class:`~dengine.Watch`); either way nothing is lost: resume
+        from the error's ``next_revision``. Any node serves watches, a
+        follower from what it has applied.
+        """
+        stream, is_prefix, selected = stream_of(
+            key, prefix, topic, topic_prefix, cluster
+        )
+        start = count("start_revision", start_revision)
+        lag = count("max_lag", max_lag)
+        pending = count("max_pending", max_pending, minimum=1)
+        handle = self._call(
+            lambda h: h.watch(stream, is_prefix, selected, start, lag, pending)
+        )
+        return Watch(handle, self)
+
+    def watch_range(self) -> tuple[int, int]:
+        """``(oldest, next)``: a watch may start at any revision from
+        ``oldest`` (the oldest kept; older raise CompactedError), and one
+        from ``next`` (the revision after everything applied) sees only
+        what comes next."""
+        return self._call(lambda h: h.watch_range())
 
     # ----- cluster -----
 

@@ -64,6 +64,7 @@ py::list key_values(const dengine_kv_items& items);
 
 void register_events(py::module_& m);
 void register_machine(py::module_& m);
+void register_watch(py::module_& m);
 void register_node(py::module_& m);
 void register_client(py::module_& m);
 void register_testkit(py::module_& m);

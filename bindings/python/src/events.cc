@@ -11,13 +11,13 @@
 namespace dengine_py {
 namespace {
 
-enum EventKind { kLog = 0, kCompletion = 1, kLeader = 2 };
+enum EventKind { kLog = 0, kCompletion = 1, kLeader = 2, kWake = 3 };
 
 struct Event {
   explicit Event(EventKind k) : kind(k) {}
 
   EventKind kind;
-  uint64_t token = 0;  // completion, leader: the Python handler
+  uint64_t token = 0;  // completion, leader, wake: the Python handler
   int status = 0;      // log: the level; completion: the status
   uint64_t leader_id = 0;
   uint64_t term = 0;
@@ -27,7 +27,7 @@ struct Event {
 
 // Log lines beyond this many waiting are dropped (and counted), so a
 // flood of debug lines cannot grow memory without bound while Python is
-// busy. Completions and leader changes are never dropped.
+// busy. Completions, leader changes and wake-ups are never dropped.
 constexpr size_t kMaxQueuedLogLines = 10000;
 
 class EventQueue {
@@ -130,6 +130,9 @@ py::object next_events() {
         out.append(py::make_tuple(static_cast<int>(kLeader), event.token,
                                   event.leader_id, event.term));
         break;
+      case kWake:
+        out.append(py::make_tuple(static_cast<int>(kWake), event.token));
+        break;
     }
   }
   return out;
@@ -157,12 +160,18 @@ void on_leader_change(void* ctx, uint64_t leader_id, uint64_t term) {
   queue().push(std::move(event));
 }
 
+void wake(uint64_t token) {
+  Event event(kWake);
+  event.token = token;
+  queue().push(std::move(event));
+}
+
 void register_events(py::module_& m) {
   m.def("next_events", &next_events,
         "Waits (GIL released) for queued events and returns them as tuples: "
         "(0, level, message), (1, token, status, Reply), (2, token, "
-        "leader_id, term); None once close_events() was called and all "
-        "were taken.");
+        "leader_id, term), (3, token); None once close_events() was called "
+        "and all were taken.");
   m.def(
       "close_events", [] { queue().close(); },
       "Makes next_events() return None once the queue is drained.");

@@ -25,20 +25,46 @@ int with_buffer(py::handle object, const char* what, Use&& use) {
   return status;
 }
 
-// One entry's result: None, bytes-like, or (status, bytes-like or None).
+// Publishes entry i's events: an iterable of (topic, data) pairs, the topic
+// bytes-like or str (UTF-8) and not empty, the data bytes-like.
+void publish_events(dengine_results* results, size_t i, py::handle events) {
+  for (py::handle event : events) {
+    if (!PyTuple_Check(event.ptr()) || PyTuple_GET_SIZE(event.ptr()) != 2) {
+      throw py::value_error(
+          "a published event must be a (topic, data) tuple, not " +
+          std::string(Py_TYPE(event.ptr())->tp_name));
+    }
+    const std::string topic =
+        copy_bytes(PyTuple_GET_ITEM(event.ptr(), 0), "a topic");
+    if (topic.empty()) throw py::value_error("a topic must not be empty");
+    const int status =
+        with_buffer(PyTuple_GET_ITEM(event.ptr(), 1), "an event's data",
+                    [&](const void* buf, size_t len) {
+                      return dengine_events_publish(results, i, topic.data(),
+                                                    topic.size(), buf, len);
+                    });
+    if (status != DENGINE_OK) throw py::value_error(dengine_last_error());
+  }
+}
+
+// One entry's result: None, bytes-like, (status, bytes-like or None), or
+// (status, bytes-like or None, events) to publish events too.
 int set_result(dengine_results* results, size_t i, py::handle item) {
   if (item.is_none()) return DENGINE_OK;
   int32_t status = 0;
   py::handle data = item;
   if (PyTuple_Check(item.ptr())) {
-    if (PyTuple_GET_SIZE(item.ptr()) != 2) {
-      throw py::value_error("a result tuple must be (status, data), got " +
-                            std::to_string(PyTuple_GET_SIZE(item.ptr())) +
-                            " items");
+    const Py_ssize_t size = PyTuple_GET_SIZE(item.ptr());
+    if (size != 2 && size != 3) {
+      throw py::value_error(
+          "a result tuple must be (status, data) or (status, data, events), "
+          "got " +
+          std::to_string(size) + " items");
     }
     status = py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(item.ptr(), 0))
                  .cast<int32_t>();
     data = PyTuple_GET_ITEM(item.ptr(), 1);
+    if (size == 3) publish_events(results, i, PyTuple_GET_ITEM(item.ptr(), 2));
   }
   if (data.is_none())
     return dengine_results_set(results, i, status, nullptr, 0);

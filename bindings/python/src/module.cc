@@ -1,6 +1,6 @@
 // The dengine._dengine extension module: version, status codes, errors and
-// the Reply type, then each concept's bindings (events, machine, node,
-// client, testkit).
+// the Reply type, then each concept's bindings (events, machine, watch,
+// node, client, testkit).
 #include <pybind11/stl.h>
 
 #include <utility>
@@ -60,6 +60,9 @@ PYBIND11_MODULE(_dengine, m) {
       {"ERR_STATE_MACHINE", DENGINE_ERR_STATE_MACHINE},
       {"ERR_INTERNAL", DENGINE_ERR_INTERNAL},
       {"ERR_SESSION_EXPIRED", DENGINE_ERR_SESSION_EXPIRED},
+      {"ERR_COMPACTED", DENGINE_ERR_COMPACTED},
+      {"ERR_WATCH_OVERFLOW", DENGINE_ERR_WATCH_OVERFLOW},
+      {"ERR_CANCELLED", DENGINE_ERR_CANCELLED},
       {"LOG_DEBUG", DENGINE_LOG_DEBUG},
       {"LOG_INFO", DENGINE_LOG_INFO},
       {"LOG_WARN", DENGINE_LOG_WARN},
@@ -79,6 +82,17 @@ PYBIND11_MODULE(_dengine, m) {
       {"ROLE_PRE_CANDIDATE", DENGINE_ROLE_PRE_CANDIDATE},
       {"ROLE_CANDIDATE", DENGINE_ROLE_CANDIDATE},
       {"ROLE_LEADER", DENGINE_ROLE_LEADER},
+      {"EVENT_PUT", DENGINE_EVENT_PUT},
+      {"EVENT_DELETE", DENGINE_EVENT_DELETE},
+      {"EVENT_EXPIRE", DENGINE_EVENT_EXPIRE},
+      {"EVENT_USER", DENGINE_EVENT_USER},
+      {"EVENT_MEMBER_ADDED", DENGINE_EVENT_MEMBER_ADDED},
+      {"EVENT_MEMBER_PROMOTED", DENGINE_EVENT_MEMBER_PROMOTED},
+      {"EVENT_MEMBER_REMOVED", DENGINE_EVENT_MEMBER_REMOVED},
+      {"EVENT_LEADER", DENGINE_EVENT_LEADER},
+      {"WATCH_KV", DENGINE_WATCH_KV},
+      {"WATCH_TOPIC", DENGINE_WATCH_TOPIC},
+      {"WATCH_CLUSTER", DENGINE_WATCH_CLUSTER},
   };
   for (const auto& [name, value] : constants) m.attr(name) = value;
 
@@ -94,6 +108,7 @@ PYBIND11_MODULE(_dengine, m) {
 
   register_events(m);
   register_machine(m);
+  register_watch(m);
   register_node(m);
   register_client(m);
   register_testkit(m);

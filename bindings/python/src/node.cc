@@ -4,10 +4,12 @@
 // A node handle may be used from many Python threads while another closes
 // it: each call holds a shared lock on the handle while it runs (taken
 // after the GIL is released), close() stops the node first (so blocked
-// calls return) and then takes the lock exclusively to free it.
+// calls return) and then takes the lock exclusively to free it. A watch
+// (watch.h) outlives its node's handle: closing the node ends it.
 #include <pybind11/stl.h>
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -18,6 +20,7 @@
 #include "bindings.h"
 #include "events.h"
 #include "machine.h"
+#include "watch.h"
 
 namespace dengine_py {
 namespace {
@@ -44,6 +47,17 @@ struct Outcome {
   int status = DENGINE_OK;
   Reply reply;
   std::string error;
+};
+
+// Bytes a dengine_kv_encode_* call allocated.
+struct Encoded {
+  Encoded() = default;
+  ~Encoded() { dengine_free(data); }
+  Encoded(const Encoded&) = delete;
+  Encoded& operator=(const Encoded&) = delete;
+
+  uint8_t* data = nullptr;
+  size_t len = 0;
 };
 
 // Waits for the completion of an _async call, for the blocking forms that
@@ -257,6 +271,21 @@ class NodeHandle {
     return out;
   }
 
+  // get's value (None: absent) and the revision it reflects: through the
+  // KV codec and dengine_node_read_opts, whose reply, unlike
+  // dengine_kv_get's, carries the revision.
+  py::tuple get_with_revision(py::handle key, int consistency,
+                              TimeoutMs timeout_ms) {
+    const std::string k = copy_bytes(key, "a key");
+    Encoded query;
+    check(dengine_kv_encode_get(k.data(), k.size(), &query.data, &query.len));
+    dengine_kv_items items{};
+    const uint64_t revision = kv_read(query, consistency, timeout_ms, &items);
+    py::object value = found_values(items)[0];
+    dengine_kv_items_free(&items);
+    return py::make_tuple(value, revision);
+  }
+
   py::object get_multi(const py::list& keys, int consistency,
                        TimeoutMs timeout_ms) {
     const KeyList list(keys);
@@ -271,17 +300,51 @@ class NodeHandle {
     return out;
   }
 
+  // (items, more, revision): as get_with_revision, through the codec.
   py::tuple scan_prefix(py::handle prefix, uint32_t limit, int consistency,
                         TimeoutMs timeout_ms) {
     const std::string p = copy_bytes(prefix, "a prefix");
+    Encoded query;
+    check(dengine_kv_encode_scan_prefix(p.data(), p.size(), limit, &query.data,
+                                        &query.len));
     dengine_kv_items items{};
-    check_outcome(call([&](dengine_node* node, Outcome* out) {
-      out->status = dengine_kv_scan_prefix(node, p.data(), p.size(), limit,
-                                           consistency, timeout_ms, &items);
-    }));
-    py::tuple out = py::make_tuple(key_values(items), items.more != 0);
+    const uint64_t revision = kv_read(query, consistency, timeout_ms, &items);
+    py::tuple out =
+        py::make_tuple(key_values(items), items.more != 0, revision);
     dengine_kv_items_free(&items);
     return out;
+  }
+
+  // A watch of `stream` (DENGINE_WATCH_*) selecting `key` (a key, prefix or
+  // topic; unused by the cluster stream).
+  std::unique_ptr<Watch> watch(int stream, bool prefix, py::handle key,
+                               uint64_t start_revision, uint64_t max_lag,
+                               size_t max_pending) {
+    const std::string k = copy_bytes(key, "a key");
+    dengine_watch_options options{};
+    options.version = DENGINE_WATCH_OPTIONS_VERSION;
+    options.struct_size = sizeof options;
+    options.stream = stream;
+    options.flags = prefix ? DENGINE_WATCH_PREFIX : 0u;
+    options.key = k.data();
+    options.key_len = k.size();
+    options.start_revision = start_revision;
+    options.max_lag = max_lag;
+    auto watch = std::make_unique<Watch>(max_pending);
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = watch->start(node, options);
+    }));
+    return watch;
+  }
+
+  // (oldest, next): the revisions a new watch can start from.
+  py::tuple watch_range() {
+    uint64_t oldest = 0;
+    uint64_t next = 0;
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_node_watch_range(node, &oldest, &next);
+    }));
+    return py::make_tuple(oldest, next);
   }
 
   // Stops serving and stops the machine; raises the error that stopped the
@@ -335,6 +398,30 @@ class NodeHandle {
       }
     }
     return out;
+  }
+
+  // Reads the encoded KV `query` into *items (free with
+  // dengine_kv_items_free); returns the revision the answer reflects.
+  uint64_t kv_read(const Encoded& query, int consistency, TimeoutMs timeout_ms,
+                   dengine_kv_items* items) {
+    Outcome outcome = call([&](dengine_node* node, Outcome* out) {
+      dengine_read_options options{};
+      options.version = DENGINE_READ_OPTIONS_VERSION;
+      options.struct_size = sizeof options;
+      options.consistency = consistency;
+      options.timeout_ms = timeout_ms;
+      options.flags = DENGINE_REQUEST_KV;
+      dengine_reply reply;
+      out->status =
+          dengine_node_read_opts(node, query.data, query.len, &options, &reply);
+      out->reply = copy_reply(reply);
+      dengine_reply_free(&reply);
+    });
+    check_outcome(outcome);
+    const std::string& answer = outcome.reply.data;
+    check(dengine_kv_decode_read(query.data, query.len, answer.data(),
+                                 answer.size(), items));
+    return outcome.reply.index;
   }
 
   // Runs an _async call to completion with the GIL released.
@@ -463,8 +550,16 @@ void register_node(py::module_& m) {
            [](ConfigHandle& c, uint32_t count) {
              check(dengine_config_set_snapshots_kept(c.get(), count));
            })
-      .def("set_max_entry_bytes", [](ConfigHandle& c, uint64_t bytes) {
-        check(dengine_config_set_max_entry_bytes(c.get(), bytes));
+      .def("set_max_entry_bytes",
+           [](ConfigHandle& c, uint64_t bytes) {
+             check(dengine_config_set_max_entry_bytes(c.get(), bytes));
+           })
+      .def("set_watch_history_events",
+           [](ConfigHandle& c, uint64_t count) {
+             check(dengine_config_set_watch_history_events(c.get(), count));
+           })
+      .def("set_watch_history_bytes", [](ConfigHandle& c, uint64_t bytes) {
+        check(dengine_config_set_watch_history_bytes(c.get(), bytes));
       });
 
   py::class_<NodeHandle>(m, "Node")
@@ -486,8 +581,11 @@ void register_node(py::module_& m) {
       .def("delete", &NodeHandle::remove_key)
       .def("cas", &NodeHandle::cas)
       .def("get", &NodeHandle::get)
+      .def("get_with_revision", &NodeHandle::get_with_revision)
       .def("get_multi", &NodeHandle::get_multi)
       .def("scan_prefix", &NodeHandle::scan_prefix)
+      .def("watch", &NodeHandle::watch)
+      .def("watch_range", &NodeHandle::watch_range)
       .def("stop", &NodeHandle::stop)
       .def("close", &NodeHandle::close);
 }

@@ -132,3 +132,48 @@ def test_bad_files_name_the_place_and_the_key(tmp_path: Path) -> None:
         dengine.Node(config=bad, id=1, data_dir=tmp_path / "x")
     with pytest.raises(dengine.IOError, match="No such file"):
         dengine.Node(config=tmp_path / "missing.toml")
+
+
+def test_watch_history_options(tmp_path: Path) -> None:
+    # The smallest values the library allows; a size may be a string.
+    with dengine.Node(
+        id=1,
+        data_dir=tmp_path / "keywords",
+        initial_voters=[1],
+        watch_history_events=1,
+        watch_history_bytes="4KiB",
+    ) as node:
+        assert node.id == 1
+    with pytest.raises(
+        dengine.InvalidArgumentError,
+        match="watch_history_events: must be between 1 and 100000000, got 0",
+    ):
+        dengine.Node(id=1, data_dir=tmp_path, watch_history_events=0)
+    with pytest.raises(
+        dengine.InvalidArgumentError,
+        match="watch_history_bytes: must be between 4096 and 1099511627776, got 1",
+    ):
+        dengine.Node(id=1, data_dir=tmp_path, watch_history_bytes=1)
+    with pytest.raises(
+        dengine.InvalidArgumentError, match="watch_history_bytes: expected a size"
+    ):
+        dengine.Node(id=1, data_dir=tmp_path, watch_history_bytes="64MB")
+    with pytest.raises(
+        dengine.InvalidArgumentError, match="watch_history_events: expected an integer"
+    ):
+        dengine.Node(id=1, data_dir=tmp_path, watch_history_events="10")
+
+    config = tmp_path / "node.toml"
+    config.write_text(
+        f'[node]\nid = 1\ndata_dir = "{tmp_path / "file"}"\n'
+        "[cluster]\ninitial_voters = [1]\n"
+        '[storage]\nwatch_history_events = 10\nwatch_history_bytes = "1MiB"\n'
+    )
+    with dengine.Node(config=config) as node:
+        assert node.id == 1
+    config.write_text("[storage]\nwatch_history_events = 0\n")
+    with pytest.raises(
+        dengine.InvalidArgumentError,
+        match="node.toml:2:24: storage.watch_history_events: must be between 1",
+    ):
+        dengine.Node(config=config, id=1, data_dir=tmp_path / "x")

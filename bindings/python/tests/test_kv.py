@@ -131,6 +131,10 @@ def test_kv_helpers_refuse_a_node_with_a_python_machine(tmp_path: Path) -> None:
         node.wait_for_leader()
         with pytest.raises(dengine.UnsupportedError):
             node.put("k", "v")
+        with pytest.raises(dengine.UnsupportedError):
+            node.get("k", with_revision=True)
+        with pytest.raises(dengine.UnsupportedError):
+            node.scan_prefix("k")
 
 
 def test_engine_logs_reach_the_dengine_logger(tmp_path: Path) -> None:

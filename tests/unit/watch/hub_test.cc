@@ -233,6 +233,34 @@ TEST(WatchHub, AKeyWatchReceivesOnlyThatKeysChanges) {
   EXPECT_EQ(events[3], put(6, "a", "last"));
 }
 
+// An exact-key watch skips other keys' events through the history's index:
+// a burst far beyond its max_lag, none of it for its key, does not end it,
+// and it still gets its key's events, also after a burst that has some.
+TEST(WatchHub, AnIdleKeyWatchSkipsOtherKeysWithoutFallingBehind) {
+  Recorder idle, busy;
+  Hub hub;
+  WatchOptions options = on_key("idle");
+  options.max_lag = 5;
+  must_watch(hub, options, idle);
+  must_watch(hub, on_prefix("busy"), busy);
+  // Caught up (max_lag applies from here on).
+  hub.publish({put(1, "idle", "first")}, 1);
+  ASSERT_TRUE(idle.wait_for_events(1));
+  std::vector<Event> burst;
+  for (uint64_t r = 2; r <= 1001; ++r) burst.push_back(put(r, "busy"));
+  hub.publish(std::move(burst), 1001);
+  // Rounds visit the idle watch (registered first) before the busy one has
+  // all of the burst.
+  ASSERT_TRUE(busy.wait_for_events(1000));
+  hub.publish({put(1002, "idle", "mine")}, 1002);
+  ASSERT_TRUE(idle.wait_for_events(2));
+  EXPECT_EQ(idle.events()[1], put(1002, "idle", "mine"));
+  EXPECT_TRUE(idle.ends().empty());
+  hub.stop();
+  EXPECT_EQ(idle.end().status, DENGINE_ERR_SHUTTING_DOWN);
+  EXPECT_EQ(idle.end().next_revision, 1003u);
+}
+
 TEST(WatchHub, APrefixWatchReceivesEveryKeyUnderThePrefix) {
   Recorder under_a, everything;
   Hub hub;

@@ -212,8 +212,8 @@ func TestWatchRefusesBadOptions(t *testing.T) {
 		opts dengine.WatchOptions
 		want string
 	}{
-		{dengine.WatchOptions{}, "options->key is empty"},
-		{dengine.WatchOptions{Stream: dengine.WatchTopic}, "options->key is empty"},
+		{dengine.WatchOptions{}, "the key is empty"},
+		{dengine.WatchOptions{Stream: dengine.WatchTopic}, "the key is empty"},
 		{dengine.WatchOptions{Stream: dengine.WatchStream(7), Prefix: true}, "unknown stream 7"},
 		{dengine.WatchOptions{Prefix: true, Buffer: -1}, "the buffer must not be negative"},
 	} {

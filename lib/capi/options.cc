@@ -78,11 +78,6 @@ std::string read_watch_options(const dengine_watch_options* in,
   if (o.key_len > 0) {
     out->filter.key.assign(static_cast<const char*>(o.key), o.key_len);
   }
-  if (out->filter.key.empty() && !out->filter.prefix &&
-      out->filter.stream != watch::Stream::kCluster) {
-    return "options->key is empty: name a key or topic, or set "
-           "DENGINE_WATCH_PREFIX to watch them all";
-  }
   out->start_revision = o.start_revision;
   if (o.max_lag != 0) out->max_lag = o.max_lag;
   return "";

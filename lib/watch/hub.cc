@@ -203,6 +203,12 @@ int Hub::State::watch(WatchOptions options, EventFn on_event, EndFn on_end,
     return refuse(error, DENGINE_ERR_INVALID_ARGUMENT,
                   "a watch needs both on_event and on_end");
   }
+  if (options.filter.key.empty() && !options.filter.prefix &&
+      options.filter.stream != Stream::kCluster) {
+    return refuse(error, DENGINE_ERR_INVALID_ARGUMENT,
+                  "the key is empty: name a key or topic, or watch a prefix "
+                  "(an empty prefix matches them all)");
+  }
   std::lock_guard lock(mutex);
   if (stopping) return refuse(error, DENGINE_ERR_SHUTTING_DOWN, stop_message);
   const uint64_t start = options.start_revision;

@@ -86,7 +86,8 @@ class Hub {
   // watch can run. Or, and no callback is ever called:
   // DENGINE_ERR_COMPACTED when start_revision < available_from() (*oldest:
   // available_from()); DENGINE_ERR_SHUTTING_DOWN after stop();
-  // DENGINE_ERR_INVALID_ARGUMENT for max_lag == 0 or an empty callback;
+  // DENGINE_ERR_INVALID_ARGUMENT for max_lag == 0, an empty callback or an
+  // empty key without prefix (kKv, kTopic);
   // *error says why. on_event runs on the delivery thread for each matching
   // event, in order; on_end runs exactly once, last. Any pointer may be
   // null.

@@ -463,6 +463,11 @@ TEST(WatchHub, RefusesAZeroMaxLagAndMissingCallbacks) {
   EXPECT_EQ(hub.watch(on_key("k"), nullptr, recorder.on_end(), nullptr, nullptr,
                       nullptr),
             DENGINE_ERR_INVALID_ARGUMENT);
+  // An empty key names nothing; an empty prefix names everything.
+  EXPECT_EQ(hub.watch(on_key(""), recorder.on_event(), recorder.on_end(),
+                      nullptr, &error, nullptr),
+            DENGINE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(error.find("the key is empty"), std::string::npos);
   EXPECT_EQ(hub.watch_count(), 0u);
 }
 

@@ -1218,6 +1218,39 @@ DENGINE_API int dengine_client_transfer_leadership_async(dengine_client* client,
 DENGINE_API int dengine_client_snapshot_async(dengine_client* client,
                                               dengine_done_fn done, void* ctx);
 
+/* Watches through a client (since 0.2.0): the events of dengine_node_watch
+ * (see "Watches"), served by the client's servers (docs/client-protocol.md,
+ * "Watch"). The options, callbacks, `ctx` and handle are dengine_node_watch's,
+ * under the protocol's rules: on DENGINE_WATCH_CLUSTER neither a key nor
+ * DENGINE_WATCH_PREFIX. Blocks until a server has started the watch, trying
+ * the endpoints with the client's retries for up to its timeout. Then the
+ * watch runs on a thread of its own, with its own connection (one thread per
+ * client watch), where both callbacks run: a slow on_event holds back this
+ * watch only. It outlives servers: when its connection is lost or its server
+ * stops, it reconnects (the next endpoint, with a growing backoff, without
+ * giving up) and resumes from the last revision it received, so on_event
+ * still sees every matching event once, in order; the delay is the only
+ * visible effect. on_end runs exactly once, last, on the watch thread, with
+ * DENGINE_ERR_CANCELLED (dengine_watch_cancel or _close),
+ * DENGINE_ERR_WATCH_OVERFLOW, or DENGINE_ERR_COMPACTED (a server no longer
+ * keeps the revision the watch must resume from, which next_revision is);
+ * never with DENGINE_ERR_SHUTTING_DOWN. Fails, with no callback ever called,
+ * with DENGINE_ERR_INVALID_ARGUMENT (NULL client, on_event, on_end or out,
+ * bad options, or a server refusing them), DENGINE_ERR_COMPACTED
+ * (start_revision is older than what the server keeps: the message names its
+ * oldest), or, when no server started it within the client's timeout, the
+ * last error (e.g. DENGINE_ERR_IO, DENGINE_ERR_TIMEOUT). The watch keeps a
+ * copy of the client's endpoints and options, not `client`: either may be
+ * closed first. dengine_watch_cancel and _close from another thread wake the
+ * watch thread and wait for it to end (and for a callback it is running);
+ * from inside a callback they return at once, and on_end follows. Any
+ * thread. */
+DENGINE_API int dengine_client_watch(dengine_client* client,
+                                     const dengine_watch_options* options,
+                                     dengine_event_fn on_event,
+                                     dengine_watch_end_fn on_end, void* ctx,
+                                     dengine_watch** out);
+
 /* ------------------------------------------------------------------------ */
 /* Testing your state machine                                                */
 

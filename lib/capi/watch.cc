@@ -1,5 +1,6 @@
-// dengine_node_watch and the dengine_watch handle: forwards to the node's
-// watch::Hub (lib/watch/hub.h), converting its events to dengine_event.
+// dengine_node_watch and the dengine_watch handle of both kinds of watch:
+// forwards to the node's watch::Hub (lib/watch/hub.h), or to the client's
+// watch (lib/client/watch.h), converting events to dengine_event.
 #include <memory>
 #include <string>
 #include <utility>
@@ -7,15 +8,10 @@
 #include "capi/errors.h"
 #include "capi/handles.h"
 #include "capi/options.h"
+#include "capi/watch_handle.h"
 
 using dengine::capi::fail;
 using dengine::capi::guarded;
-
-struct dengine_watch {
-  // The node's hub, which the handle may outlive (a node closed first).
-  std::weak_ptr<dengine::watch::Hub> hub;
-  uint64_t id = 0;
-};
 
 namespace {
 
@@ -46,6 +42,33 @@ dengine_event event_of(const dengine::watch::Event& e) {
 
 }  // namespace
 
+namespace dengine::capi {
+
+std::string read_watch_call(const dengine_watch_options* options,
+                            dengine_event_fn on_event,
+                            dengine_watch_end_fn on_end, dengine_watch** out,
+                            watch::WatchOptions* read) {
+  if (on_event == nullptr || on_end == nullptr || out == nullptr) {
+    return "on_event, on_end and out must not be NULL";
+  }
+  return read_watch_options(options, read);
+}
+
+watch::Hub::EventFn event_callback(dengine_event_fn on_event, void* ctx) {
+  return [on_event, ctx](const watch::Event& e) {
+    const dengine_event view = event_of(e);
+    on_event(ctx, &view);
+  };
+}
+
+watch::Hub::EndFn end_callback(dengine_watch_end_fn on_end, void* ctx) {
+  return [on_end, ctx](const watch::WatchEnd& end) {
+    on_end(ctx, end.status, end.next_revision, end.message.c_str());
+  };
+}
+
+}  // namespace dengine::capi
+
 extern "C" {
 
 int dengine_node_watch(dengine_node* node, const dengine_watch_options* options,
@@ -57,13 +80,9 @@ int dengine_node_watch(dengine_node* node, const dengine_watch_options* options,
     if (!dengine::capi::valid(node, kFunction)) {
       return DENGINE_ERR_INVALID_ARGUMENT;
     }
-    if (on_event == nullptr || on_end == nullptr || out == nullptr) {
-      return fail(DENGINE_ERR_INVALID_ARGUMENT,
-                  std::string(kFunction) +
-                      ": on_event, on_end and out must not be NULL");
-    }
     dengine::watch::WatchOptions o;
-    if (std::string error = dengine::capi::read_watch_options(options, &o);
+    if (std::string error =
+            dengine::capi::read_watch_call(options, on_event, on_end, out, &o);
         !error.empty()) {
       return fail(DENGINE_ERR_INVALID_ARGUMENT,
                   std::string(kFunction) + ": " + error);
@@ -73,16 +92,9 @@ int dengine_node_watch(dengine_node* node, const dengine_watch_options* options,
     handle->hub = hub;
     std::string error;
     uint64_t oldest = 0;
-    const int rc = hub->watch(
-        o,
-        [on_event, ctx](const dengine::watch::Event& e) {
-          const dengine_event view = event_of(e);
-          on_event(ctx, &view);
-        },
-        [on_end, ctx](const dengine::watch::WatchEnd& end) {
-          on_end(ctx, end.status, end.next_revision, end.message.c_str());
-        },
-        &handle->id, &error, &oldest);
+    const int rc = hub->watch(o, dengine::capi::event_callback(on_event, ctx),
+                              dengine::capi::end_callback(on_end, ctx),
+                              &handle->id, &error, &oldest);
     if (rc != DENGINE_OK) {
       return fail(rc, std::string(kFunction) + ": " + error);
     }
@@ -94,14 +106,22 @@ int dengine_node_watch(dengine_node* node, const dengine_watch_options* options,
 void dengine_watch_cancel(dengine_watch* watch) {
   guarded("dengine_watch_cancel", [&] {
     if (watch == nullptr) return;
-    if (auto hub = watch->hub.lock()) hub->cancel(watch->id);
+    if (watch->client_watch) {
+      watch->client_watch->cancel();
+    } else if (auto hub = watch->hub.lock()) {
+      hub->cancel(watch->id);
+    }
   });
 }
 
 void dengine_watch_close(dengine_watch* watch) {
   guarded("dengine_watch_close", [&] {
     if (watch == nullptr) return;
-    if (auto hub = watch->hub.lock()) hub->cancel(watch->id);
+    // A client's watch cancels itself as it is destroyed (and, from inside
+    // its own callback, lets its thread finish on its own).
+    if (!watch->client_watch) {
+      if (auto hub = watch->hub.lock()) hub->cancel(watch->id);
+    }
     delete watch;
   });
 }

@@ -167,6 +167,8 @@ class Client {
   // The id of the session the next write uses; 0 until one was opened, and
   // again after the cluster let it expire.
   uint64_t client_id() const;
+  // The options it was created with (e.g. for a Watch of the same servers).
+  const ClientOptions& options() const { return options_; }
 
  private:
   explicit Client(ClientOptions options);

@@ -24,17 +24,42 @@ Status io_error(const std::string& what, int err) {
 }
 
 // Milliseconds left until `deadline` for poll(), rounded up so that a wait
-// never ends just before it; 0 once it has passed.
+// never ends just before it; 0 once it has passed, -1 (forever) for
+// Clock::time_point::max().
 int poll_timeout(Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return -1;
   const auto left = deadline - Clock::now();
   if (left <= Clock::duration::zero()) return 0;
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
   return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
 }
 
+enum class Ready { kReady, kTimedOut, kWoken, kFailed };
+
+// Waits until `fd` is ready for `events`, `wake_fd` (-1: none) is readable,
+// or `deadline` passes; on kFailed, errno says why. A readable wake fd wins
+// over a ready socket, so a wake-up is seen even under a steady stream.
+Ready poll_ready(int fd, short events, int wake_fd,
+                 Clock::time_point deadline) {
+  pollfd p[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
+  const nfds_t count = wake_fd >= 0 ? 2 : 1;
+  for (;;) {
+    const int ready = poll(p, count, poll_timeout(deadline));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return Ready::kFailed;
+    if (ready == 0) {
+      // poll() counts whole milliseconds, at most INT32_MAX of them.
+      if (Clock::now() >= deadline) return Ready::kTimedOut;
+      continue;
+    }
+    if (count == 2 && p[1].revents != 0) return Ready::kWoken;
+    return Ready::kReady;
+  }
+}
+
 // Connects a non-blocking socket to `addr` before `deadline`; returns the
 // socket, or -1 with *status set.
-int connect_one(const addrinfo& addr, Clock::time_point deadline,
+int connect_one(const addrinfo& addr, Clock::time_point deadline, int wake_fd,
                 const std::string& name, Status* status) {
   const int fd =
       socket(addr.ai_family, addr.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -46,18 +71,22 @@ int connect_one(const addrinfo& addr, Clock::time_point deadline,
   int err = 0;
   if (connect(fd, addr.ai_addr, addr.ai_addrlen) != 0) err = errno;
   if (err == EINPROGRESS) {
-    pollfd p{fd, POLLOUT, 0};
-    int ready = 0;
-    do {
-      ready = poll(&p, 1, poll_timeout(deadline));
-    } while (ready < 0 && errno == EINTR);
     socklen_t len = sizeof(err);
-    if (ready == 0) {
-      err = ETIMEDOUT;
-    } else if (ready < 0) {
-      err = errno;
-    } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
-      err = errno;
+    switch (poll_ready(fd, POLLOUT, wake_fd, deadline)) {
+      case Ready::kReady:
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        break;
+      case Ready::kTimedOut:
+        err = ETIMEDOUT;
+        break;
+      case Ready::kWoken:
+        close(fd);
+        *status = Status::error(DENGINE_ERR_CANCELLED,
+                                "connect to " + name + " interrupted");
+        return -1;
+      case Ready::kFailed:
+        err = errno;
+        break;
     }
   }
   if (err != 0) {
@@ -78,7 +107,7 @@ int connect_one(const addrinfo& addr, Clock::time_point deadline,
 
 Status Connection::open(const net::HostPort& endpoint,
                         Clock::time_point deadline, uint32_t max_frame_payload,
-                        std::unique_ptr<Connection>* out) {
+                        std::unique_ptr<Connection>* out, int wake_fd) {
   const std::string name = endpoint.host + ":" + std::to_string(endpoint.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -95,33 +124,42 @@ Status Connection::open(const net::HostPort& endpoint,
   Status status;
   int fd = -1;
   for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = connect_one(*a, deadline, name, &status);
+    fd = connect_one(*a, deadline, wake_fd, name, &status);
+    if (status.code == DENGINE_ERR_CANCELLED) break;
   }
   freeaddrinfo(found);
   if (fd < 0) return status;
-  out->reset(new Connection(fd, name, max_frame_payload));
+  out->reset(new Connection(fd, name, max_frame_payload, wake_fd));
   return {};
 }
 
-Connection::Connection(int fd, std::string name, uint32_t max_frame_payload)
-    : fd_(fd), name_(std::move(name)), decoder_(max_frame_payload) {}
+Connection::Connection(int fd, std::string name, uint32_t max_frame_payload,
+                       int wake_fd)
+    : fd_(fd),
+      wake_fd_(wake_fd),
+      name_(std::move(name)),
+      decoder_(max_frame_payload) {}
 
 Connection::~Connection() { close(fd_); }
 
 Status Connection::wait(short events, Clock::time_point deadline,
                         const char* what) {
-  pollfd p{fd_, events, 0};
-  int ready = 0;
-  do {
-    ready = poll(&p, 1, poll_timeout(deadline));
-  } while (ready < 0 && errno == EINTR);
-  if (ready < 0) return io_error(std::string("poll on ") + name_, errno);
-  if (ready == 0) {
-    return Status::error(
-        DENGINE_ERR_TIMEOUT,
-        std::string("no ") + what + " from " + name_ + " before the deadline");
+  switch (poll_ready(fd_, events, wake_fd_, deadline)) {
+    case Ready::kReady:
+      return {};
+    case Ready::kTimedOut:
+      return Status::error(DENGINE_ERR_TIMEOUT, std::string("no ") + what +
+                                                    " from " + name_ +
+                                                    " before the deadline");
+    case Ready::kWoken:
+      return Status::error(DENGINE_ERR_CANCELLED, std::string("waiting for ") +
+                                                      what + " from " + name_ +
+                                                      ": interrupted");
+    case Ready::kFailed:
+      break;
   }
-  return {};
+  const int err = errno;
+  return io_error(std::string("poll on ") + name_, err);
 }
 
 Status Connection::send(std::string_view bytes, Clock::time_point deadline) {

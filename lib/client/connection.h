@@ -1,8 +1,15 @@
 // One TCP connection to a server, used blockingly: every call takes a
-// deadline and waits with poll() no longer than that. Failures come back as
-// a Status: DENGINE_ERR_TIMEOUT when the deadline passed, DENGINE_ERR_IO
-// when the socket failed or the server closed it, DENGINE_ERR_CORRUPTION
-// when the bytes it sent are not frames.
+// deadline (Clock::time_point::max(): none) and waits with poll() no longer
+// than that. Failures come back as a Status: DENGINE_ERR_TIMEOUT when the
+// deadline passed, DENGINE_ERR_IO when the socket failed or the server
+// closed it, DENGINE_ERR_CORRUPTION when the bytes it sent are not frames,
+// DENGINE_ERR_CANCELLED when the connection's wake fd became readable.
+//
+// The wake fd (optional, owned by the caller, e.g. an eventfd) lets another
+// thread interrupt a connection's waits: every wait polls it with the
+// socket and ends as soon as it is readable. The connection never reads it,
+// so once readable it interrupts every later wait too (a frame already
+// received is still returned).
 #pragma once
 
 #include <chrono>
@@ -21,10 +28,12 @@ using Clock = std::chrono::steady_clock;
 class Connection {
  public:
   // Resolves `endpoint` (name resolution itself is not bounded by the
-  // deadline) and connects to the first of its addresses that accepts.
+  // deadline, nor interrupted by the wake fd) and connects to the first of
+  // its addresses that accepts. `wake_fd` (-1: none) must stay open as long
+  // as the connection.
   static Status open(const net::HostPort& endpoint, Clock::time_point deadline,
                      uint32_t max_frame_payload,
-                     std::unique_ptr<Connection>* out);
+                     std::unique_ptr<Connection>* out, int wake_fd = -1);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -35,11 +44,12 @@ class Connection {
   Status receive(net::Frame* out, Clock::time_point deadline);
 
  private:
-  Connection(int fd, std::string name, uint32_t max_frame_payload);
+  Connection(int fd, std::string name, uint32_t max_frame_payload, int wake_fd);
   // Waits until the socket is ready for `events` (POLLIN / POLLOUT).
   Status wait(short events, Clock::time_point deadline, const char* what);
 
   int fd_;
+  int wake_fd_;       // -1: none
   std::string name_;  // "host:port", for messages
   net::FrameDecoder decoder_;
 };

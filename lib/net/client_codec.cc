@@ -10,7 +10,10 @@ namespace {
 using base::ByteReader;
 using base::ByteWriter;
 
-constexpr uint8_t kLastOp = static_cast<uint8_t>(ClientOp::kOpenSession);
+constexpr uint8_t kLastOp = static_cast<uint8_t>(ClientOp::kWatch);
+constexpr uint8_t kLastStream = static_cast<uint8_t>(watch::Stream::kCluster);
+constexpr uint8_t kLastEventType =
+    static_cast<uint8_t>(watch::EventType::kLeader);
 constexpr uint8_t kLastConsistency =
     static_cast<uint8_t>(ReadConsistency::kEventual);
 constexpr uint8_t kLastRole = static_cast<uint8_t>(raft::Role::kLeader);
@@ -31,9 +34,13 @@ constexpr uint8_t kResponseMore = 2;
 constexpr uint8_t kResponseDuplicate = 4;
 constexpr uint8_t kResponseResultUnknown = 8;
 constexpr uint8_t kResponseHasNodeStatus = 16;
+constexpr uint8_t kResponseHasEvents = 32;
 constexpr uint8_t kKnownResponseFlags =
     kResponseFound | kResponseMore | kResponseDuplicate |
-    kResponseResultUnknown | kResponseHasNodeStatus;
+    kResponseResultUnknown | kResponseHasNodeStatus | kResponseHasEvents;
+
+// watch: the key is a prefix.
+constexpr uint8_t kWatchPrefix = 1;
 
 // The fewest bytes one element of a list takes, to bound a count by the
 // bytes that remain before allocating: a key (length), an optional value
@@ -43,6 +50,9 @@ constexpr size_t kMinKeySize = 4;
 constexpr size_t kMinOptionalValueSize = 1;
 constexpr size_t kMinEntrySize = 4 + 4;
 constexpr size_t kMinMemberSize = 8 + 4 + 1;
+// An event: revision, type, key, value, has-previous, node id, term,
+// address.
+constexpr size_t kMinEventSize = 8 + 1 + 4 + 4 + 1 + 8 + 8 + 4;
 
 bool read_string(ByteReader* r, std::string* out) {
   std::string_view v;
@@ -113,12 +123,37 @@ void encode_request_body(ByteWriter* w, const ClientRequest& q) {
     case ClientOp::kTransferLeader:
       w->u64(q.node_id);
       break;
+    case ClientOp::kWatch:
+      w->u8(static_cast<uint8_t>(q.stream));
+      w->u8(q.is_prefix ? kWatchPrefix : 0);
+      w->bytes(q.key);
+      w->u64(q.start_revision);
+      w->u64(q.max_lag);
+      break;
     case ClientOp::kStatus:
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
     case ClientOp::kOpenSession:
       break;
   }
+}
+
+std::string decode_watch_fields(ByteReader* r, ClientRequest* q) {
+  uint8_t stream = 0;
+  uint8_t flags = 0;
+  if (!r->u8(&stream) || !r->u8(&flags) || !read_string(r, &q->key) ||
+      !r->u64(&q->start_revision) || !r->u64(&q->max_lag)) {
+    return "watch fields malformed";
+  }
+  if (stream == 0 || stream > kLastStream) {
+    return "unknown watch stream " + std::to_string(stream);
+  }
+  if ((flags & ~kWatchPrefix) != 0) {
+    return "unknown watch flags " + std::to_string(flags);
+  }
+  q->stream = static_cast<watch::Stream>(stream);
+  q->is_prefix = (flags & kWatchPrefix) != 0;
+  return "";
 }
 
 std::string decode_request_body(ByteReader* r, ClientRequest* q) {
@@ -165,6 +200,8 @@ std::string decode_request_body(ByteReader* r, ClientRequest* q) {
     case ClientOp::kTransferLeader:
       ok = r->u64(&q->node_id);
       break;
+    case ClientOp::kWatch:
+      return decode_watch_fields(r, q);
     case ClientOp::kStatus:
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
@@ -257,6 +294,42 @@ std::string decode_node_status(ByteReader* r, NodeStatus* s) {
   return "";
 }
 
+void encode_event(ByteWriter* w, const watch::Event& e) {
+  w->u64(e.revision);
+  w->u8(static_cast<uint8_t>(e.type));
+  w->bytes(e.key);
+  w->bytes(e.value);
+  w->u8(e.prev_value ? 1 : 0);
+  if (e.prev_value) w->bytes(*e.prev_value);
+  w->u64(e.node_id);
+  w->u64(e.term);
+  w->bytes(e.address);
+}
+
+std::string decode_events(ByteReader* r, std::vector<watch::Event>* out) {
+  uint32_t count = 0;
+  std::string error = read_count(r, kMinEventSize, "event", &count);
+  if (!error.empty()) return error;
+  if (count == 0) return "the events flag with no events";
+  out->resize(count);
+  for (watch::Event& e : *out) {
+    uint8_t type = 0;
+    bool has_prev = false;
+    if (!r->u64(&e.revision) || !r->u8(&type) || !read_string(r, &e.key) ||
+        !read_string(r, &e.value) || !read_bool(r, &has_prev) ||
+        (has_prev && !read_string(r, &e.prev_value.emplace())) ||
+        !r->u64(&e.node_id) || !r->u64(&e.term) ||
+        !read_string(r, &e.address)) {
+      return "event malformed";
+    }
+    if (type == 0 || type > kLastEventType) {
+      return "unknown event type " + std::to_string(type);
+    }
+    e.type = static_cast<watch::EventType>(type);
+  }
+  return "";
+}
+
 std::string decode_response_lists(ByteReader* r, ClientResponse* p) {
   uint32_t count = 0;
   std::string error = read_count(r, kMinOptionalValueSize, "value", &count);
@@ -311,6 +384,9 @@ std::string decode_response_fields(ByteReader* r, ClientResponse* p) {
   if (error.empty() && (flags & kResponseHasNodeStatus) != 0) {
     error = decode_node_status(r, &p->node_status.emplace());
   }
+  if (error.empty() && (flags & kResponseHasEvents) != 0) {
+    error = decode_events(r, &p->events);
+  }
   if (error.empty() && !r->at_end()) {
     error = std::to_string(r->remaining()) + " trailing bytes";
   }
@@ -355,6 +431,8 @@ const char* to_string(ClientOp op) {
       return "snapshot";
     case ClientOp::kOpenSession:
       return "open-session";
+    case ClientOp::kWatch:
+      return "watch";
   }
   return "unknown";
 }
@@ -462,6 +540,15 @@ std::string validate_client_request(const ClientRequest& q) {
     case ClientOp::kScanPrefix:
       if (q.limit == 0) return op + ": limit 0";
       break;
+    case ClientOp::kWatch:
+      if (q.stream == watch::Stream::kCluster) {
+        if (!q.key.empty() || q.is_prefix) {
+          return op + ": a key or prefix on the cluster stream";
+        }
+      } else if (q.key.empty() && !q.is_prefix) {
+        return op + ": empty key (an empty prefix watches every key)";
+      }
+      break;
     case ClientOp::kAddLearner:
       if (q.address.empty()) return op + ": empty address";
       [[fallthrough]];
@@ -491,7 +578,8 @@ std::string encode_client_response(const ClientResponse& response) {
        (response.more ? kResponseMore : 0) |
        (response.duplicate ? kResponseDuplicate : 0) |
        (response.result_known ? 0 : kResponseResultUnknown) |
-       (response.node_status ? kResponseHasNodeStatus : 0));
+       (response.node_status ? kResponseHasNodeStatus : 0) |
+       (response.events.empty() ? 0 : kResponseHasEvents));
   w.bytes(response.message);
   w.u64(response.leader_id);
   w.bytes(response.leader_address);
@@ -510,6 +598,10 @@ std::string encode_client_response(const ClientResponse& response) {
     w.bytes(value);
   }
   if (response.node_status) encode_node_status(&w, *response.node_status);
+  if (!response.events.empty()) {
+    w.u32(static_cast<uint32_t>(response.events.size()));
+    for (const watch::Event& e : response.events) encode_event(&w, e);
+  }
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "raft/types.h"
+#include "watch/event.h"
 
 namespace dengine::net {
 
@@ -40,6 +41,9 @@ enum class ClientOp : uint8_t {
   kTransferLeader = 15,
   kSnapshot = 16,
   kOpenSession = 17,  // registers a session; the response's index is its id
+  // A stream of events (see docs/client-protocol.md, "Watch"): answered
+  // with a start response, then event batches, then an end response.
+  kWatch = 18,
 };
 
 const char* to_string(ClientOp op);
@@ -93,6 +97,13 @@ struct ClientRequest {
   // add-learner, promote, remove-node; transfer-leader (0: any voter).
   uint64_t node_id = 0;
   std::string address;  // add-learner: the new member's peer "host:port"
+  // watch: which events (`key` is the key, prefix or topic; empty for
+  // kCluster), from which revision (0: from now), and how far behind the
+  // newest the watch may fall (0: the server's default, 10,000 events).
+  watch::Stream stream = watch::Stream::kKv;
+  bool is_prefix = false;
+  uint64_t start_revision = 0;
+  uint64_t max_lag = 0;
 
   bool operator==(const ClientRequest&) const = default;
 };
@@ -153,6 +164,8 @@ struct ClientResponse {
   std::vector<std::pair<std::string, std::string>> entries;
   bool more = false;
   std::optional<NodeStatus> node_status;  // status, members
+  // watch: a batch of events, in revision order.
+  std::vector<watch::Event> events;
 
   bool operator==(const ClientResponse&) const = default;
 };

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "net/address.h"
 #include "net/client_codec.h"
+#include "node/client_watches.h"
 #include "node/kv.h"
 
 namespace dengine::node {
@@ -104,7 +105,15 @@ void fill_kv_answer(net::ClientOp op, sm::KvReadAnswer answer,
 }  // namespace
 
 struct ClientServer::Impl {
-  Impl(Node* n, ClientServerOptions o) : node(n), options(std::move(o)) {}
+  Impl(Node* n, ClientServerOptions o)
+      : node(n),
+        options(std::move(o)),
+        watches(
+            n,
+            [this](uint64_t conn_id, std::string frame) {
+              return write_watch_frame(conn_id, std::move(frame));
+            },
+            [this] { uv_async_send(&wakeup); }) {}
 
   Node* node;
   ClientServerOptions options;
@@ -128,6 +137,10 @@ struct ClientServer::Impl {
   std::mutex outbox_mutex;
   std::vector<std::pair<uint64_t, std::string>> outbox;
   bool closing = false;
+
+  // The watches clients opened (loop thread; their frames come through
+  // ClientWatches' own outbox, which also wakes the loop).
+  ClientWatches watches;
 
   std::string start();
   void on_connection();
@@ -164,6 +177,7 @@ struct ClientServer::Impl {
   void flush_outbox();
   void close_all();
   void write(Connection* conn, std::string bytes);
+  std::optional<size_t> write_watch_frame(uint64_t conn_id, std::string frame);
   void fill_from(const Reply& reply, net::ClientResponse* out) const;
 };
 
@@ -275,6 +289,7 @@ void ClientServer::Impl::on_read(Connection* conn, ssize_t n) {
 
 void ClientServer::Impl::close_connection(Connection* conn) {
   if (connections.erase(conn->id) == 0) return;  // already closing
+  watches.close_connection(conn->id);
   uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
            [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
 }
@@ -298,6 +313,10 @@ bool ClientServer::Impl::handle(Connection* conn, const std::string& payload) {
     response.message = "bad request: " + error;
     write(conn, net::encode_frame(net::FrameType::kClientResponse,
                                   net::encode_client_response(response)));
+    return true;
+  }
+  if (request.op == net::ClientOp::kWatch) {  // a stream: not in flight
+    watches.open(conn->id, request);
     return true;
   }
   ++conn->in_flight;
@@ -413,6 +432,8 @@ void ClientServer::Impl::dispatch(uint64_t conn_id,
       return node->snapshot_async(call.timeout, plain_reply(call));
     case ClientOp::kOpenSession:
       return node->open_session_async(call.timeout, plain_reply(call));
+    case ClientOp::kWatch:  // handle() gives it to the watches
+      break;
   }
   serve_unknown(call);
 }
@@ -537,6 +558,7 @@ void ClientServer::Impl::flush_outbox() {
     }
     ready.swap(outbox);
   }
+  watches.flush();
   for (auto& [conn_id, frame] : ready) {
     auto it = connections.find(conn_id);
     if (it == connections.end()) continue;  // the client went away
@@ -554,6 +576,7 @@ void ClientServer::Impl::flush_outbox() {
 void ClientServer::Impl::close_all() {
   std::vector<Connection*> open;
   for (auto& [id, conn] : connections) open.push_back(conn);
+  watches.close();  // their end frames go out before the connections close
   for (Connection* conn : open) close_connection(conn);
   uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wakeup), nullptr);
@@ -572,6 +595,17 @@ void ClientServer::Impl::write(Connection* conn, std::string bytes) {
     delete request;
     close_connection(conn);
   }
+}
+
+std::optional<size_t> ClientServer::Impl::write_watch_frame(uint64_t conn_id,
+                                                            std::string frame) {
+  auto it = connections.find(conn_id);
+  if (it == connections.end()) return std::nullopt;
+  Connection* conn = it->second;
+  write(conn, std::move(frame));
+  if (!connections.contains(conn_id)) return std::nullopt;  // write failed
+  return uv_stream_get_write_queue_size(
+      reinterpret_cast<uv_stream_t*>(&conn->tcp));
 }
 
 ClientServer::ClientServer(Node* node, ClientServerOptions options)

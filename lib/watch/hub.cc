@@ -42,6 +42,7 @@ struct Hub::Watcher {
   uint64_t max_lag = 0;
   EventFn on_event;
   EndFn on_end;
+  std::function<void(uint64_t)> on_batch;  // may be empty
   // The position of the next event to examine. Between turns it sits between
   // two revisions; while the watch's batch is delivered it is already past
   // that batch.
@@ -113,10 +114,10 @@ struct Hub::State : std::enable_shared_from_this<State> {
 namespace {
 
 // A callback's exception, as text; nullopt when it returned.
-std::optional<std::string> call_on_event(const Hub::EventFn& on_event,
-                                         const Event& event) {
+template <typename Callback>
+std::optional<std::string> call_guarded(const Callback& callback) {
   try {
-    on_event(event);
+    callback();
     return std::nullopt;
   } catch (const std::exception& e) {
     return std::string(e.what());
@@ -228,6 +229,7 @@ int Hub::State::watch(WatchOptions options, EventFn on_event, EndFn on_end,
   w->max_lag = options.max_lag;
   w->on_event = std::move(on_event);
   w->on_end = std::move(on_end);
+  w->on_batch = std::move(options.on_batch);
   w->cursor = start == 0 ? history.next_position() : history.position_of(start);
   w->next_revision = start == 0 ? history.covered_to() + 1 : start;
   w->caught_up = w->cursor == history.next_position();
@@ -421,7 +423,8 @@ bool Hub::State::deliver(std::unique_lock<std::mutex>& lock, Watcher& w,
   w.delivering = true;
   for (size_t i = 0; i < batch.size(); ++i) {
     lock.unlock();
-    std::optional<std::string> threw = call_on_event(w.on_event, *batch[i]);
+    std::optional<std::string> threw =
+        call_guarded([&] { w.on_event(*batch[i]); });
     lock.lock();
     if (threw) {
       end_delivering(lock, w,
@@ -444,6 +447,21 @@ bool Hub::State::deliver(std::unique_lock<std::mutex>& lock, Watcher& w,
     if (end) {
       if (!last) end->next_revision = batch[i + 1]->revision;
       end_delivering(lock, w, std::move(*end));
+      return false;
+    }
+  }
+  if (w.on_batch) {
+    const uint64_t next = w.next_revision;
+    lock.unlock();
+    std::optional<std::string> threw = call_guarded([&] { w.on_batch(next); });
+    lock.lock();
+    finish_endings(lock);
+    if (threw || w.end) {
+      end_delivering(
+          lock, w,
+          threw ? WatchEnd{DENGINE_ERR_CANCELLED,
+                           "the watch's on_batch threw: " + *threw, next}
+                : *w.end);
       return false;
     }
   }

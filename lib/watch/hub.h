@@ -37,6 +37,11 @@ struct WatchOptions {
   // the newest event, so a single publish of more than max_lag events
   // overflows even a watch that keeps up.
   uint64_t max_lag = 10000;
+  // Optional: called on the delivery thread after each batch of on_event
+  // calls (whole revisions: a batch never ends inside one), with the
+  // revision the watch would resume from after it. A server relaying the
+  // events sends them by batch, each with this revision.
+  std::function<void(uint64_t next_revision)> on_batch;
 };
 
 // How a watch ended: given to on_end, once.

@@ -155,6 +155,7 @@ class FakeKv {
       case ClientOp::kRemoveNode:
       case ClientOp::kTransferLeader:
       case ClientOp::kOpenSession:
+      case ClientOp::kWatch:  // not served by this fake
         break;
     }
     if (q.session) r.index = ++last_index_;

@@ -137,7 +137,7 @@ TEST(ClientCodec, RejectsUnknownEnumValuesAndFlags) {
   bad[kRequestOpOffset] = 0;
   EXPECT_EQ(request_error(bad), "client request: unknown op 0");
   bad[kRequestOpOffset] = testing::kClientOpCount + 1;
-  EXPECT_EQ(request_error(bad), "client request: unknown op 18");
+  EXPECT_EQ(request_error(bad), "client request: unknown op 19");
   bad = status;
   bad[kRequestFlagsOffset] = 4;
   EXPECT_EQ(request_error(bad), "client request: unknown flags 4");
@@ -149,8 +149,86 @@ TEST(ClientCodec, RejectsUnknownEnumValuesAndFlags) {
   EXPECT_EQ(request_error(bad), "client request: unknown read consistency 4");
 
   std::string response = encode_client_response(ClientResponse{});
-  response[kResponseFlagsOffset] = 32;
-  EXPECT_EQ(response_error(response), "client response: unknown flags 32");
+  response[kResponseFlagsOffset] = 64;
+  EXPECT_EQ(response_error(response), "client response: unknown flags 64");
+}
+
+TEST(ClientCodec, WatchRequestsCarryTheirStreamFlagsAndRevisions) {
+  ClientRequest q = full_request(ClientOp::kWatch);
+  std::string payload = encode_client_request(q);
+  // The body: stream u8, flags u8, key, start revision u64, max lag u64.
+  ASSERT_EQ(payload.size(), kRequestBodyOffset + 2 + 4 + q.key.size() + 16);
+  std::string bad = payload;
+  bad[kRequestBodyOffset] = 0;
+  EXPECT_EQ(request_error(bad), "client request: unknown watch stream 0");
+  bad[kRequestBodyOffset] = 4;
+  EXPECT_EQ(request_error(bad), "client request: unknown watch stream 4");
+  bad = payload;
+  bad[kRequestBodyOffset + 1] = 2;
+  EXPECT_EQ(request_error(bad), "client request: unknown watch flags 2");
+  bad = payload;
+  bad.pop_back();
+  EXPECT_EQ(request_error(bad), "client request: watch fields malformed");
+  // A session or a read consistency on a watch is an argument error.
+  q.session = ClientSession{1, 1, 0};
+  EXPECT_EQ(validate_client_request(q), "watch: a session on a non-write");
+  q.session.reset();
+  q.consistency = ReadConsistency::kLinearizable;
+  EXPECT_EQ(validate_client_request(q),
+            "watch: a read consistency on a non-read");
+}
+
+TEST(ClientCodec, ValidatesWatchKeys) {
+  ClientRequest q = full_request(ClientOp::kWatch);
+  q.key.clear();  // an empty prefix: every key
+  EXPECT_EQ(validate_client_request(q), "");
+  q.is_prefix = false;
+  EXPECT_EQ(validate_client_request(q),
+            "watch: empty key (an empty prefix watches every key)");
+  q.stream = watch::Stream::kTopic;
+  EXPECT_EQ(validate_client_request(q),
+            "watch: empty key (an empty prefix watches every key)");
+  q.stream = watch::Stream::kCluster;
+  EXPECT_EQ(validate_client_request(q), "");
+  q.key = "x";
+  EXPECT_EQ(validate_client_request(q),
+            "watch: a key or prefix on the cluster stream");
+  q.key.clear();
+  q.is_prefix = true;
+  EXPECT_EQ(validate_client_request(q),
+            "watch: a key or prefix on the cluster stream");
+}
+
+TEST(ClientCodec, RejectsMalformedEvents) {
+  ClientResponse batch;
+  watch::Event leader;
+  leader.revision = 5;
+  leader.type = watch::EventType::kLeader;
+  leader.node_id = 1;
+  leader.term = 2;
+  batch.events.push_back(leader);
+  const std::string payload = encode_client_response(batch);
+  // The event is last: type at 38 bytes from the end (revision before it).
+  const size_t type_offset = payload.size() - (1 + 4 + 4 + 1 + 8 + 8 + 4);
+  std::string bad = payload;
+  bad[type_offset] = 0;
+  EXPECT_EQ(response_error(bad), "client response: unknown event type 0");
+  bad[type_offset] = 9;
+  EXPECT_EQ(response_error(bad), "client response: unknown event type 9");
+  bad = payload;
+  bad[type_offset + 9] = 2;  // has-previous, after type, key and value
+  EXPECT_EQ(response_error(bad), "client response: event malformed");
+  // The events flag with a count of 0 is not canonical.
+  bad = encode_client_response(ClientResponse{});
+  bad[kResponseFlagsOffset] = 32;
+  base::ByteWriter(&bad).u32(0);
+  EXPECT_EQ(response_error(bad),
+            "client response: the events flag with no events");
+  bad = encode_client_response(ClientResponse{});
+  bad[kResponseFlagsOffset] = 32;
+  base::ByteWriter(&bad).u32(2);
+  EXPECT_EQ(response_error(bad),
+            "client response: event count 2 exceeds the remaining bytes");
 }
 
 TEST(ClientCodec, RejectsBooleansOtherThanZeroOrOne) {

@@ -13,7 +13,7 @@
 namespace dengine::net::testing {
 
 inline constexpr uint8_t kClientOpCount =
-    static_cast<uint8_t>(ClientOp::kOpenSession);
+    static_cast<uint8_t>(ClientOp::kWatch);
 
 // A request for `op` that passes validate_client_request.
 inline ClientRequest full_request(ClientOp op) {
@@ -65,6 +65,13 @@ inline ClientRequest full_request(ClientOp op) {
     case ClientOp::kTransferLeader:
       q.node_id = 4;
       break;
+    case ClientOp::kWatch:
+      q.stream = watch::Stream::kKv;
+      q.is_prefix = true;
+      q.key = "config/";
+      q.start_revision = 41;
+      q.max_lag = 500;
+      break;
     case ClientOp::kStatus:
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
@@ -94,6 +101,19 @@ inline std::vector<ClientRequest> all_client_requests() {
   ClientRequest kv_read = full_request(ClientOp::kRead);
   kv_read.kv = true;
   out.push_back(kv_read);
+  // Watches of a topic and of the cluster, from now on.
+  ClientRequest topic = full_request(ClientOp::kWatch);
+  topic.stream = watch::Stream::kTopic;
+  topic.is_prefix = false;
+  topic.key = "jobs";
+  topic.start_revision = 0;
+  topic.max_lag = 0;
+  out.push_back(topic);
+  ClientRequest cluster = full_request(ClientOp::kWatch);
+  cluster.stream = watch::Stream::kCluster;
+  cluster.is_prefix = false;
+  cluster.key.clear();
+  out.push_back(cluster);
   return out;
 }
 
@@ -160,6 +180,51 @@ inline std::vector<ClientResponse> all_client_responses() {
   status.request_id = std::numeric_limits<uint64_t>::max();
   status.node_status = full_node_status();
   out.push_back(status);
+
+  // A watch's event batch: one event of every kind.
+  ClientResponse events;
+  events.request_id = 13;
+  events.more = true;
+  auto event = [](uint64_t revision, watch::EventType type) {
+    watch::Event e;
+    e.revision = revision;
+    e.type = type;
+    return e;
+  };
+  using watch::EventType;
+  events.events.push_back(event(40, EventType::kPut));
+  events.events.back().key = "config/a";
+  events.events.back().value = "1";
+  events.events.back().prev_value = "0";
+  events.events.push_back(event(40, EventType::kPut));
+  events.events.back().key = "config/b";
+  events.events.push_back(event(41, EventType::kDelete));
+  events.events.back().key = "config/a";
+  events.events.back().prev_value = "1";
+  events.events.push_back(event(42, EventType::kExpire));
+  events.events.back().key = "config/c";
+  events.events.back().prev_value = "";
+  events.events.push_back(event(43, EventType::kUser));
+  events.events.back().key = "jobs";
+  events.events.back().value = std::string("\0job", 4);
+  events.events.push_back(event(44, EventType::kMemberAdded));
+  events.events.back().node_id = 4;
+  events.events.back().address = "127.0.0.1:7004";
+  events.events.push_back(event(45, EventType::kMemberPromoted));
+  events.events.back().node_id = 4;
+  events.events.push_back(event(46, EventType::kMemberRemoved));
+  events.events.back().node_id = 3;
+  events.events.push_back(event(47, EventType::kLeader));
+  events.events.back().node_id = 2;
+  events.events.back().term = 6;
+  out.push_back(events);
+
+  ClientResponse watch_end;  // the last response of a watch
+  watch_end.request_id = 13;
+  watch_end.status = -14;  // DENGINE_ERR_WATCH_OVERFLOW
+  watch_end.message = "the watch fell behind";
+  watch_end.index = 48;
+  out.push_back(watch_end);
 
   out.push_back(ClientResponse{});
   return out;

@@ -1017,5 +1017,42 @@ TEST(WatchHub, TenThousandWatchesEachGetExactlyTheirEvents) {
   }
 }
 
+// on_batch follows each batch of on_event calls, never inside a revision,
+// with the revision to resume from: every event below it was delivered.
+TEST(WatchHub, ReportsEachBatchWithTheRevisionToResumeFrom) {
+  Hub hub;
+  std::vector<Event> events;
+  for (uint64_t r = 1; r <= 300; ++r) {
+    events.push_back(put(r, "k"));
+    events.push_back(put(r, "k", "second"));
+    if (r % 3 == 0) events.push_back(put(r, "other"));
+  }
+  hub.publish(std::move(events), 300);
+  std::mutex mutex;
+  std::vector<std::pair<size_t, uint64_t>> batches;  // events seen, next
+  Recorder recorder;
+  WatchOptions options = on_key("k", 1);
+  options.on_batch = [&](uint64_t next) {
+    const size_t seen = recorder.events().size();
+    std::lock_guard lock(mutex);
+    batches.emplace_back(seen, next);
+  };
+  must_watch(hub, std::move(options), recorder);
+  ASSERT_EQ(events_until(recorder, 600).size(), 600u);
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mutex);
+    return !batches.empty() && batches.back().first == 600;
+  }));
+  std::lock_guard lock(mutex);
+  EXPECT_GT(batches.size(), 1u);  // more than one batch of 64
+  const std::vector<Event> received = recorder.events();
+  for (const auto& [seen, next] : batches) {
+    ASSERT_GT(seen, 0u);
+    ASSERT_EQ(seen % 2, 0u) << "a batch ended inside a revision";
+    EXPECT_EQ(next, received[seen - 1].revision + 1);
+  }
+  EXPECT_EQ(batches.back().second, 301u);
+}
+
 }  // namespace
 }  // namespace dengine::watch

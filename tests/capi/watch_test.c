@@ -21,125 +21,7 @@
 #include "dengine.h"
 #include "ports.h"
 #include "temp_dir.h"
-
-#define MAX_EVENTS 64
-
-typedef struct seen_event {
-  int type;
-  uint64_t revision;
-  char key[32];
-  char value[32];
-  int has_prev;
-  char prev[32];
-  uint64_t node_id;
-  uint64_t term;
-} seen_event;
-
-/* What one watch delivered. */
-typedef struct recorder {
-  pthread_mutex_t mutex;
-  pthread_cond_t cond;
-  seen_event events[MAX_EVENTS];
-  int count;
-  int ended;
-  int end_status;
-  uint64_t next_revision;
-  char message[256];
-  /* Cancel the watch from inside on_event once this many arrived (0:
-   * never). */
-  int cancel_after;
-  dengine_watch* watch;
-} recorder;
-
-static void recorder_init(recorder* r) {
-  memset(r, 0, sizeof *r);
-  pthread_mutex_init(&r->mutex, NULL);
-  pthread_cond_init(&r->cond, NULL);
-}
-
-static void copy_text(char* out, size_t cap, const uint8_t* bytes, size_t len) {
-  size_t n = len < cap - 1 ? len : cap - 1;
-  if (n > 0) memcpy(out, bytes, n);
-  out[n] = '\0';
-}
-
-static void on_event(void* ctx, const dengine_event* event) {
-  recorder* r = ctx;
-  int cancel;
-  pthread_mutex_lock(&r->mutex);
-  assert_true(event->struct_size >= sizeof(dengine_event));
-  if (r->count < MAX_EVENTS) {
-    seen_event* e = &r->events[r->count];
-    e->type = event->type;
-    e->revision = event->revision;
-    copy_text(e->key, sizeof e->key, event->key, event->key_len);
-    copy_text(e->value, sizeof e->value, event->value, event->value_len);
-    e->has_prev = event->has_prev_value;
-    if (event->has_prev_value) {
-      copy_text(e->prev, sizeof e->prev, event->prev_value,
-                event->prev_value_len);
-    }
-    e->node_id = event->node_id;
-    e->term = event->term;
-  }
-  r->count++;
-  cancel = r->cancel_after > 0 && r->count == r->cancel_after;
-  pthread_cond_broadcast(&r->cond);
-  pthread_mutex_unlock(&r->mutex);
-  /* From inside the callback: returns at once, on_end follows. */
-  if (cancel) dengine_watch_cancel(r->watch);
-}
-
-static void on_end(void* ctx, int status, uint64_t next_revision,
-                   const char* message) {
-  recorder* r = ctx;
-  pthread_mutex_lock(&r->mutex);
-  r->ended++;
-  r->end_status = status;
-  r->next_revision = next_revision;
-  snprintf(r->message, sizeof r->message, "%s", message ? message : "");
-  pthread_cond_broadcast(&r->cond);
-  pthread_mutex_unlock(&r->mutex);
-}
-
-static void wait_events(recorder* r, int n) {
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += 30;
-  pthread_mutex_lock(&r->mutex);
-  while (r->count < n && !r->ended) {
-    if (pthread_cond_timedwait(&r->cond, &r->mutex, &deadline) != 0) break;
-  }
-  pthread_mutex_unlock(&r->mutex);
-  if (r->count < n) {
-    int i;
-    for (i = 0; i < r->count && i < MAX_EVENTS; ++i) {
-      fprintf(stderr, "event %d: type %d revision %llu key %s\n", i,
-              r->events[i].type, (unsigned long long)r->events[i].revision,
-              r->events[i].key);
-    }
-    fail_msg("got %d events, wanted %d", r->count, n);
-  }
-}
-
-static void wait_end(recorder* r) {
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += 30;
-  pthread_mutex_lock(&r->mutex);
-  while (!r->ended) {
-    if (pthread_cond_timedwait(&r->cond, &r->mutex, &deadline) != 0) break;
-  }
-  pthread_mutex_unlock(&r->mutex);
-  if (!r->ended) fail_msg("the watch did not end");
-}
-
-static void sleep_ms(long ms) {
-  struct timespec t;
-  t.tv_sec = ms / 1000;
-  t.tv_nsec = (ms % 1000) * 1000000L;
-  nanosleep(&t, NULL);
-}
+#include "watch_recorder.h"
 
 typedef struct single_node {
   char* dir;
@@ -226,35 +108,6 @@ static uint64_t delete_key(dengine_node* node, const char* key) {
   return propose(node, command, len);
 }
 
-static dengine_watch_options watch_options(int stream, const char* key,
-                                           uint32_t flags,
-                                           uint64_t start_revision) {
-  dengine_watch_options o;
-  memset(&o, 0, sizeof o);
-  o.version = DENGINE_WATCH_OPTIONS_VERSION;
-  o.struct_size = sizeof o;
-  o.stream = stream;
-  o.flags = flags;
-  o.key = key;
-  o.key_len = key != NULL ? strlen(key) : 0;
-  o.start_revision = start_revision;
-  return o;
-}
-
-static void expect_event(const seen_event* e, int type, uint64_t revision,
-                         const char* key, const char* value, const char* prev) {
-  assert_int_equal(e->type, type);
-  assert_int_equal(e->revision, revision);
-  assert_string_equal(e->key, key);
-  assert_string_equal(e->value, value);
-  if (prev == NULL) {
-    assert_int_equal(e->has_prev, 0);
-  } else {
-    assert_int_equal(e->has_prev, 1);
-    assert_string_equal(e->prev, prev);
-  }
-}
-
 static void prefix_and_key_watches(void** state) {
   single_node n = {NULL, NULL};
   recorder prefix, key;
@@ -267,12 +120,12 @@ static void prefix_and_key_watches(void** state) {
   recorder_init(&prefix);
   recorder_init(&key);
   o = watch_options(DENGINE_WATCH_KV, "a/", DENGINE_WATCH_PREFIX, 0);
-  assert_int_equal(
-      dengine_node_watch(n.node, &o, on_event, on_end, &prefix, &w_prefix),
-      DENGINE_OK);
+  assert_int_equal(dengine_node_watch(n.node, &o, record_event, record_end,
+                                      &prefix, &w_prefix),
+                   DENGINE_OK);
   o = watch_options(DENGINE_WATCH_KV, "a/1", 0, 0);
   assert_int_equal(
-      dengine_node_watch(n.node, &o, on_event, on_end, &key, &w_key),
+      dengine_node_watch(n.node, &o, record_event, record_end, &key, &w_key),
       DENGINE_OK);
 
   r1 = put(n.node, "a/1", "v1", 0);
@@ -313,9 +166,9 @@ static void prefix_and_key_watches(void** state) {
     uint64_t r5;
     recorder_init(&past);
     o = watch_options(DENGINE_WATCH_KV, "a/", DENGINE_WATCH_PREFIX, r3);
-    assert_int_equal(
-        dengine_node_watch(n.node, &o, on_event, on_end, &past, &w_past),
-        DENGINE_OK);
+    assert_int_equal(dengine_node_watch(n.node, &o, record_event, record_end,
+                                        &past, &w_past),
+                     DENGINE_OK);
     r5 = put(n.node, "a/2", "w", 0);
     wait_events(&past, 3);
     expect_event(&past.events[0], DENGINE_EVENT_PUT, r3, "a/1", "v2", "v1");
@@ -374,15 +227,17 @@ static void a_compacted_start_is_refused(void** state) {
   assert_true(next > oldest);
   recorder_init(&r);
   o = watch_options(DENGINE_WATCH_KV, "", DENGINE_WATCH_PREFIX, 1);
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_ERR_COMPACTED);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_ERR_COMPACTED);
   assert_null(w);
   assert_non_null(strstr(dengine_last_error(), "oldest"));
   assert_int_equal(r.ended, 0);
   /* From the oldest kept revision it works. */
   o.start_revision = oldest;
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_OK);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_OK);
   wait_events(&r, 1);
   dengine_watch_close(w);
   stop_node(&n);
@@ -398,8 +253,9 @@ static void membership_and_leader_events(void** state) {
   start_node(&n, NULL, 0);
   recorder_init(&r);
   o = watch_options(DENGINE_WATCH_CLUSTER, NULL, 0, 1);
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_OK);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_OK);
   /* Entry 1 bootstraps voter 1; entry 2 is its first as leader. */
   wait_events(&r, 3);
   assert_int_equal(r.events[0].type, DENGINE_EVENT_MEMBER_ADDED);
@@ -456,11 +312,12 @@ static void an_application_machine_publishes_topics(void** state) {
   recorder_init(&cancelled);
   cancelled.cancel_after = 2;
   o = watch_options(DENGINE_WATCH_TOPIC, "counter", 0, 0);
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_OK);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_OK);
   o = watch_options(DENGINE_WATCH_TOPIC, "count", DENGINE_WATCH_PREFIX, 0);
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &cancelled,
-                                      &w_cancelled),
+  assert_int_equal(dengine_node_watch(n.node, &o, record_event, record_end,
+                                      &cancelled, &w_cancelled),
                    DENGINE_OK);
   cancelled.watch = w_cancelled;
   for (i = 1; i <= 5; ++i) {
@@ -508,8 +365,9 @@ static void the_history_survives_a_restart(void** state) {
   start_node(&n, NULL, 0);
   recorder_init(&r);
   o = watch_options(DENGINE_WATCH_KV, "r/", DENGINE_WATCH_PREFIX, first);
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_OK);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_OK);
   wait_events(&r, 5);
   assert_int_equal(r.events[0].revision, first);
   assert_string_equal(r.events[0].key, "r/0");
@@ -558,9 +416,9 @@ static void every_node_reports_the_same_events(void** state) {
     dengine_watch_options o =
         watch_options(DENGINE_WATCH_KV, "", DENGINE_WATCH_PREFIX, 0);
     recorder_init(&r[id]);
-    assert_int_equal(
-        dengine_node_watch(nodes[id], &o, on_event, on_end, &r[id], &w[id]),
-        DENGINE_OK);
+    assert_int_equal(dengine_node_watch(nodes[id], &o, record_event, record_end,
+                                        &r[id], &w[id]),
+                     DENGINE_OK);
   }
   for (i = 0; i < 2000 && leader == NULL; ++i) {
     for (id = 1; id <= 3; ++id) {
@@ -606,28 +464,34 @@ static void bad_watch_options_are_refused(void** state) {
   start_node(&n, NULL, 0);
   recorder_init(&r);
   o = watch_options(9, "k", 0, 0);
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_ERR_INVALID_ARGUMENT);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_ERR_INVALID_ARGUMENT);
   assert_non_null(strstr(dengine_last_error(), "stream"));
   o = watch_options(DENGINE_WATCH_KV, "", 0, 0);
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_ERR_INVALID_ARGUMENT);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_ERR_INVALID_ARGUMENT);
   o = watch_options(DENGINE_WATCH_KV, "k", 0x10, 0);
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_ERR_INVALID_ARGUMENT);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_ERR_INVALID_ARGUMENT);
   o = watch_options(DENGINE_WATCH_KV, "k", 0, 0);
   o.version = 2;
-  assert_int_equal(dengine_node_watch(n.node, &o, on_event, on_end, &r, &w),
-                   DENGINE_ERR_INVALID_ARGUMENT);
+  assert_int_equal(
+      dengine_node_watch(n.node, &o, record_event, record_end, &r, &w),
+      DENGINE_ERR_INVALID_ARGUMENT);
   o.version = DENGINE_WATCH_OPTIONS_VERSION;
-  assert_int_equal(dengine_node_watch(n.node, &o, NULL, on_end, &r, &w),
+  assert_int_equal(dengine_node_watch(n.node, &o, NULL, record_end, &r, &w),
                    DENGINE_ERR_INVALID_ARGUMENT);
-  assert_int_equal(dengine_node_watch(NULL, &o, on_event, on_end, &r, &w),
-                   DENGINE_ERR_INVALID_ARGUMENT);
+  assert_int_equal(
+      dengine_node_watch(NULL, &o, record_event, record_end, &r, &w),
+      DENGINE_ERR_INVALID_ARGUMENT);
   assert_int_equal(r.ended, 0);
   /* NULL options: every key from now on. */
-  assert_int_equal(dengine_node_watch(n.node, NULL, on_event, on_end, &r, &w),
-                   DENGINE_OK);
+  assert_int_equal(
+      dengine_node_watch(n.node, NULL, record_event, record_end, &r, &w),
+      DENGINE_OK);
   put(n.node, "anything", "v", 0);
   wait_events(&r, 1);
   dengine_watch_close(w);

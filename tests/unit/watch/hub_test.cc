@@ -1020,6 +1020,10 @@ TEST(WatchHub, TenThousandWatchesEachGetExactlyTheirEvents) {
 // on_batch follows each batch of on_event calls, never inside a revision,
 // with the revision to resume from: every event below it was delivered.
 TEST(WatchHub, ReportsEachBatchWithTheRevisionToResumeFrom) {
+  // Declared before the hub: ~Hub ends the watch, which calls into them.
+  std::mutex mutex;
+  std::vector<std::pair<size_t, uint64_t>> batches;  // events seen, next
+  Recorder recorder;
   Hub hub;
   std::vector<Event> events;
   for (uint64_t r = 1; r <= 300; ++r) {
@@ -1028,9 +1032,6 @@ TEST(WatchHub, ReportsEachBatchWithTheRevisionToResumeFrom) {
     if (r % 3 == 0) events.push_back(put(r, "other"));
   }
   hub.publish(std::move(events), 300);
-  std::mutex mutex;
-  std::vector<std::pair<size_t, uint64_t>> batches;  // events seen, next
-  Recorder recorder;
   WatchOptions options = on_key("k", 1);
   options.on_batch = [&](uint64_t next) {
     const size_t seen = recorder.events().size();

@@ -18,50 +18,13 @@
 #include "cluster_harness.h"
 #include "history.h"
 #include "linearizability.h"
+#include "writers.h"
 
 namespace dengine::cluster_test {
 namespace {
 
 using client::Client;
 using client::ReadConsistency;
-
-// Writes prefix0, prefix1, ... through one client until stopped,
-// remembering which writes were acknowledged.
-class Writer {
- public:
-  Writer(const Cluster& cluster, std::string prefix)
-      : client_(cluster.client()),
-        prefix_(std::move(prefix)),
-        thread_([this] { run(); }) {}
-  ~Writer() { stop(); }
-
-  void stop() {
-    stopping_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  size_t acknowledged() const { return acknowledged_; }
-  // Every acknowledged write, key to value; only after stop().
-  const std::map<std::string, std::string>& acked() const { return acked_; }
-
- private:
-  void run() {
-    for (uint64_t i = 0; !stopping_; ++i) {
-      const std::string key = prefix_ + std::to_string(i);
-      const std::string value = "value of " + key;
-      if (client_->put(key, value).ok()) {
-        acked_.emplace(key, value);
-        ++acknowledged_;
-      }
-    }
-  }
-
-  std::unique_ptr<Client> client_;
-  const std::string prefix_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<size_t> acknowledged_{0};
-  std::map<std::string, std::string> acked_;
-  std::thread thread_;  // last: starts once the rest is ready
-};
 
 // Increments a counter key with read-then-compare-and-swap until stopped,
 // counting the increments acknowledged and those whose outcome is unknown.
@@ -109,21 +72,6 @@ class Incrementer {
   std::thread thread_;  // last: starts once the rest is ready
 };
 
-size_t acknowledged(const std::vector<std::unique_ptr<Writer>>& writers) {
-  size_t total = 0;
-  for (const auto& w : writers) total += w->acknowledged();
-  return total;
-}
-
-// Waits until the writers have had `more` further writes acknowledged.
-void expect_progress(const std::vector<std::unique_ptr<Writer>>& writers,
-                     size_t more, const std::string& when) {
-  const size_t target = acknowledged(writers) + more;
-  EXPECT_TRUE(eventually([&] { return acknowledged(writers) >= target; }, 60s))
-      << "writes stalled " << when << " at " << acknowledged(writers)
-      << " acknowledged";
-}
-
 // Reads every key of `expected` through `client` (in batches, each one
 // consistent view) and checks its value.
 void expect_values(Client& client,
@@ -148,14 +96,6 @@ void expect_values(Client& client,
     if (keys.size() == 100) check_batch();
   }
   if (!keys.empty()) check_batch();
-}
-
-std::map<std::string, std::string> merge(
-    const std::vector<std::unique_ptr<Writer>>& writers) {
-  std::map<std::string, std::string> all;
-  for (const auto& w : writers)
-    all.insert(w->acked().begin(), w->acked().end());
-  return all;
 }
 
 // Writes `count` keys prefix0.. through one client; all must succeed.

@@ -1105,7 +1105,8 @@ typedef struct dengine_client dengine_client; /* opaque */
 DENGINE_API int dengine_client_open(const char* endpoints, uint32_t timeout_ms,
                                     dengine_client** out);
 /* NULL is allowed. Pending async calls end first (see
- * dengine_client_propose_opts_async). */
+ * dengine_client_propose_opts_async), and so do the watches started through
+ * it (see dengine_client_watch). */
 DENGINE_API void dengine_client_close(dengine_client* client);
 
 /* The KV operations of the built-in machine, as dengine_kv_* on a node. */
@@ -1232,19 +1233,24 @@ DENGINE_API int dengine_client_snapshot_async(dengine_client* client,
  * still sees every matching event once, in order; the delay is the only
  * visible effect. on_end runs exactly once, last, on the watch thread, with
  * DENGINE_ERR_CANCELLED (dengine_watch_cancel or _close),
- * DENGINE_ERR_WATCH_OVERFLOW, or DENGINE_ERR_COMPACTED (a server no longer
- * keeps the revision the watch must resume from, which next_revision is);
- * never with DENGINE_ERR_SHUTTING_DOWN. Fails, with no callback ever called,
- * with DENGINE_ERR_INVALID_ARGUMENT (NULL client, on_event, on_end or out,
- * bad options, or a server refusing them), DENGINE_ERR_COMPACTED
+ * DENGINE_ERR_WATCH_OVERFLOW, DENGINE_ERR_COMPACTED (a server no longer
+ * keeps the revision the watch must resume from, which next_revision is),
+ * or DENGINE_ERR_SHUTTING_DOWN with "the client was closed": a server
+ * stopping does not end it, but dengine_client_close ends every watch
+ * started through that client, and returns once their on_end ran (from
+ * inside a callback of one of them, that one's on_end follows when the
+ * callback returns). Close the handles afterwards, as always; a handle
+ * closed first is simply no longer the client's. Fails, with no callback ever
+ * called, with DENGINE_ERR_INVALID_ARGUMENT (NULL client, on_event, on_end or
+ * out, bad options, or a server refusing them), DENGINE_ERR_COMPACTED
  * (start_revision is older than what the server keeps: the message names its
  * oldest), or, when no server started it within the client's timeout, the
- * last error (e.g. DENGINE_ERR_IO, DENGINE_ERR_TIMEOUT). The watch keeps a
- * copy of the client's endpoints and options, not `client`: either may be
- * closed first. dengine_watch_cancel and _close from another thread wake the
- * watch thread and wait for it to end (and for a callback it is running);
- * from inside a callback they return at once, and on_end follows. Any
- * thread. */
+ * last error (e.g. DENGINE_ERR_IO, DENGINE_ERR_TIMEOUT). The watch uses
+ * the client's endpoints and options, not its connection: it runs beside
+ * the client's calls without waiting for them. dengine_watch_cancel and
+ * _close from another thread wake the watch thread and wait for it to end
+ * (and for a callback it is running); from inside a callback they return
+ * at once, and on_end follows. Any thread. */
 DENGINE_API int dengine_client_watch(dengine_client* client,
                                      const dengine_watch_options* options,
                                      dengine_event_fn on_event,

@@ -1,6 +1,7 @@
-// dengine_client_watch: forwards to dengine::client::Watch (lib/client/
-// watch.h) with the client's endpoints and options; the handle and the
-// event conversion are the node watch's (watch_handle.h).
+// dengine_client_watch: forwards to dengine::client::Client::watch (a
+// dengine::client::Watch, lib/client/watch.h, that the client ends when
+// closed); the handle and the event conversion are the node watch's
+// (watch_handle.h).
 #include <memory>
 #include <string>
 #include <utility>
@@ -38,9 +39,8 @@ int dengine_client_watch(dengine_client* client,
     spec.start_revision = o.start_revision;
     spec.max_lag = o.max_lag;
     auto handle = std::make_unique<dengine_watch>();
-    dengine::client::Status status = dengine::client::Watch::start(
-        client->client->options(), std::move(spec),
-        dengine::capi::event_callback(on_event, ctx),
+    dengine::client::Status status = client->client->watch(
+        spec, dengine::capi::event_callback(on_event, ctx),
         dengine::capi::end_callback(on_end, ctx), &handle->client_watch);
     if (!status.ok()) {
       return dengine::capi::client_api::status_of(status, kFunction);

@@ -117,10 +117,14 @@ void dengine_watch_cancel(dengine_watch* watch) {
 void dengine_watch_close(dengine_watch* watch) {
   guarded("dengine_watch_close", [&] {
     if (watch == nullptr) return;
-    // A client's watch cancels itself as it is destroyed (and, from inside
-    // its own callback, lets its thread finish on its own).
-    if (!watch->client_watch) {
-      if (auto hub = watch->hub.lock()) hub->cancel(watch->id);
+    // Cancelled here, not only as it is destroyed: its client may still
+    // hold it for a moment (closing, dengine::client::Client::~Client).
+    // From inside its own callback this returns at once and the thread
+    // finishes on its own.
+    if (watch->client_watch) {
+      watch->client_watch->cancel();
+    } else if (auto hub = watch->hub.lock()) {
+      hub->cancel(watch->id);
     }
     delete watch;
   });

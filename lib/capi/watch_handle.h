@@ -17,8 +17,9 @@ struct dengine_watch {
   // closed first), and the watch's id in it.
   std::weak_ptr<dengine::watch::Hub> hub;
   uint64_t id = 0;
-  // Or a client's watch, with its own thread and connection.
-  std::unique_ptr<dengine::client::Watch> client_watch;
+  // Or a client's watch, with its own thread and connection; its client
+  // holds it too, to end it when closed.
+  std::shared_ptr<dengine::client::Watch> client_watch;
 };
 
 namespace dengine::capi {

@@ -1,5 +1,7 @@
 #include "client/client.h"
 
+#include "client/watch.h"
+
 #include <algorithm>
 #include <limits>
 #include <thread>
@@ -113,7 +115,36 @@ Client::Client(ClientOptions options)
       rng_(std::random_device()()),
       target_(options_.endpoints.front()) {}
 
-Client::~Client() = default;
+Client::~Client() {
+  std::vector<std::shared_ptr<Watch>> running;
+  {
+    std::lock_guard lock(watches_mu_);
+    for (const std::weak_ptr<Watch>& w : watches_) {
+      if (std::shared_ptr<Watch> watch = w.lock()) running.push_back(watch);
+    }
+    watches_.clear();
+  }
+  for (const std::shared_ptr<Watch>& watch : running) {
+    watch->stop(DENGINE_ERR_SHUTTING_DOWN, "the client was closed");
+  }
+}
+
+Status Client::watch(const WatchSpec& spec,
+                     std::function<void(const watch::Event&)> on_event,
+                     std::function<void(const watch::WatchEnd&)> on_end,
+                     std::shared_ptr<Watch>* out) {
+  out->reset();
+  std::unique_ptr<Watch> started;
+  Status status = Watch::start(options_, spec, std::move(on_event),
+                               std::move(on_end), &started);
+  if (!status.ok()) return status;
+  *out = std::move(started);
+  std::lock_guard lock(watches_mu_);
+  std::erase_if(watches_,
+                [](const std::weak_ptr<Watch>& w) { return w.expired(); });
+  watches_.push_back(*out);
+  return status;
+}
 
 Status Client::start_session() {
   std::lock_guard<std::mutex> lock(mu_);

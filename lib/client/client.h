@@ -29,6 +29,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,9 +44,16 @@
 #include "net/address.h"
 #include "net/client_codec.h"
 
+namespace dengine::watch {
+struct Event;
+struct WatchEnd;
+}  // namespace dengine::watch
+
 namespace dengine::client {
 
 using net::ReadConsistency;
+class Watch;
+struct WatchSpec;
 
 // The protocol's consistency for a DENGINE_READ_* value (the same
 // numbers); false for any other value.
@@ -105,6 +113,7 @@ class Client {
  public:
   // Checks the options; connects lazily, on the first call.
   static Status create(ClientOptions options, std::unique_ptr<Client>* out);
+  // Ends the watches it started that are still running (see watch()).
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -170,6 +179,17 @@ class Client {
   // The options it was created with (e.g. for a Watch of the same servers).
   const ClientOptions& options() const { return options_; }
 
+  // Watch::start with options(), for a watch that this client ends when it
+  // is destroyed: ~Client stops each of its watches still running with
+  // DENGINE_ERR_SHUTTING_DOWN ("the client was closed") and waits for its
+  // on_end, unless ~Client runs inside a callback of that watch (then
+  // on_end follows once the callback returns). The watch runs on its own
+  // thread and connection, not this client's: it does not wait for calls.
+  Status watch(const WatchSpec& spec,
+               std::function<void(const watch::Event&)> on_event,
+               std::function<void(const watch::WatchEnd&)> on_end,
+               std::shared_ptr<Watch>* out);
+
  private:
   explicit Client(ClientOptions options);
 
@@ -209,6 +229,11 @@ class Client {
   // a time.
   uint64_t client_id_ = 0;
   uint64_t last_seq_ = 0;
+
+  // The watches watch() started, for ~Client to end; apart from mu_, as a
+  // watch never waits for a call.
+  std::mutex watches_mu_;
+  std::vector<std::weak_ptr<Watch>> watches_;
 };
 
 }  // namespace dengine::client

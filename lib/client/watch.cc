@@ -100,8 +100,10 @@ struct Watch::State {
   // Sleeps for the next backoff, never past `deadline`; false when woken.
   bool back_off(int backoffs, Clock::time_point deadline);
   void move_to_next_endpoint();
+  // How stop() asked the watch to end.
   watch::WatchEnd cancelled_end() const {
-    return {DENGINE_ERR_CANCELLED, "the watch was cancelled", resume.load()};
+    std::lock_guard lock(end_mu);
+    return {end_status, end_message, resume.load()};
   }
   void advance(uint64_t revision) {
     if (revision > resume.load()) resume.store(revision);
@@ -121,6 +123,10 @@ struct Watch::State {
   // Written by the watch thread only (start() before it); read anywhere.
   std::atomic<uint64_t> resume;
   std::atomic<bool> cancelled{false};
+  // Set by the first stop(), before `cancelled`.
+  mutable std::mutex end_mu;
+  int end_status = DENGINE_ERR_CANCELLED;
+  std::string end_message;
 };
 
 Status Watch::start(ClientOptions options, WatchSpec spec, EventFn on_event,
@@ -180,8 +186,19 @@ Watch::~Watch() {
   cancel();
 }
 
-void Watch::cancel() {
-  if (!state_->cancelled.exchange(true)) {
+void Watch::cancel() { stop(DENGINE_ERR_CANCELLED, "the watch was cancelled"); }
+
+void Watch::stop(int status, std::string message) {
+  bool first = false;
+  {
+    std::lock_guard lock(state_->end_mu);
+    if (!state_->cancelled.load()) {
+      state_->end_status = status;
+      state_->end_message = std::move(message);
+      first = !state_->cancelled.exchange(true);
+    }
+  }
+  if (first) {
     const uint64_t one = 1;
     // An eventfd's counter cannot overflow from one write: it cannot fail.
     [[maybe_unused]] const ssize_t n = write(state_->wake_fd, &one, sizeof one);

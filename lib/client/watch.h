@@ -89,6 +89,10 @@ class Watch {
   // returns at once; no further on_event runs, and on_end runs after the
   // current callback returns.
   void cancel();
+  // As cancel(), but the watch ends with `status` and `message` (the first
+  // call's, if several race); e.g. DENGINE_ERR_SHUTTING_DOWN when the
+  // client that started it closes.
+  void stop(int status, std::string message);
 
   // Where the watch would resume: every matching event below it has been
   // delivered (or is being, by a running on_event).

@@ -1,10 +1,10 @@
 #define _POSIX_C_SOURCE 200809L
 /* Watches through the client API (dengine_client_watch) against a node of
  * this process serving clients on loopback, as dengined does: KV events
- * with their revisions, a watch that outlives its client and rides out a
- * restart of its server without a gap or a repeat, a start from the past,
- * a compacted start, cluster events, cancel from inside a callback, and bad
- * arguments. */
+ * with their revisions, a watch that rides out a restart of its server
+ * without a gap or a repeat and ends when its client closes, a start from the
+ * past, a compacted start, cluster events, cancel from inside a callback, and
+ * bad arguments. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,7 +104,8 @@ static uint64_t delete_key(dengine_client* client, const char* key) {
   return propose(client, command, len);
 }
 
-static void a_watch_outlives_its_client_and_a_server_restart(void** state) {
+static void a_watch_rides_out_a_server_restart_and_ends_with_its_client(
+    void** state) {
   serving_node n;
   dengine_client* client;
   recorder r;
@@ -133,10 +134,8 @@ static void a_watch_outlives_its_client_and_a_server_restart(void** state) {
   expect_event(&r.events[1], DENGINE_EVENT_PUT, r3, "a/1", "v2", "v1");
   expect_event(&r.events[2], DENGINE_EVENT_DELETE, r4, "a/1", "", "v2");
 
-  /* The watch keeps its own copy of the endpoints: closing the client that
-   * started it leaves it running. */
-  dengine_client_close(client);
-  r5 = 0;
+  /* The watch has a connection of its own: the client's calls run beside
+   * it, and another client's writes reach it too. */
   {
     dengine_client* other = open_client(&n);
     r5 = put(other, "a/2", "w");
@@ -150,19 +149,32 @@ static void a_watch_outlives_its_client_and_a_server_restart(void** state) {
    * the watch reconnects and resumes after r5, nothing missed or repeated. */
   stop_node(&n);
   start_node(&n, 0);
-  client = open_client(&n);
   r6 = put(client, "a/3", "after");
   wait_events(&r, 5);
   expect_event(&r.events[4], DENGINE_EVENT_PUT, r6, "a/3", "after", NULL);
   assert_int_equal(r.ended, 0);
 
-  /* Closing from this thread: on_end has run when it returns. */
+  /* Closing the client ends its watches: on_end has run when it returns. */
+  dengine_client_close(client);
+  assert_int_equal(r.ended, 1);
+  assert_int_equal(r.end_status, DENGINE_ERR_SHUTTING_DOWN);
+  assert_non_null(strstr(r.message, "client was closed"));
+  assert_int_equal(r.next_revision, r6 + 1);
+  assert_int_equal(r.count, 5);
+  dengine_watch_close(w);
+  assert_int_equal(r.ended, 1);
+
+  /* A watch closed first is no longer the client's to end. */
+  client = open_client(&n);
+  recorder_init(&r);
+  assert_int_equal(
+      dengine_client_watch(client, &o, record_event, record_end, &r, &w),
+      DENGINE_OK);
   dengine_watch_close(w);
   assert_int_equal(r.ended, 1);
   assert_int_equal(r.end_status, DENGINE_ERR_CANCELLED);
-  assert_int_equal(r.next_revision, r6 + 1);
-  assert_int_equal(r.count, 5);
   dengine_client_close(client);
+  assert_int_equal(r.ended, 1);
   stop_node(&n);
   temp_dir_remove(n.dir);
 }
@@ -317,7 +329,8 @@ static void bad_arguments_are_refused(void** state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(a_watch_outlives_its_client_and_a_server_restart),
+      cmocka_unit_test(
+          a_watch_rides_out_a_server_restart_and_ends_with_its_client),
       cmocka_unit_test(a_watch_from_the_past_and_a_compacted_start),
       cmocka_unit_test(cluster_events_and_cancel_from_inside),
       cmocka_unit_test(bad_arguments_are_refused),

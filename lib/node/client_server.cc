@@ -120,6 +120,7 @@ struct ClientServer::Impl {
   uv_loop_t loop{};
   uv_tcp_t listener{};
   uv_async_t wakeup{};
+  uv_timer_t progress_timer{};  // ClientWatches::report_progress
   std::thread thread;
   std::atomic<std::thread::id> thread_id{};  // thread's, kept after the join
   uint16_t bound_port = 0;
@@ -223,6 +224,13 @@ std::string ClientServer::Impl::start() {
   uv_async_init(&loop, &wakeup, [](uv_async_t* h) {
     static_cast<Impl*>(h->loop->data)->flush_outbox();
   });
+  uv_timer_init(&loop, &progress_timer);
+  uv_timer_start(
+      &progress_timer,
+      [](uv_timer_t* t) {
+        static_cast<Impl*>(t->loop->data)->watches.report_progress();
+      },
+      ClientWatches::kProgressIntervalMs, ClientWatches::kProgressIntervalMs);
   thread = std::thread([this] {
     thread_id = std::this_thread::get_id();
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -580,6 +588,7 @@ void ClientServer::Impl::close_all() {
   for (Connection* conn : open) close_connection(conn);
   uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&wakeup), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&progress_timer), nullptr);
 }
 
 void ClientServer::Impl::write(Connection* conn, std::string bytes) {

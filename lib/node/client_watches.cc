@@ -231,6 +231,36 @@ void ClientWatches::flush() {
   }
 }
 
+void ClientWatches::report_progress() {
+  const std::shared_ptr<watch::Hub> hub = node_->watches();
+  std::vector<std::pair<std::shared_ptr<Served>, uint64_t>> moved;
+  for (const auto& [id, served] : served_) {
+    // Asked first, then the outbox checked: a batch queued after the hub's
+    // answer holds only revisions at or after it, so when nothing waits to
+    // be written, every frame below it already was.
+    const std::optional<uint64_t> next = hub->progress(served->hub_id);
+    if (!next || *next <= served->resume) continue;
+    std::lock_guard lock(shared_->mu);
+    if (served->on_ready || served->ended || served->silent ||
+        served->too_slow) {
+      continue;
+    }
+    moved.emplace_back(served, *next);
+  }
+  for (const auto& [served, next] : moved) {
+    net::ClientResponse response;
+    response.request_id = served->request_id;
+    response.more = true;
+    response.index = next;
+    if (!writer_(served->conn_id, response_frame(response))) {
+      cancel(*served);
+      served_.erase(served->id);
+      continue;
+    }
+    served->resume = next;
+  }
+}
+
 void ClientWatches::end_overflowed(Served& served) {
   cancel(served);
   writer_(served.conn_id,

@@ -46,6 +46,8 @@ class ClientWatches {
   // An event batch is split into frames of about this many bytes (between
   // revisions).
   static constexpr size_t kFrameBytes = 1u << 20;
+  // How often the server calls report_progress().
+  static constexpr uint64_t kProgressIntervalMs = 1000;
 
   // `node` is borrowed and outlives this object.
   ClientWatches(Node* node, Writer writer, Wake wake);
@@ -60,6 +62,12 @@ class ClientWatches {
   // Writes what the watches have ready; ends those whose client is too slow.
   // Loop thread.
   void flush();
+  // Tells the client of each watch with nothing waiting to be written how
+  // far it got, when that moved since its last frame: an empty event batch
+  // with the revision to resume from. A watch that matches nothing for a
+  // long time would otherwise resume, after a reconnection, from a revision
+  // the history may no longer keep. Loop thread, every kProgressInterval.
+  void report_progress();
   // Ends the watches of a connection that closed. Loop thread.
   void close_connection(uint64_t conn_id);
   // Ends every watch; later wake-ups are not sent. Loop thread. Idempotent.

@@ -551,6 +551,15 @@ bool Hub::cancel(uint64_t id) { return state_->cancel(id); }
 
 void Hub::stop(const std::string& message) { state_->stop(message); }
 
+std::optional<uint64_t> Hub::progress(uint64_t id) const {
+  std::lock_guard lock(state_->mutex);
+  const auto it = state_->watchers.find(id);
+  if (it == state_->watchers.end()) return std::nullopt;
+  const Watcher& w = *it->second;
+  if (w.delivering || w.end) return std::nullopt;
+  return w.next_revision;
+}
+
 uint64_t Hub::available_from() const {
   std::lock_guard lock(state_->mutex);
   return state_->history.available_from();

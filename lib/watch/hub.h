@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,13 @@ class Hub {
   // is delivering, ends every watch and exits; a later stop() or ~Hub on
   // another thread joins it.
   void stop(const std::string& message = "the node is stopping");
+
+  // Where watch `id` would resume: every matching event below it has been
+  // delivered, and its callbacks have returned. nullopt for an unknown or
+  // ending watch, and while the delivery thread is inside one of its
+  // callbacks (the revision is moving). For a relay's progress reports: a
+  // watch that matches nothing still advances here.
+  std::optional<uint64_t> progress(uint64_t id) const;
 
   uint64_t available_from() const;
   uint64_t covered_to() const;

@@ -367,6 +367,33 @@ TEST_F(ClientServerTest, AWatchStreamsItsEventsAndEndsWhenTheServerStops) {
   EXPECT_GE(end->index, index);
 }
 
+TEST_F(ClientServerTest, AnIdleWatchIsToldHowFarItGot) {
+  RawClient client(port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.send_request(watch_request(4, "idle", false)));
+  std::optional<net::ClientResponse> start = client.receive();
+  ASSERT_TRUE(start.has_value());
+  ASSERT_EQ(start->status, DENGINE_OK) << start->message;
+  uint64_t last = 0;
+  for (int i = 0; i < 20; ++i) last = put("busy/" + std::to_string(i), "v");
+  ASSERT_GT(last, start->index);
+  // A progress report: no events, the revision to resume from, past every
+  // write the watch does not match (a reconnection resumes there, not at
+  // a revision the history may have dropped).
+  uint64_t index = start->index;
+  while (index <= last) {
+    std::optional<net::ClientResponse> r = client.receive();
+    ASSERT_TRUE(r.has_value()) << "no progress past " << index;
+    ASSERT_EQ(r->request_id, 4u);
+    ASSERT_EQ(r->status, DENGINE_OK) << r->message;
+    ASSERT_TRUE(r->more);
+    EXPECT_TRUE(r->events.empty());
+    EXPECT_GT(r->index, index);
+    index = r->index;
+  }
+  EXPECT_EQ(index, last + 1);
+}
+
 TEST_F(ClientServerTest, AWatchFromAPastRevisionReplaysItFirst) {
   const uint64_t first = put("k", "1");
   put("k", "2");

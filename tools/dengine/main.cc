@@ -2,9 +2,10 @@
 // leader among the endpoints, follows redirects and retries within one
 // session, so a retried write applies once.
 //
-// Exit status: 0 success; 1 the answer is "no" (key not found, compare-and-
-// swap did not swap); 2 bad usage; 3 the cluster refused or could not be
-// reached.
+// Exit status: 0 success (for `watch`: stopped by SIGINT or SIGTERM); 1 the
+// answer is "no" (key not found, compare-and-swap did not swap); 2 bad
+// usage; 3 the cluster refused or could not be reached, or a watch ended by
+// itself.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -18,6 +19,7 @@
 
 #include "client/client.h"
 #include "net/address.h"
+#include "watch_command.h"
 
 namespace {
 
@@ -39,6 +41,7 @@ struct Args {
   uint64_t ttl_ms = 0, node_id = 0;
   uint32_t limit = 100;
   bool absent = false, learner = false;
+  dengine::cli::WatchArgs watch;
 };
 
 // A subcommand and what runs it; returns the exit status.
@@ -217,6 +220,10 @@ int run_snapshot(Client& client, const Args&) {
   return 0;
 }
 
+int run_watch(Client& client, const Args& a) {
+  return dengine::cli::run_watch(client.options(), a.watch);
+}
+
 // ---------------------------------------------------------------------------
 // The command line
 
@@ -254,11 +261,13 @@ void add_kv_commands(CLI::App& app, Args& a, std::vector<Command>* commands) {
   scan->add_option("--limit", a.limit, "at most this many keys");
   scan->add_option("--consistency", a.consistency)
       ->check(CLI::IsMember({"default", "linearizable", "lease", "eventual"}));
+  auto* watch = dengine::cli::add_watch_command(app, a.watch);
   commands->insert(commands->end(), {{put, run_put},
                                      {get, run_get},
                                      {del, run_delete},
                                      {cas, run_cas},
-                                     {scan, run_scan}});
+                                     {scan, run_scan},
+                                     {watch, run_watch}});
 }
 
 void add_cluster_commands(CLI::App& app, Args& a,
@@ -297,7 +306,8 @@ bool usage_ok(const CLI::App& app, const Args& a) {
     std::cerr << "dengine: cas needs EXPECTED, or --absent\n";
     return false;
   }
-  return true;
+  const CLI::App* watch = app.get_subcommand("watch");
+  return !watch->parsed() || dengine::cli::watch_usage_ok(*watch, a.watch);
 }
 
 // The client every command uses; nullptr (and the problem printed) if the
@@ -327,7 +337,12 @@ int main(int argc, char** argv) {
   add_global_options(app, args);
   add_kv_commands(app, args, &commands);
   add_cluster_commands(app, args, &commands);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and the like exit 0; a parse error is bad usage.
+    return app.exit(e) == 0 ? 0 : kUsage;
+  }
 
   if (!usage_ok(app, args)) return kUsage;
   std::unique_ptr<Client> client = connect(args);

@@ -1,5 +1,5 @@
 """dengine.Client: a client of dengine servers (dengined, or nodes started
-with a ``client_address``) over TCP."""
+with a ``client_address``) over TCP, and its watches."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Self, TypeVar
 from . import _dengine
 from .errors import from_status
 from .node import Bytes, Result, ScanResult, Status, consistency_code, timeout_ms
+from .watch import Watch, watch_args
 
 T = TypeVar("T")
 
@@ -23,7 +24,8 @@ class Client:
     SessionExpiredError may or may not have applied.
 
     Thread-safe (calls run one at a time: use a client per thread for
-    concurrency); every call releases the GIL. A context manager.
+    concurrency); every call releases the GIL. A context manager: leaving
+    the block closes it, which ends its watches (see :meth:`watch`).
     """
 
     def __init__(
@@ -108,6 +110,55 @@ class Client:
 
     def snapshot(self) -> int:
         return self._call(lambda h: h.snapshot())
+
+    # ----- watches -----
+
+    def watch(
+        self,
+        *,
+        key: Bytes | None = None,
+        prefix: Bytes | None = None,
+        topic: Bytes | None = None,
+        topic_prefix: Bytes | None = None,
+        cluster: bool = False,
+        start_revision: int = 0,
+        max_lag: int = 0,
+        max_pending: int = 10000,
+    ) -> Watch:
+        """Watches what the servers apply; returns a :class:`~dengine.Watch`
+        to iterate (``for`` or ``async for``) over :class:`~dengine.Event`,
+        exactly as :meth:`dengine.Node.watch`, with the same keywords.
+
+        Blocks (GIL released) until a server started the watch, trying the
+        endpoints for up to the client's ``timeout``; raises
+        CompactedError if ``start_revision`` is older than the history
+        that server keeps (the message names its oldest revision),
+        InvalidArgumentError for options a server refuses, or, when no
+        server started it in time, the last error (IOError, TimeoutError).
+
+        The watch then runs on a thread and connection of its own, beside
+        this client's calls. It outlives servers: when its server stops or
+        its connection breaks, it reconnects to the next endpoint (backing
+        off, never giving up) and resumes from the last revision it
+        received, so iteration still yields every matching event once, in
+        order; only later. It ends with WatchOverflowError or
+        CompactedError as a node's watch does, and with ShuttingDownError
+        ("the client was closed") when this client is closed: close the
+        client after its watches, or resume from the error's
+        ``next_revision`` with another client. The watch keeps the client
+        alive while it is referenced.
+        """
+        args = watch_args(
+            key,
+            prefix,
+            topic,
+            topic_prefix,
+            cluster,
+            start_revision,
+            max_lag,
+            max_pending,
+        )
+        return Watch(self._call(lambda h: h.watch(*args)), self)
 
     def _call(self, fn: Callable[[_dengine.Client], T]) -> T:
         handle = self._handle

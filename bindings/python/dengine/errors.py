@@ -63,7 +63,8 @@ class TimeoutError(DengineError, builtins.TimeoutError):
 
 class ShuttingDownError(DengineError):
     """The node (or client) is stopping or stopped. Ending a watch, it has
-    ``next_revision``: where a watch on another node can resume."""
+    ``next_revision``: where a watch on another node, or through another
+    client, can resume."""
 
     code = _dengine.ERR_SHUTTING_DOWN
     #: Set when it ends a watch: every matching event below it was received.
@@ -129,8 +130,8 @@ class CompactedError(DengineError):
     """A watch's start revision is older than the history the node keeps
     (``watch_history_events``, ``watch_history_bytes``, or a snapshot);
     the message names the oldest revision it has. Read the current state
-    and watch from there. Raised by ``Node.watch`` itself, or at the end of
-    a running watch (a snapshot from the leader replaced the events it
+    and watch from there. Raised by ``Node.watch`` or ``Client.watch``
+    itself, or at the end of a running watch (a snapshot from the leader replaced the events it
     still needed), then with ``next_revision``."""
 
     code = _dengine.ERR_COMPACTED

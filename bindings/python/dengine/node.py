@@ -17,7 +17,7 @@ from . import _dengine, _events
 from . import config as _config
 from .errors import DengineError, InvalidArgumentError, StateMachineError, from_status
 from .machine import StateMachine, _Binding
-from .watch import Watch, count, stream_of
+from .watch import Watch, watch_args
 
 Bytes = bytes | bytearray | memoryview | str
 """Keys, values, commands and queries: bytes-like, or str (sent as UTF-8)."""
@@ -416,16 +416,17 @@ class Node:
         from the error's ``next_revision``. Any node serves watches, a
         follower from what it has applied.
         """
-        stream, is_prefix, selected = stream_of(
-            key, prefix, topic, topic_prefix, cluster
+        args = watch_args(
+            key,
+            prefix,
+            topic,
+            topic_prefix,
+            cluster,
+            start_revision,
+            max_lag,
+            max_pending,
         )
-        start = count("start_revision", start_revision)
-        lag = count("max_lag", max_lag)
-        pending = count("max_pending", max_pending, minimum=1)
-        handle = self._call(
-            lambda h: h.watch(stream, is_prefix, selected, start, lag, pending)
-        )
-        return Watch(handle, self)
+        return Watch(self._call(lambda h: h.watch(*args)), self)
 
     def watch_range(self) -> tuple[int, int]:
         """``(oldest, next)``: a watch may start at any revision from

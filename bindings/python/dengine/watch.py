@@ -1,12 +1,15 @@
 """Watches: the changes a node applies, as a stream of events.
 
-``node.watch(prefix=b"jobs/")`` returns a :class:`Watch`, which yields
-:class:`Event` objects in revision order, with no gap and no duplicate
+``node.watch(prefix=b"jobs/")``, in the node's process, and
+``client.watch(prefix=b"jobs/")``, through a :class:`~dengine.Client` of
+the servers, return a :class:`Watch`, which yields :class:`Event` objects
+in revision order, with no gap and no duplicate
 (``docs/state-machine-guide.md``, "Watches"). Iterate it in a thread
 (``for``) or in a coroutine (``async for``).
 
-The node's watch thread never waits for Python: it copies each event into
-the watch's queue (``src/watch.h``) and goes on, without taking the GIL. A
+The thread delivering the events (the node's watch thread, or a client
+watch's own) never waits for Python: it copies each event into the
+watch's queue (``src/watch.h``) and goes on, without taking the GIL. A
 thread iterating the watch waits for that queue with the GIL released; a
 coroutine's future is resolved on its own loop (by the dengine-events
 thread, through ``loop.call_soon_threadsafe``), so the loop never blocks.
@@ -56,7 +59,8 @@ class _Stopped(Exception):
 
 
 class Watch:
-    """A running watch, from :meth:`dengine.Node.watch`.
+    """A running watch, from :meth:`dengine.Node.watch` or
+    :meth:`dengine.Client.watch`.
 
     An iterator (``for event in watch`` blocks the thread, GIL released,
     until the next event) and an async iterator (``async for event in
@@ -69,7 +73,8 @@ class Watch:
     the node, or ``max_pending`` events are waiting to be taken),
     :class:`~dengine.CompactedError` (a snapshot from the leader replaced
     events it still needed), :class:`~dengine.ShuttingDownError` (the node
-    stopped). The exception's ``next_revision`` is where a new watch
+    stopped, or the client was closed; a server stopping does not end a
+    client's watch, which reconnects). The exception's ``next_revision`` is where a new watch
     continues, missing nothing.
 
     Events wait in this watch's queue until taken; when ``max_pending`` are
@@ -77,12 +82,14 @@ class Watch:
     of its revision: the watch is cancelled and, after the events before
     that revision, raises ``WatchOverflowError`` with ``next_revision`` that
     revision, so a watch from there misses nothing and repeats nothing. The
-    node's watch thread never waits for Python.
+    thread delivering the events never waits for Python.
     """
 
-    def __init__(self, handle: _dengine.Watch, node: object) -> None:
+    def __init__(self, handle: _dengine.Watch, source: object) -> None:
         self._handle = handle
-        self._node = node  # the node stays open while it is watched
+        # The Node or Client stays open while it is watched (their __del__
+        # would close it, which ends the watch).
+        self._source = source
 
     def __iter__(self) -> Self:
         return self
@@ -189,14 +196,38 @@ def _resolve(future: asyncio.Future[None]) -> None:
 Selector = bytes | bytearray | memoryview | str
 
 
-def stream_of(
+def watch_args(
+    key: Selector | None,
+    prefix: Selector | None,
+    topic: Selector | None,
+    topic_prefix: Selector | None,
+    cluster: bool,
+    start_revision: int,
+    max_lag: int,
+    max_pending: int,
+) -> tuple[int, bool, bytes, int, int, int]:
+    """The keywords of Node.watch and Client.watch, checked, as the
+    extension's watch() takes them: (DENGINE_WATCH_*, is a prefix, bytes,
+    start_revision, max_lag, max_pending)."""
+    stream, is_prefix, selected = _stream_of(key, prefix, topic, topic_prefix, cluster)
+    return (
+        stream,
+        is_prefix,
+        selected,
+        _count("start_revision", start_revision),
+        _count("max_lag", max_lag),
+        _count("max_pending", max_pending, minimum=1),
+    )
+
+
+def _stream_of(
     key: Selector | None,
     prefix: Selector | None,
     topic: Selector | None,
     topic_prefix: Selector | None,
     cluster: bool,
 ) -> tuple[int, bool, bytes]:
-    """Node.watch's selector as (DENGINE_WATCH_*, is a prefix, bytes)."""
+    """watch()'s selector as (DENGINE_WATCH_*, is a prefix, bytes)."""
     if not isinstance(cluster, bool):
         raise TypeError(f"cluster must be a bool, not {type(cluster).__name__}")
     chosen = [
@@ -230,8 +261,8 @@ def stream_of(
     return stream, name.endswith("prefix"), selected
 
 
-def count(name: str, value: int, minimum: int = 0) -> int:
-    """An integer option of Node.watch, at least ``minimum``."""
+def _count(name: str, value: int, minimum: int = 0) -> int:
+    """An integer option of watch(), at least ``minimum``."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if not minimum <= value < 2**63:

@@ -1,15 +1,18 @@
 // dengine.Client's C side: dengine_client_*, every call with the GIL
 // released. As for nodes, each call holds a shared lock on the handle and
 // close() takes it exclusively, so closing from one thread while another
-// calls is safe.
+// calls is safe. A watch (watch.h) outlives the handle: closing the client
+// ends it with DENGINE_ERR_SHUTTING_DOWN.
 #include <pybind11/stl.h>
 
+#include <memory>
 #include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "bindings.h"
+#include "watch.h"
 
 namespace dengine_py {
 namespace {
@@ -170,6 +173,18 @@ class ClientHandle {
     return index;
   }
 
+  // A watch through the client's servers; as NodeHandle::watch.
+  std::unique_ptr<Watch> watch(int stream, bool prefix, py::handle key,
+                               uint64_t start_revision, uint64_t max_lag,
+                               size_t max_pending) {
+    const std::string k = copy_bytes(key, "a key");
+    const dengine_watch_options options =
+        watch_options(stream, prefix, k, start_revision, max_lag);
+    auto watch = std::make_unique<Watch>(max_pending);
+    call([&](dengine_client* c) { return watch->start_client(c, options); });
+    return watch;
+  }
+
   void close() {
     py::gil_scoped_release release;
     std::unique_lock lock(mutex_);
@@ -225,6 +240,7 @@ void register_client(py::module_& m) {
       .def("remove", &ClientHandle::remove)
       .def("transfer_leadership", &ClientHandle::transfer_leadership)
       .def("snapshot", &ClientHandle::snapshot)
+      .def("watch", &ClientHandle::watch)
       .def("close", &ClientHandle::close);
 }
 

@@ -321,15 +321,8 @@ class NodeHandle {
                                uint64_t start_revision, uint64_t max_lag,
                                size_t max_pending) {
     const std::string k = copy_bytes(key, "a key");
-    dengine_watch_options options{};
-    options.version = DENGINE_WATCH_OPTIONS_VERSION;
-    options.struct_size = sizeof options;
-    options.stream = stream;
-    options.flags = prefix ? DENGINE_WATCH_PREFIX : 0u;
-    options.key = k.data();
-    options.key_len = k.size();
-    options.start_revision = start_revision;
-    options.max_lag = max_lag;
+    const dengine_watch_options options =
+        watch_options(stream, prefix, k, start_revision, max_lag);
     auto watch = std::make_unique<Watch>(max_pending);
     check_outcome(call([&](dengine_node* node, Outcome* out) {
       out->status = watch->start(node, options);

@@ -190,11 +190,39 @@ Watch::~Watch() {
   if (handle_ != nullptr) closer().close_later(handle_, std::move(state_));
 }
 
+dengine_watch_options watch_options(int stream, bool prefix,
+                                    const std::string& key,
+                                    uint64_t start_revision, uint64_t max_lag) {
+  dengine_watch_options options{};
+  options.version = DENGINE_WATCH_OPTIONS_VERSION;
+  options.struct_size = sizeof options;
+  options.stream = stream;
+  options.flags = prefix ? DENGINE_WATCH_PREFIX : 0u;
+  options.key = key.data();
+  options.key_len = key.size();
+  options.start_revision = start_revision;
+  options.max_lag = max_lag;
+  return options;
+}
+
 int Watch::start(dengine_node* node, const dengine_watch_options& options) {
   std::lock_guard handle_lock(handle_mutex_);
   dengine_watch* handle = nullptr;
   const int status = dengine_node_watch(node, &options, &on_event, &on_end,
                                         state_.get(), &handle);
+  return adopt(status, handle);
+}
+
+int Watch::start_client(dengine_client* client,
+                        const dengine_watch_options& options) {
+  std::lock_guard handle_lock(handle_mutex_);
+  dengine_watch* handle = nullptr;
+  const int status = dengine_client_watch(client, &options, &on_event, &on_end,
+                                          state_.get(), &handle);
+  return adopt(status, handle);
+}
+
+int Watch::adopt(int status, dengine_watch* handle) {
   if (status != DENGINE_OK) return status;
   handle_ = handle;
   bool cancel;

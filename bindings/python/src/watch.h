@@ -1,10 +1,11 @@
 // dengine.Watch's C side: a dengine_watch whose callbacks, on the node's
-// watch thread, copy each event into a bounded queue under a mutex and
-// return. They never take the GIL, so a busy or finalizing interpreter
-// cannot stall the node's watches. Python takes the events from the queue:
-// a thread waits for one with the GIL released; a coroutine arms a one-shot
-// wake-up, which the event queue (events.h) hands to the dengine-events
-// thread, which resolves the coroutine's future on its loop.
+// watch thread (or a client watch's own thread), copy each event into a bounded
+// queue under a mutex and return. They never take the GIL, so a busy or
+// finalizing interpreter cannot stall the node's watches (or a client watch's
+// reconnects). Python takes the events from the queue: a thread waits for one
+// with the GIL released; a coroutine arms a one-shot wake-up, which the event
+// queue (events.h) hands to the dengine-events thread, which resolves the
+// coroutine's future on its loop.
 //
 // The queue holds at most max_pending events. The event that finds it full
 // is not queued: the watch is cancelled from its own callback, the queued
@@ -19,12 +20,20 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "bindings.h"
 
 namespace dengine_py {
 
 struct WatchState;
+
+// The options of a watch of `stream` (DENGINE_WATCH_*) selecting `key` (a
+// key, prefix or topic; empty for the cluster stream). They point into
+// `key`, which must outlive them.
+dengine_watch_options watch_options(int stream, bool prefix,
+                                    const std::string& key,
+                                    uint64_t start_revision, uint64_t max_lag);
 
 class Watch {
  public:
@@ -38,6 +47,10 @@ class Watch {
 
   // dengine_node_watch with this watch's callbacks (GIL released).
   int start(dengine_node* node, const dengine_watch_options& options);
+  // dengine_client_watch with them (GIL released): blocks until a server
+  // started the watch, which then runs on a thread of its own.
+  int start_client(dengine_client* client,
+                   const dengine_watch_options& options);
 
   // The next queued event as a tuple (type, revision, key, value,
   // prev_value or None, node_id, term, address); `block`: waits for one,
@@ -67,6 +80,10 @@ class Watch {
   void close();
 
  private:
+  // Takes the started watch's handle (handle_mutex_ held); `status` is
+  // what starting it returned.
+  int adopt(int status, dengine_watch* handle);
+
   std::shared_ptr<WatchState> state_;
   // Serializes start, cancel and close, which use and free handle_.
   std::mutex handle_mutex_;

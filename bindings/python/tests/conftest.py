@@ -1,8 +1,12 @@
-"""Shared fixtures: free loopback ports and clusters of in-process nodes."""
+"""Shared fixtures: free loopback ports, clusters of in-process nodes and
+of node processes."""
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +17,8 @@ import pytest
 
 import dengine
 
-sys.path.insert(0, str(Path(__file__).parent))
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
 
 from machines import KVMachine
 
@@ -114,3 +119,71 @@ def kv_node(tmp_path: Path) -> Iterator[dengine.Node]:
     ) as node:
         node.wait_for_leader()
         yield node
+
+
+class ProcessCluster:
+    """Nodes 1..3, each in a process of its own (node_process.py) serving
+    clients: a KVMachine each, or the built-in KV machine (``builtin_kv``)."""
+
+    def __init__(self, root: Path, builtin_kv: bool = False) -> None:
+        self.root = root
+        self.builtin_kv = builtin_kv
+        self.peer = {i: f"127.0.0.1:{free_port()}" for i in (1, 2, 3)}
+        self.client = {i: f"127.0.0.1:{free_port()}" for i in (1, 2, 3)}
+        self.processes: dict[int, subprocess.Popen[str]] = {}
+
+    def start(self, i: int, initial: bool) -> None:
+        spec = {
+            "root": str(self.root),
+            "id": i,
+            "initial": initial,
+            "builtin_kv": self.builtin_kv,
+            "voters": [1, 2, 3],
+            "peer": self.peer[i],
+            "client": self.client[i],
+            "peers": [
+                {"id": p, "address": self.peer[p], "client_address": self.client[p]}
+                for p in self.peer
+                if p != i
+            ],
+        }
+        process = subprocess.Popen(
+            [sys.executable, str(HERE / "node_process.py"), json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        self.processes[i] = process
+
+    def kill(self, i: int) -> None:
+        process = self.processes.pop(i)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            assert process.stdin is not None
+            process.stdin.close()  # the node closes cleanly
+        for process in self.processes.values():
+            process.wait(timeout=30)
+        self.processes.clear()
+
+    def endpoints(self) -> list[str]:
+        return [self.client[i] for i in sorted(self.client)]
+
+    def kill_all(self) -> None:
+        for process in self.processes.values():
+            process.kill()
+            process.wait()
+        self.processes.clear()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[ProcessCluster]:
+    cluster = ProcessCluster(tmp_path)
+    try:
+        yield cluster
+    finally:
+        cluster.kill_all()

@@ -1,6 +1,7 @@
-"""One cluster member in its own process, for test_processes.py: a
-KVMachine on a node that serves clients. Prints "ready" once started and
-runs until its standard input closes (or it is killed)."""
+"""One cluster member in its own process, for conftest.ProcessCluster: a
+KVMachine (or, with "builtin_kv", the built-in KV machine) on a node that
+serves clients. Prints "ready" once started and runs until its standard
+input closes (or it is killed)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ def main() -> None:
     root = Path(spec["root"])
     node_id = spec["id"]
     options = {"initial_voters": spec["voters"]} if spec["initial"] else {}
+    machine = None if spec["builtin_kv"] else KVMachine(root / f"machine{node_id}")
     with dengine.Node(
-        KVMachine(root / f"machine{node_id}"),
+        machine,
         id=node_id,
         data_dir=root / f"node{node_id}",
         peer_address=spec["peer"],

@@ -264,11 +264,11 @@ static void watch_end(void* ctx, int status, uint64_t next_revision,
   goWatchEnd(handle_of(ctx), status, next_revision, (char*)message);
 }
 
-int godengine_node_watch(dengine_node* node, int stream, int prefix,
-                         const void* key, size_t key_len,
-                         uint64_t start_revision, uint64_t max_lag,
-                         uintptr_t handle, dengine_watch** out,
-                         char** message) {
+/* The options of a watch, from the arguments of the wrappers below. */
+static dengine_watch_options watch_options_of(int stream, int prefix,
+                                              const void* key, size_t key_len,
+                                              uint64_t start_revision,
+                                              uint64_t max_lag) {
   dengine_watch_options options;
   memset(&options, 0, sizeof options);
   options.version = DENGINE_WATCH_OPTIONS_VERSION;
@@ -279,8 +279,30 @@ int godengine_node_watch(dengine_node* node, int stream, int prefix,
   options.key_len = key_len;
   options.start_revision = start_revision;
   options.max_lag = max_lag;
+  return options;
+}
+
+int godengine_node_watch(dengine_node* node, int stream, int prefix,
+                         const void* key, size_t key_len,
+                         uint64_t start_revision, uint64_t max_lag,
+                         uintptr_t handle, dengine_watch** out,
+                         char** message) {
+  dengine_watch_options options =
+      watch_options_of(stream, prefix, key, key_len, start_revision, max_lag);
   return godengine_captured(dengine_node_watch(node, &options, watch_event,
                                                watch_end, (void*)handle, out),
+                            message);
+}
+
+int godengine_client_watch(dengine_client* client, int stream, int prefix,
+                           const void* key, size_t key_len,
+                           uint64_t start_revision, uint64_t max_lag,
+                           uintptr_t handle, dengine_watch** out,
+                           char** message) {
+  dengine_watch_options options =
+      watch_options_of(stream, prefix, key, key_len, start_revision, max_lag);
+  return godengine_captured(dengine_client_watch(client, &options, watch_event,
+                                                 watch_end, (void*)handle, out),
                             message);
 }
 

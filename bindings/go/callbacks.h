@@ -76,6 +76,13 @@ int godengine_node_watch(dengine_node* node, int stream, int prefix,
                          const void* key, size_t key_len,
                          uint64_t start_revision, uint64_t max_lag,
                          uintptr_t handle, dengine_watch** out, char** message);
+/* The same through a client (dengine_client_watch): blocks until a server
+ * started the watch; its callbacks then run on the watch's own thread. */
+int godengine_client_watch(dengine_client* client, int stream, int prefix,
+                           const void* key, size_t key_len,
+                           uint64_t start_revision, uint64_t max_lag,
+                           uintptr_t handle, dengine_watch** out,
+                           char** message);
 
 /* Routes dengine's log lines to goLog (enabled) or back to stderr. */
 void godengine_set_log_callback(int enabled, int min_level);

@@ -34,6 +34,10 @@ import (
 // membership calls and Snapshot, which run as dengine's async client calls
 // and take no timeout of their own, by the client's timeout only.
 //
+// Watch is the exception to both: its start, bounded by the client's
+// timeout, and then its watch run beside the other calls, on connections
+// of their own, neither waiting for the other (see Client.Watch).
+//
 // The KV methods send the built-in KV machine's encoded commands as
 // proposals and queries flagged as KV, so a cluster running an application
 // machine refuses them with ErrUnsupported instead of applying them.
@@ -45,6 +49,12 @@ type Client struct {
 	mu      sync.RWMutex
 	client  *C.dengine_client // nil once closed
 	timeout time.Duration     // the client's bound on each call
+
+	watches sync.WaitGroup // the running Watchers: Close waits for them
+	// closing is closed as Close begins, so that a watch waiting for room
+	// in its channel gives up and dengine_client_close can end it.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // OpenClient opens a client of the servers at endpoints ("host:port" client
@@ -63,17 +73,21 @@ func OpenClient(endpoints []string, timeout time.Duration) (*Client, error) {
 	if timeout/time.Millisecond == 0 {
 		timeout = C.DENGINE_DEFAULT_TIMEOUT_MS * time.Millisecond
 	}
-	return &Client{client: c, timeout: timeout}, nil
+	return &Client{client: c, timeout: timeout, closing: make(chan struct{})}, nil
 }
 
-// Close waits for the call in progress, ends the Status, membership and
-// Snapshot calls still queued behind it with ErrShuttingDown, and releases
-// the client. Closing a closed client does nothing.
+// Close waits for the call in progress (and for a Watch still starting),
+// ends the Status, membership and Snapshot calls still queued behind it
+// with ErrShuttingDown, ends every Watcher started through the client
+// with ErrShuttingDown, their channels closed when it returns, and
+// releases the client. Closing a closed client does nothing.
 func (c *Client) Close() error {
+	c.closeOnce.Do(func() { close(c.closing) })
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	C.dengine_client_close(c.client)
+	C.dengine_client_close(c.client) // ends the watches: their on_end has run
 	c.client = nil
+	c.mu.Unlock()
+	c.watches.Wait()
 	return nil
 }
 

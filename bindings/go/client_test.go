@@ -146,9 +146,10 @@ func TestClientCodecErrors(t *testing.T) {
 	}
 }
 
-// clusterWithClients starts a cluster of size nodes, each serving clients,
-// and opens a client of all of them.
-func clusterWithClients(t *testing.T, size int) (*cluster, *dengine.Client) {
+// clusterWithClients starts a cluster of size nodes, each serving clients
+// (at c.clientAddrs; configure, if set, adjusts each node's config), and
+// opens a client of all of them.
+func clusterWithClients(t *testing.T, size int, configure func(*dengine.Config)) (*cluster, *dengine.Client) {
 	clientAddrs := map[uint64]string{}
 	var endpoints []string
 	for id := uint64(1); id <= uint64(size); id++ {
@@ -163,13 +164,23 @@ func clusterWithClients(t *testing.T, size int) (*cluster, *dengine.Client) {
 				cfg.PeerClientAddresses[id] = address
 			}
 		}
+		if configure != nil {
+			configure(cfg)
+		}
 	})
+	c.clientAddrs = clientAddrs
+	return c, openClient(t, endpoints...)
+}
+
+// openClient opens a client of endpoints, closed when the test ends.
+func openClient(t *testing.T, endpoints ...string) *dengine.Client {
+	t.Helper()
 	client, err := dengine.OpenClient(endpoints, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	return c, client
+	return client
 }
 
 // membersOf is a status's members as "id:voter" strings, in order.
@@ -184,7 +195,7 @@ func membersOf(s dengine.Status) []string {
 // Status, Snapshot and the membership calls through a client (dengine's
 // async client calls), their errors with dengine's message, and ctx.
 func TestClientAdminCalls(t *testing.T) {
-	c, client := clusterWithClients(t, 3)
+	c, client := clusterWithClients(t, 3, nil)
 	leader := c.leader()
 	ctx := ctxFor(t)
 	if _, err := client.Propose(ctx, testmachine.Set("k", "v")); err != nil { // finds the leader

@@ -59,6 +59,8 @@ type cluster struct {
 	addrs    map[uint64]string
 	nodes    map[uint64]*dengine.Node
 	machines map[uint64]*testmachine.Machine
+	// clientAddrs: each node's client address, when it serves clients.
+	clientAddrs map[uint64]string
 	// configure, if set, adjusts each node's config before it starts.
 	configure func(*dengine.Config)
 }

@@ -7,7 +7,7 @@
 // [Node.Read] go through the machine, and the KV helpers ([Node.Put],
 // [Node.Get], ...) through the built-in key-value machine when
 // [Config.StateMachine] is nil. [OpenClient] talks to a standalone cluster
-// (dengined) over TCP.
+// (dengined) over TCP, and [Client.Watch] watches it.
 //
 // The package wraps libdengine's C API (include/dengine.h) with cgo and
 // finds it with pkg-config: build with PKG_CONFIG_PATH pointing at the
@@ -75,4 +75,15 @@
 // and [Watcher.NextRevision] says where to resume. Cancelling the watch's
 // context or [Watcher.Close] ends it; closing the node ends every watch
 // with [ErrShuttingDown].
+//
+// [Client.Watch] is the same watch through the client protocol, served by
+// any node of a standalone cluster, with the same [WatchOptions] and
+// [Watcher]. It outlives its server: when its connection is lost or the
+// node stops, it reconnects to the next endpoint and resumes from the last
+// revision it received, so the channel still has every event once, in
+// order. Each client watch has a thread of its own in dengine, so it waits
+// for room in a full channel instead of ending (the server ends it with
+// [ErrWatchOverflow] if it falls too far behind). Its start blocks until a
+// server answers, but returns ctx.Err() as soon as ctx ends; closing the
+// client ends its watches with [ErrShuttingDown].
 package dengine

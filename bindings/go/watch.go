@@ -75,9 +75,9 @@ type WatchOptions struct {
 	// MaxLag is how many events (of any kind) dengine lets the watch fall
 	// behind the newest before it ends it with ErrWatchOverflow; 0: 10,000.
 	MaxLag uint64
-	// Buffer is the capacity of the Events channel; 0: 1024. A watch whose
-	// channel is full when its next event arrives ends with ErrWatchOverflow
-	// (see Watcher).
+	// Buffer is the capacity of the Events channel; 0: 1024. A node's watch
+	// whose channel is full when its next event arrives ends with
+	// ErrWatchOverflow; a client's waits for room (see Watcher).
 	Buffer int
 }
 
@@ -138,25 +138,35 @@ type Event struct {
 	Address string // EventMemberAdded: its peer address ("" if unknown)
 }
 
-// Watcher is a running watch (see Node.Watch). Its methods are safe for
-// concurrent use.
+// Watcher is a running watch (see Node.Watch and Client.Watch). Its
+// methods are safe for concurrent use.
 //
 // The events arrive on Events, in revision order, with no gap and no
 // duplicate. dengine delivers the events of all of a node's watches on one
-// thread, which must never wait for a Go consumer: a watch whose channel is
-// full when its next event arrives ends at once with an *Error wrapping
-// ErrWatchOverflow, and NextRevision is then that event's revision. A new
-// watch from NextRevision misses nothing: it starts with that event; if
-// the channel already held earlier events of the same revision (one
-// entry can make several), they come again.
+// thread, which must never wait for a Go consumer: a node's watch whose
+// channel is full when its next event arrives ends at once with an *Error
+// wrapping ErrWatchOverflow, and NextRevision is then that event's
+// revision. A new watch from NextRevision misses nothing: it starts with
+// that event; if the channel already held earlier events of the same
+// revision (one entry can make several), they come again.
+//
+// A client's watch has a thread of its own, so it waits for room in a full
+// channel instead: a slow consumer holds back only its own watch, until
+// the server, whose events for it pile up, ends it with ErrWatchOverflow.
 type Watcher struct {
-	events    chan Event
-	stop      chan struct{} // closed to end the watch: by Close, or on overflow
-	stopOnce  sync.Once
-	ended     chan struct{} // closed by goWatchEnd
-	finished  chan struct{} // closed once events is
-	watch     *C.dengine_watch
-	nodeWatch *sync.WaitGroup // the node's count of running watches
+	events   chan Event
+	stop     chan struct{} // closed to end the watch: by Close, ctx, or on overflow
+	stopOnce sync.Once
+	ended    chan struct{} // closed by goWatchEnd
+	finished chan struct{} // closed once events is
+	watch    *C.dengine_watch
+	// running is the owner's count of running watches (a Node's or a
+	// Client's), which its Close waits for.
+	running *sync.WaitGroup
+	// waits: a client's watch, whose callbacks wait for room in events
+	// until stop or abandon is closed (the client is closing).
+	waits   bool
+	abandon <-chan struct{}
 
 	mu sync.Mutex // guards what follows, between the callbacks and Go
 	// closed: events is closed; no event is sent any more.
@@ -165,6 +175,10 @@ type Watcher struct {
 	// are dropped, and overflowAt is its revision.
 	overflowed bool
 	overflowAt uint64
+	// dropped: a waiting watch ended while its channel was full; the event
+	// it held and every later one are dropped, droppedAt is its revision.
+	dropped   bool
+	droppedAt uint64
 	// What dengine's on_end reported.
 	endStatus  C.int
 	endNext    uint64
@@ -188,25 +202,9 @@ func (n *Node) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	stream, ok := opts.Stream.cStream()
-	if !ok {
-		return nil, &Error{Code: CodeInvalidArgument, Op: "Watch",
-			Message: fmt.Sprintf("unknown stream %d", int(opts.Stream))}
-	}
-	buffer := opts.Buffer
-	if buffer < 0 {
-		return nil, &Error{Code: CodeInvalidArgument, Op: "Watch",
-			Message: fmt.Sprintf("the buffer must not be negative, got %d", buffer)}
-	}
-	if buffer == 0 {
-		buffer = defaultWatchBuffer
-	}
-	w := &Watcher{
-		events:    make(chan Event, buffer),
-		stop:      make(chan struct{}),
-		ended:     make(chan struct{}),
-		finished:  make(chan struct{}),
-		nodeWatch: &n.watches,
+	w, stream, err := newWatcher(opts, &n.watches)
+	if err != nil {
+		return nil, err
 	}
 	node, err := n.enter("Watch")
 	if err != nil {
@@ -229,16 +227,43 @@ func (n *Node) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error) {
 	return w, nil
 }
 
+// newWatcher checks opts and makes the Watcher of a watch that running
+// counts once it starts; it also returns the options' DENGINE_WATCH_*.
+func newWatcher(opts WatchOptions, running *sync.WaitGroup) (*Watcher, C.int, error) {
+	stream, ok := opts.Stream.cStream()
+	if !ok {
+		return nil, 0, &Error{Code: CodeInvalidArgument, Op: "Watch",
+			Message: fmt.Sprintf("unknown stream %d", int(opts.Stream))}
+	}
+	buffer := opts.Buffer
+	if buffer < 0 {
+		return nil, 0, &Error{Code: CodeInvalidArgument, Op: "Watch",
+			Message: fmt.Sprintf("the buffer must not be negative, got %d", buffer)}
+	}
+	if buffer == 0 {
+		buffer = defaultWatchBuffer
+	}
+	return &Watcher{
+		events:   make(chan Event, buffer),
+		stop:     make(chan struct{}),
+		ended:    make(chan struct{}),
+		finished: make(chan struct{}),
+		running:  running,
+	}, stream, nil
+}
+
 // Events delivers the watch's events; it is closed when the watch ends.
 func (w *Watcher) Events() <-chan Event { return w.events }
 
 // Err says why the watch ended. It is nil while the watch runs, and set
 // when it ends, as Events is closed (the channel may still hold events):
 // nil when Close ended it, ctx.Err() when ctx did, else an *Error
-// wrapping ErrWatchOverflow (the channel was full, or the watch fell
-// MaxLag events behind or out of the node's history), ErrCompacted (a
-// snapshot from the leader replaced entries the watch still needed) or
-// ErrShuttingDown (the node stopped).
+// wrapping ErrWatchOverflow (a node's watch found its channel full; the
+// watch fell MaxLag events behind or out of the node's history; a
+// client's watch left too many events unread at its server), ErrCompacted
+// (a snapshot from the leader replaced entries the watch still needed; a
+// client's watch: no server keeps the revision it must resume from) or
+// ErrShuttingDown (the node stopped, or the client closed).
 func (w *Watcher) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -247,8 +272,9 @@ func (w *Watcher) Err() error {
 
 // NextRevision is where to resume once the watch has ended (0 before):
 // every matching event below it was put in the channel, so a watch with
-// StartRevision NextRevision continues with no gap (and, unless the
-// channel overflowed, see Watcher, with no repeat).
+// StartRevision NextRevision continues with no gap (and with no repeat,
+// unless the watch ended as an event found the channel full, see Watcher:
+// the events of that revision already in the channel come again).
 func (w *Watcher) NextRevision() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -256,7 +282,8 @@ func (w *Watcher) NextRevision() uint64 {
 }
 
 // Close ends the watch, if it runs, and returns once Events is closed. It
-// is idempotent and returns nil; also safe after the node closed.
+// is idempotent and returns nil; also safe after the node (or client)
+// closed.
 func (w *Watcher) Close() error {
 	w.end()
 	<-w.finished
@@ -275,6 +302,7 @@ func (w *Watcher) run(ctx context.Context) {
 	case <-w.stop:
 	case <-w.ended:
 	}
+	w.end() // a client's watch may wait in goWatchEvent for room
 	// From a Go thread, never the watch thread: on_end has run when it
 	// returns, and no callback of the watch runs again.
 	C.dengine_watch_close(w.watch)
@@ -293,19 +321,27 @@ func (w *Watcher) run(ctx context.Context) {
 		w.err = cause
 		w.next = w.endNext
 	}
+	if w.dropped && w.droppedAt < w.next {
+		w.next = w.droppedAt
+	}
 	w.closed = true
 	close(w.events)
 	w.mu.Unlock()
-	w.nodeWatch.Done()
+	w.running.Done()
 	close(w.finished)
 }
 
-// goWatchEvent hands one event to the watch's channel, on the node's watch
-// thread, without ever blocking it. The event is valid only during the call.
+// goWatchEvent hands one event to the watch's channel, on the watch thread:
+// a node's without ever blocking it, a client's as waitToSend does. The
+// event is valid only during the call.
 //
 //export goWatchEvent
 func goWatchEvent(h C.uintptr_t, e *C.dengine_event) {
 	w := cgo.Handle(h).Value().(*Watcher)
+	if w.waits {
+		w.waitToSend(e)
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed || w.overflowed {
@@ -318,6 +354,34 @@ func goWatchEvent(h C.uintptr_t, e *C.dengine_event) {
 		w.overflowAt = uint64(e.revision)
 		w.end() // run cancels it in dengine, from a Go thread
 	}
+}
+
+// waitToSend hands a client watch's event to the channel, waiting for
+// room on the watch's own thread, until the watch ends or its client
+// closes: then the event and every later one are dropped (see droppedAt),
+// so that dengine_watch_close, which waits for this callback, can return.
+func (w *Watcher) waitToSend(e *C.dengine_event) {
+	w.mu.Lock()
+	dropped := w.dropped
+	w.mu.Unlock()
+	if dropped {
+		return
+	}
+	event := eventOf(e)
+	select {
+	case w.events <- event: // room: even a watch being ended keeps it
+		return
+	default:
+	}
+	select {
+	case w.events <- event:
+		return
+	case <-w.stop:
+	case <-w.abandon:
+	}
+	w.mu.Lock()
+	w.dropped, w.droppedAt = true, event.Revision
+	w.mu.Unlock()
 }
 
 // goWatchEnd records how the watch ended: exactly once, after its last

@@ -70,7 +70,7 @@ extern "C" {
 /* Version                                                                   */
 
 #define DENGINE_VERSION_MAJOR 0
-#define DENGINE_VERSION_MINOR 2
+#define DENGINE_VERSION_MINOR 3
 #define DENGINE_VERSION_PATCH 0
 
 /* MAJOR * 1000000 + MINOR * 1000 + PATCH (0.2.0 is 2000): the version of
@@ -817,6 +817,72 @@ DENGINE_API int dengine_node_set_leader_callback(dengine_node* node,
                                                  void* ctx);
 
 /* ------------------------------------------------------------------------ */
+/* Metrics (since 0.3.0)                                                     */
+/*
+ * A snapshot of what a node counts: its role, term and indexes, replication
+ * per peer (on the leader), proposals by status, commit, apply, fsync and
+ * snapshot timings, elections, messages and bytes per peer, client
+ * connections and watches. docs/operations.md ("Metrics") lists every
+ * metric with its meaning; names and labels follow Prometheus conventions,
+ * and dengine_metrics_text gives the Prometheus text format.
+ *
+ * A snapshot holds samples: one per metric, or one per label value (e.g.
+ * per peer) for a labelled metric. Read them with dengine_metrics_count and
+ * dengine_metrics_at, or look one up with dengine_metrics_find; every
+ * pointer in a sample stays valid until dengine_metrics_free. A snapshot is
+ * immutable: read it from any thread. New metrics may appear in later
+ * versions; existing names keep their meaning. */
+enum {
+  DENGINE_METRIC_COUNTER = 1,  /* only grows (while the node runs) */
+  DENGINE_METRIC_GAUGE = 2,    /* a value now */
+  DENGINE_METRIC_HISTOGRAM = 3 /* a distribution: count, sum, buckets */
+};
+
+typedef struct dengine_metric {
+  const char* name;        /* e.g. "dengine_commit_index" */
+  const char* help;        /* one line saying what it is */
+  int type;                /* DENGINE_METRIC_* */
+  const char* label_name;  /* "peer", "status", "listener", or "" */
+  const char* label_value; /* e.g. "2" for peer 2; "" without a label */
+  /* Counters and gauges: the value. Histograms: the sum of every
+   * observation (seconds for *_seconds metrics). */
+  double value;
+  /* Histograms only (0 and NULL otherwise): how many observations, and
+   * buckets: bucket_counts[i] observations were <= upper_bounds[i]
+   * (cumulative, as Prometheus counts them); `count` covers the rest. */
+  uint64_t count;
+  size_t bucket_count;
+  const double* upper_bounds;
+  const uint64_t* bucket_counts;
+  void* reserved[2]; /* NULL; later versions may use them */
+} dengine_metric;
+
+typedef struct dengine_metrics dengine_metrics; /* opaque */
+
+/* Takes a snapshot of the node's metrics into *out (not NULL); free it with
+ * dengine_metrics_free. Any thread, including callbacks; does not block on
+ * the node's loop. Works on a stopped node too (the values as of the stop).
+ * Errors: DENGINE_ERR_INVALID_ARGUMENT (NULL node or out). */
+DENGINE_API int dengine_node_metrics(dengine_node* node, dengine_metrics** out);
+/* Frees a snapshot and every sample in it. NULL is ignored. */
+DENGINE_API void dengine_metrics_free(dengine_metrics* metrics);
+/* The number of samples (0 for NULL). */
+DENGINE_API size_t dengine_metrics_count(const dengine_metrics* metrics);
+/* Sample i (NULL if i >= count). Owned by the snapshot. */
+DENGINE_API const dengine_metric* dengine_metrics_at(
+    const dengine_metrics* metrics, size_t i);
+/* The sample of metric `name` with label value `label_value` (NULL: the
+ * first sample of `name`, the only one of an unlabelled metric), or NULL
+ * if there is none. Owned by the snapshot. */
+DENGINE_API const dengine_metric* dengine_metrics_find(
+    const dengine_metrics* metrics, const char* name, const char* label_value);
+/* The snapshot in the Prometheus text exposition format (version 0.0.4),
+ * NUL-terminated, in *out (not NULL; free with dengine_free): what
+ * dengined serves at /metrics. Errors: DENGINE_ERR_INVALID_ARGUMENT. */
+DENGINE_API int dengine_metrics_text(const dengine_metrics* metrics,
+                                     char** out);
+
+/* ------------------------------------------------------------------------ */
 /* Watches (since 0.2.0)                                                     */
 /*
  * Every change a node applies can be watched: the built-in KV machines'
@@ -1147,6 +1213,11 @@ DENGINE_API int dengine_client_read(dengine_client* client, const void* query,
  * addresses are peer addresses. Free with dengine_status_free. */
 DENGINE_API int dengine_client_status(dengine_client* client,
                                       dengine_status* out);
+/* The answering server's metrics in the Prometheus text format (what
+ * dengine_metrics_text gives on that node; since 0.3.0), NUL-terminated,
+ * in *text (not NULL; free with dengine_free). With one endpoint, that
+ * server's; with several, the leader's once found. */
+DENGINE_API int dengine_client_metrics(dengine_client* client, char** text);
 DENGINE_API int dengine_client_add_learner(dengine_client* client, uint64_t id,
                                            const char* address);
 DENGINE_API int dengine_client_promote(dengine_client* client, uint64_t id);

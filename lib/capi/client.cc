@@ -443,6 +443,27 @@ int dengine_client_status(dengine_client* client, dengine_status* out) {
   });
 }
 
+int dengine_client_metrics(dengine_client* client, char** text) {
+  return guarded("dengine_client_metrics", [&]() -> int {
+    if (!usable(client, "dengine_client_metrics")) {
+      return DENGINE_ERR_INVALID_ARGUMENT;
+    }
+    if (text == nullptr) {
+      return fail(DENGINE_ERR_INVALID_ARGUMENT,
+                  "dengine_client_metrics: text is NULL");
+    }
+    *text = nullptr;
+    std::string answer;
+    if (int rc = status_of(client->client->metrics(&answer),
+                           "dengine_client_metrics");
+        rc != DENGINE_OK) {
+      return rc;
+    }
+    *text = dengine::capi::malloc_string(answer);
+    return DENGINE_OK;
+  });
+}
+
 int dengine_client_add_learner(dengine_client* client, uint64_t id,
                                const char* address) {
   return guarded("dengine_client_add_learner", [&]() -> int {

@@ -517,6 +517,15 @@ Status Client::status(net::NodeStatus* out) {
   return status;
 }
 
+Status Client::metrics(std::string* text) {
+  ClientRequest q;
+  q.op = ClientOp::kMetrics;
+  ClientResponse r;
+  Status status = run(this, std::move(q), &r);
+  if (status.ok()) *text = std::move(r.data);
+  return status;
+}
+
 Status Client::members(std::vector<net::Member>* out) {
   ClientRequest q;
   q.op = ClientOp::kMembers;

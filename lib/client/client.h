@@ -152,6 +152,8 @@ class Client {
 
   // The answering node's view (the leader's, once the client found it).
   Status status(net::NodeStatus* out);
+  // The answering node's metrics in the Prometheus text format.
+  Status metrics(std::string* text);
   Status members(std::vector<net::Member>* out);
   // Membership changes, one at a time (DENGINE_ERR_BUSY while another is
   // pending); each returns once the change is committed.

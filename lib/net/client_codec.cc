@@ -10,7 +10,7 @@ namespace {
 using base::ByteReader;
 using base::ByteWriter;
 
-constexpr uint8_t kLastOp = static_cast<uint8_t>(ClientOp::kWatch);
+constexpr uint8_t kLastOp = static_cast<uint8_t>(ClientOp::kMetrics);
 constexpr uint8_t kLastStream = static_cast<uint8_t>(watch::Stream::kCluster);
 constexpr uint8_t kLastEventType =
     static_cast<uint8_t>(watch::EventType::kLeader);
@@ -134,6 +134,7 @@ void encode_request_body(ByteWriter* w, const ClientRequest& q) {
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
     case ClientOp::kOpenSession:
+    case ClientOp::kMetrics:
       break;
   }
 }
@@ -206,6 +207,7 @@ std::string decode_request_body(ByteReader* r, ClientRequest* q) {
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
     case ClientOp::kOpenSession:
+    case ClientOp::kMetrics:
       break;
   }
   if (!ok) return std::string(to_string(q->op)) + " fields malformed";
@@ -433,6 +435,8 @@ const char* to_string(ClientOp op) {
       return "open-session";
     case ClientOp::kWatch:
       return "watch";
+    case ClientOp::kMetrics:
+      return "metrics";
   }
   return "unknown";
 }
@@ -563,6 +567,7 @@ std::string validate_client_request(const ClientRequest& q) {
     case ClientOp::kTransferLeader:
     case ClientOp::kSnapshot:
     case ClientOp::kOpenSession:
+    case ClientOp::kMetrics:
       break;
   }
   return "";

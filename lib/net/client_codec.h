@@ -44,6 +44,8 @@ enum class ClientOp : uint8_t {
   // A stream of events (see docs/client-protocol.md, "Watch"): answered
   // with a start response, then event batches, then an end response.
   kWatch = 18,
+  // This node's metrics: the response's data is their Prometheus text.
+  kMetrics = 19,
 };
 
 const char* to_string(ClientOp op);

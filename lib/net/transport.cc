@@ -73,6 +73,7 @@ struct PeerLink {
   size_t pending_bytes = 0;
   std::deque<std::string> bulk_pending;  // bulk frames, oldest first
   size_t bulk_pending_bytes = 0;
+  PeerTraffic traffic;
 
   // Loop thread only.
   bool timer_ready = false;  // backoff_timer is initialized, to be closed
@@ -107,6 +108,7 @@ struct InboundConn {
 struct WriteReq {
   uv_write_t req{};
   OutboundConn* conn = nullptr;
+  raft::NodeId peer = raft::kNoNode;
   std::string bytes;
   uint64_t messages = 0;  // raft messages in `bytes`
   bool bulk = false;      // `bytes` is one bulk frame
@@ -152,9 +154,14 @@ struct Transport::Impl {
     const auto it = links.find(id);
     return it == links.end() ? nullptr : it->second.get();
   }
-  void count_drops(uint64_t n) {
-    std::lock_guard lock(mu);
-    stats.messages_dropped += n;
+  // Under mu: raft messages for `link` (nullptr: no such peer) handed to
+  // the socket or dropped.
+  void tally(PeerLink* link, uint64_t sent, uint64_t dropped) {
+    stats.messages_sent += sent;
+    stats.messages_dropped += dropped;
+    if (link == nullptr) return;
+    link->traffic.messages_sent += sent;
+    link->traffic.messages_dropped += dropped;
   }
 
   // Loop thread only, from here on.
@@ -331,7 +338,7 @@ void Transport::Impl::stop() {
   std::vector<std::function<void()>> never_run;
   std::lock_guard lock(mu);
   for (const auto& [id, link] : links) {
-    stats.messages_dropped += link->pending.size();
+    tally(link.get(), 0, link->pending.size());
     stats.bulk_frames_dropped += link->bulk_pending.size();
     link->pending.clear();
     link->bulk_pending.clear();
@@ -341,17 +348,16 @@ void Transport::Impl::stop() {
 
 void Transport::Impl::send(const raft::Message& message) {
   std::string payload = encode_message(message);
-  if (payload.size() > config.max_frame_payload) {
-    count_drops(1);
-    return;
+  std::string frame;
+  if (payload.size() <= config.max_frame_payload) {
+    frame = encode_frame(FrameType::kRaftMessage, payload);
   }
-  std::string frame = encode_frame(FrameType::kRaftMessage, payload);
   std::lock_guard lock(mu);
   PeerLink* link = find_link(message.to);
   // send() after stop() must not touch the closed async handle.
-  if (link == nullptr || phase != Phase::kRunning ||
+  if (frame.empty() || link == nullptr || phase != Phase::kRunning ||
       link->pending_bytes + frame.size() > config.max_queued_bytes) {
-    ++stats.messages_dropped;
+    tally(link, 0, 1);
     return;
   }
   link->pending_bytes += frame.size();
@@ -504,7 +510,7 @@ void Transport::Impl::release(std::unique_ptr<PeerLink> owned) {
   bool forgotten;
   {
     std::lock_guard lock(mu);
-    stats.messages_dropped += link->pending.size();
+    tally(link, 0, link->pending.size());
     forgotten = find_link(link->id) == nullptr;  // not added back since
   }
   if (forgotten) {
@@ -607,6 +613,7 @@ bool Transport::Impl::write(PeerLink* link, std::string bytes,
                             uint64_t messages, bool bulk) {
   auto* req = new WriteReq;
   req->conn = link->conn;
+  req->peer = link->id;
   req->bytes = std::move(bytes);
   req->messages = messages;
   req->bulk = bulk;
@@ -621,8 +628,11 @@ bool Transport::Impl::write(PeerLink* link, std::string bytes,
   if (rc != 0) {
     {
       std::lock_guard lock(mu);
-      (bulk ? stats.bulk_frames_dropped : stats.messages_dropped) +=
-          bulk ? 1 : messages;
+      if (bulk) {
+        ++stats.bulk_frames_dropped;
+      } else {
+        tally(find_link(link->id), 0, messages);
+      }
     }
     delete req;
     lose_connection(link, uv_error("write to " + peer_name(link->id), rc));
@@ -635,11 +645,17 @@ void Transport::Impl::written(WriteReq* req, int status) {
   std::unique_ptr<WriteReq> owned(req);
   {
     std::lock_guard lock(mu);
+    PeerLink* peer = find_link(req->peer);
     if (req->bulk) {
       ++(status == 0 ? stats.bulk_frames_sent : stats.bulk_frames_dropped);
+    } else if (status == 0) {
+      tally(peer, req->messages, 0);
     } else {
-      (status == 0 ? stats.messages_sent : stats.messages_dropped) +=
-          req->messages;
+      tally(peer, 0, req->messages);
+    }
+    if (status == 0) {
+      stats.bytes_sent += req->bytes.size();
+      if (peer != nullptr) peer->traffic.bytes_sent += req->bytes.size();
     }
   }
   // The requests of a closed connection end with ECANCELED (or complete);
@@ -710,7 +726,7 @@ void Transport::Impl::lose_connection(PeerLink* link,
   close_connection(link);
   {
     std::lock_guard lock(mu);
-    stats.messages_dropped += link->pending.size();
+    tally(link, 0, link->pending.size());
     stats.last_error = error;
     link->pending.clear();
     link->pending_bytes = 0;
@@ -773,6 +789,13 @@ void Transport::Impl::inbound_read(InboundConn* conn, ssize_t nread) {
   if (nread < 0) {  // the peer closed or the connection broke: not its fault
     close_inbound(conn);
     return;
+  }
+  {
+    std::lock_guard lock(mu);
+    stats.bytes_received += static_cast<uint64_t>(nread);
+    if (PeerLink* link = find_link(conn->peer)) {
+      link->traffic.bytes_received += static_cast<uint64_t>(nread);
+    }
   }
   conn->decoder.feed(
       std::string_view(conn->read_buffer.data(), static_cast<size_t>(nread)));
@@ -916,7 +939,9 @@ void Transport::run_in_pool(std::function<void()> work,
 
 TransportStats Transport::stats() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->stats;
+  TransportStats stats = impl_->stats;
+  for (const auto& [id, link] : impl_->links) stats.peers[id] = link->traffic;
+  return stats;
 }
 
 }  // namespace dengine::net

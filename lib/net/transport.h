@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,14 @@ struct TransportConfig {
   std::chrono::milliseconds reconnect_max{2000};
 };
 
+// One peer's traffic, both ways, since the transport started.
+struct PeerTraffic {
+  uint64_t messages_sent = 0;     // raft messages handed to the socket
+  uint64_t messages_dropped = 0;  // too big, queue full, or lost
+  uint64_t bytes_sent = 0;        // frames written, bulk and hello included
+  uint64_t bytes_received = 0;    // on connections whose hello named it
+};
+
 struct TransportStats {
   uint64_t messages_sent = 0;         // handed to the socket
   uint64_t messages_received = 0;     // delivered to on_message
@@ -58,7 +67,11 @@ struct TransportStats {
   uint64_t bulk_frames_received = 0;  // delivered to the bulk channel
   uint64_t bulk_frames_dropped = 0;   // refused by send_bulk, or lost
   uint64_t connections_rejected = 0;  // incoming, closed for bad input
+  uint64_t bytes_sent = 0;            // every frame written, to any peer
+  uint64_t bytes_received = 0;        // every byte read, from anyone
   std::string last_error;  // why the last connection was closed, if any
+  // The peers known now, by id (a removed peer's traffic is forgotten).
+  std::map<raft::NodeId, PeerTraffic> peers;
 };
 
 // A component sharing the transport's loop thread that exchanges bulk frames

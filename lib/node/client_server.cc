@@ -125,6 +125,11 @@ struct ClientServer::Impl {
   std::atomic<std::thread::id> thread_id{};  // thread's, kept after the join
   uint16_t bound_port = 0;
   bool running = false;
+  // Counted by the loop thread, read by stats() on any thread.
+  std::atomic<uint64_t> connections_open{0};
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> bytes_sent{0};
 
   // Loop thread only.
   uint64_t next_connection = 1;
@@ -169,6 +174,7 @@ struct ClientServer::Impl {
   void serve_kv_read(const Call& call, net::ReadConsistency consistency,
                      const sm::KvRead& read);
   void serve_status(const Call& call);
+  void serve_metrics(const Call& call);
   void serve_unknown(const Call& call);
   // The completion of a node call answered with the Reply alone.
   Node::Callback plain_reply(const Call& call);
@@ -254,6 +260,8 @@ void ClientServer::Impl::on_connection() {
   uv_tcp_nodelay(&conn->tcp, 1);
   conn->peer = peer_address(&conn->tcp);
   connections[conn->id] = conn;
+  connections_open.fetch_add(1, std::memory_order_relaxed);
+  connections_accepted.fetch_add(1, std::memory_order_relaxed);
   start_reading(conn);
 }
 
@@ -275,6 +283,7 @@ void ClientServer::Impl::on_read(Connection* conn, ssize_t n) {
     close_connection(conn);
     return;
   }
+  bytes_received.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   conn->decoder.feed(std::string_view(conn->buffer.data(), n));
   while (std::optional<net::Frame> frame = conn->decoder.pop()) {
     if (frame->type != net::FrameType::kClientRequest) {
@@ -297,6 +306,7 @@ void ClientServer::Impl::on_read(Connection* conn, ssize_t n) {
 
 void ClientServer::Impl::close_connection(Connection* conn) {
   if (connections.erase(conn->id) == 0) return;  // already closing
+  connections_open.fetch_sub(1, std::memory_order_relaxed);
   watches.close_connection(conn->id);
   uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
            [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
@@ -440,6 +450,8 @@ void ClientServer::Impl::dispatch(uint64_t conn_id,
       return node->snapshot_async(call.timeout, plain_reply(call));
     case ClientOp::kOpenSession:
       return node->open_session_async(call.timeout, plain_reply(call));
+    case ClientOp::kMetrics:
+      return serve_metrics(call);
     case ClientOp::kWatch:  // handle() gives it to the watches
       break;
   }
@@ -524,6 +536,12 @@ void ClientServer::Impl::serve_status(const Call& call) {
   answer(call.conn_id, std::move(response));
 }
 
+void ClientServer::Impl::serve_metrics(const Call& call) {
+  net::ClientResponse response = response_to(call);
+  response.data = format_prometheus(node->metrics());
+  answer(call.conn_id, std::move(response));
+}
+
 void ClientServer::Impl::serve_unknown(const Call& call) {
   net::ClientResponse response = response_to(call);
   response.status = DENGINE_ERR_INVALID_ARGUMENT;
@@ -603,7 +621,9 @@ void ClientServer::Impl::write(Connection* conn, std::string bytes) {
   if (rc != 0) {
     delete request;
     close_connection(conn);
+    return;
   }
+  bytes_sent.fetch_add(buf.len, std::memory_order_relaxed);
 }
 
 std::optional<size_t> ClientServer::Impl::write_watch_frame(uint64_t conn_id,
@@ -625,6 +645,15 @@ ClientServer::~ClientServer() { stop(); }
 std::string ClientServer::start() { return impl_->start(); }
 
 uint16_t ClientServer::port() const { return impl_->bound_port; }
+
+ClientServerStats ClientServer::stats() const {
+  ClientServerStats stats;
+  stats.connections_open = impl_->connections_open.load();
+  stats.connections_accepted = impl_->connections_accepted.load();
+  stats.bytes_received = impl_->bytes_received.load();
+  stats.bytes_sent = impl_->bytes_sent.load();
+  return stats;
+}
 
 bool ClientServer::on_this_thread() const {
   return std::this_thread::get_id() == impl_->thread_id;

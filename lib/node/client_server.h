@@ -33,6 +33,14 @@ struct ClientServerOptions {
   size_t max_in_flight_per_connection = 4096;
 };
 
+// What the server has seen since it started.
+struct ClientServerStats {
+  uint64_t connections_open = 0;      // now
+  uint64_t connections_accepted = 0;  // in all
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;  // answers and watch frames handed to the socket
+};
+
 class ClientServer {
  public:
   // `node` is borrowed and must outlive the server.
@@ -48,6 +56,8 @@ class ClientServer {
   // the node complete unanswered. Idempotent.
   void stop();
   uint16_t port() const;
+  // Thread-safe.
+  ClientServerStats stats() const;
   // Whether the caller is the server's loop thread.
   bool on_this_thread() const;
 

@@ -73,6 +73,15 @@ const Key kKeys[] = {
        return store_text(v, &NodeOptions::check_listen_address,
                          &o->client_address);
      }},
+    // Not a node option: see TomlSettings::metrics_address.
+    {"node", "metrics_address", "", Kind::kString,
+     [](const Value& v, NodeOptions*, TomlSettings* s) {
+       std::string address;
+       std::string problem =
+           store_text(v, &NodeOptions::check_listen_address, &address);
+       if (problem.empty()) s->metrics_address = address;
+       return problem;
+     }},
     {"cluster", "initial_voters", "", Kind::kIdList,
      [](const Value& v, NodeOptions* o, TomlSettings*) {
        const auto& voters = std::get<std::vector<raft::NodeId>>(v);

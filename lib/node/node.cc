@@ -212,17 +212,21 @@ int Node::Impl::open(std::string* error) {
   sm::StateMachineHandlerOptions handler_options;
   handler_options.snapshot_policy = options.snapshot_policy;
   handler_options.snapshots = snapshots.get();
-  handler_options.on_snapshot_taken =
-      [this](const storage::SnapshotInfo& info) {
-        storage_thread.post([this, meta = info.meta] {
-          if (storage::Status s = storage->compact(meta); !s) {
-            post([this, s] {
-              fatal(storage::to_dengine_code(s),
-                    "cannot compact the log: " + s.to_string());
-            });
-          }
+  handler_options.apply_seconds = &counters.apply_seconds;
+  handler_options.on_snapshot_taken = [this](const storage::SnapshotInfo& info,
+                                             double seconds) {
+    ++counters.snapshots;
+    counters.snapshot_bytes += info.bytes;
+    counters.snapshot_seconds.observe(seconds);
+    storage_thread.post([this, meta = info.meta] {
+      if (storage::Status s = storage->compact(meta); !s) {
+        post([this, s] {
+          fatal(storage::to_dengine_code(s),
+                "cannot compact the log: " + s.to_string());
         });
-      };
+      }
+    });
+  };
   handler_options.on_fatal = [this](int code, const std::string& message) {
     post([this, code, message] { fatal(code, message); });
   };
@@ -248,7 +252,8 @@ int Node::Impl::open(std::string* error) {
 }
 
 // The watch hub and its history on disk, fed by the handler from the apply
-// thread: each chunk's events go to the file, then to the hub.
+// thread: each chunk's events go to the file (before a built-in machine's
+// durable write), then to the hub.
 int Node::Impl::start_watches(sm::StateMachineHandlerOptions* handler_options,
                               std::string* error) {
   watches = std::make_shared<watch::Hub>(options.watch_history);
@@ -259,9 +264,12 @@ int Node::Impl::start_watches(sm::StateMachineHandlerOptions* handler_options,
     *error = "cannot open the watch history: " + *error;
     return rc;
   }
+  handler_options->on_events_recorded =
+      [this](const std::vector<watch::Event>& events, uint64_t covered_to) {
+        history_log->append(events, covered_to);
+      };
   handler_options->on_events = [this](std::vector<watch::Event> events,
                                       uint64_t covered_to) {
-    history_log->append(events, covered_to);
     watches->publish(std::move(events), covered_to);
   };
   handler_options->on_events_reset = [this](uint64_t index) {
@@ -272,13 +280,31 @@ int Node::Impl::start_watches(sm::StateMachineHandlerOptions* handler_options,
   return DENGINE_OK;
 }
 
-// The history the files kept continues only if it covers exactly what the
-// machine applied; otherwise (a new node, files lost, a power loss that cut
-// them, a machine that lost unflushed chunks) it starts again after it.
+// The history the files kept continues if it covers what the machine
+// applied: exactly, or beyond it (a crash between a chunk's record and the
+// machine's write, or a machine that recovers from its last snapshot: the
+// entries after `applied` apply again and report their events again, so the
+// history is cut back to `applied`). Otherwise (a new node, files lost, a
+// power loss that cut them, an application machine that persisted a chunk
+// whose record was lost) it starts again after `applied`.
 void Node::Impl::restore_watch_history(uint64_t applied) {
   watch::HistoryLog::Restored restored = std::move(restored_history);
   restored_history = {};
-  if (restored.found && restored.covered_to == applied) {
+  if (restored.found && restored.covered_to >= applied &&
+      restored.available_from <= applied + 1) {
+    if (restored.covered_to > applied) {
+      std::erase_if(restored.events, [&](const watch::Event& e) {
+        return e.revision > applied;
+      });
+      base::log_line(
+          DENGINE_LOG_INFO,
+          "watch history covers up to " + std::to_string(restored.covered_to) +
+              " and the machine applied up to " + std::to_string(applied) +
+              ": it is cut back there, and the entries after it "
+              "report their events again");
+      history_log->reset(restored.available_from - 1);
+      history_log->append(restored.events, applied);
+    }
     watches->reset(restored.available_from - 1);
     watches->publish(std::move(restored.events), applied);
     return;
@@ -364,7 +390,11 @@ int Node::Impl::stop() {
 
 void Node::propose_async(std::string data, const Session* session,
                          std::chrono::milliseconds timeout, Callback done) {
-  auto pending = std::make_shared<Pending>(std::move(done));
+  auto pending = std::make_shared<Pending>(
+      [counters = &impl_->counters, done = std::move(done)](Reply reply) {
+        counters->count_proposal(reply.status);
+        done(std::move(reply));
+      });
   if (data.size() > impl_->options.max_entry_bytes) {
     pending->finish(
         error_reply(DENGINE_ERR_INVALID_ARGUMENT,

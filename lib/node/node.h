@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "dengine.h"
+#include "node/metrics.h"
 #include "node/options.h"
 #include "raft/types.h"
 #include "watch/hub.h"
@@ -82,6 +83,12 @@ struct NodeStatus {
   raft::Index last_log_index = 0;
   raft::Index snapshot_index = 0;
   std::vector<Member> members;  // voters, then learners, by id
+  // On a leader: the highest index known to be in each other member's log.
+  struct Replication {
+    raft::NodeId id = raft::kNoNode;
+    raft::Index match = 0;
+  };
+  std::vector<Replication> replication;
   // Requests waiting for the core: reads it has not yet confirmed, and
   // leadership transfers not yet done (a request that timed out is gone).
   size_t pending_reads = 0;
@@ -173,6 +180,9 @@ class Node {
   void snapshot_async(std::chrono::milliseconds timeout, Callback done);
 
   NodeStatus status() const;
+  // A snapshot of the node's metrics (node/metrics.h; docs/operations.md
+  // lists them). Thread-safe; takes no lock the loop holds for long.
+  Metrics metrics() const;
   // Replaces the leader-change callback (empty: none). Runs on the loop
   // thread; the same rules as completion callbacks. Once this returns the
   // previous callback is not running and never runs again: from another

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -126,6 +127,9 @@ struct Node::Impl {
   std::map<raft::Index, std::shared_ptr<storage::StagedSnapshot>>
       received_snapshots;
   raft::SoftState soft_state;
+  // On the leader, the proposals appended and not yet committed: their
+  // index and when they were appended (for commit latency), oldest first.
+  std::deque<std::pair<raft::Index, Clock::time_point>> proposed_at;
   raft::Term last_reported_term = 0;
   raft::NodeId last_reported_leader = raft::kNoNode;
   Clock::time_point last_proposal = Clock::now();
@@ -136,6 +140,7 @@ struct Node::Impl {
   bool machine_closed = false;
 
   // --- shared with every thread ---
+  NodeCounters counters;
   mutable std::mutex status_mutex;
   NodeStatus status;  // refreshed by the loop after each Ready
   // Held by the loop thread while it runs the leader-change callback, so a
@@ -176,6 +181,7 @@ struct Node::Impl {
   void finish_ready(std::shared_ptr<raft::Ready> ready,
                     storage::Status persisted,
                     const storage::SnapshotInfo& installed);
+  void observe_commits(const std::vector<raft::Entry>& committed);
   void send_messages(std::vector<raft::Message>& messages);
   void observe_entries(const std::vector<raft::Entry>& entries);
   void on_soft_state(const raft::SoftState& soft);

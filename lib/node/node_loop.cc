@@ -221,7 +221,15 @@ storage::Status Node::Impl::persist_ready(const raft::Ready& ready,
   if (snapshot != nullptr) {
     if (storage::Status s = snapshot->commit(installed); !s) return s;
   }
-  return storage->persist(ready);
+  if (ready.entries.empty() && !ready.hard_state.has_value()) {
+    return storage->persist(ready);
+  }
+  const Clock::time_point began = Clock::now();
+  storage::Status s = storage->persist(ready);
+  const std::chrono::duration<double> took = Clock::now() - began;
+  counters.persist_seconds.observe(took.count());
+  counters.persist_entries.observe(static_cast<double>(ready.entries.size()));
+  return s;
 }
 
 void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
@@ -234,6 +242,7 @@ void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
   }
   send_messages(ready->messages_after_persist);
   raft->advance(*ready);
+  observe_commits(ready->committed_entries);
   // Published before the entries reach the apply thread, so a status never
   // shows an applied index past its commit index.
   publish_status();
@@ -243,6 +252,18 @@ void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
   }
   serve_read_states(ready->read_states);
   fail_reads(ready->failed_reads);
+}
+
+// The commit latency of the leader's own proposals among `committed`.
+void Node::Impl::observe_commits(const std::vector<raft::Entry>& committed) {
+  if (committed.empty() || proposed_at.empty()) return;
+  const raft::Index commit = committed.back().index;
+  const Clock::time_point now = Clock::now();
+  while (!proposed_at.empty() && proposed_at.front().first <= commit) {
+    const std::chrono::duration<double> took = now - proposed_at.front().second;
+    counters.commit_seconds.observe(took.count());
+    proposed_at.pop_front();
+  }
 }
 
 void Node::Impl::send_messages(std::vector<raft::Message>& messages) {
@@ -290,6 +311,15 @@ void Node::Impl::observe_entries(const std::vector<raft::Entry>& entries) {
 }
 
 void Node::Impl::on_soft_state(const raft::SoftState& soft) {
+  if (soft.role != soft_state.role) {
+    if (soft.role == raft::Role::kCandidate) ++counters.elections_started;
+    if (soft.role == raft::Role::kLeader) ++counters.elections_won;
+    // A new leader's entries are timed afresh; these may never commit.
+    if (soft_state.role == raft::Role::kLeader) proposed_at.clear();
+  }
+  if (soft.leader != soft_state.leader && soft.leader != raft::kNoNode) {
+    ++counters.leader_changes;
+  }
   soft_state = soft;
   const raft::Term term = raft->term();
   check_transfers();
@@ -338,6 +368,11 @@ void Node::Impl::publish_status() {
   }
   for (raft::NodeId id : s.conf.learners) {
     fresh.members.push_back({id, address_of(id), false});
+  }
+  for (const raft::PeerStatus& peer : s.peers) {
+    if (peer.id != options.id) {
+      fresh.replication.push_back({peer.id, peer.progress.match});
+    }
   }
   std::lock_guard lock(status_mutex);
   fresh.fatal_status = status.fatal_status;

@@ -123,6 +123,11 @@ void Node::Impl::propose_entry(const std::shared_ptr<Pending>& pending,
     return;
   }
   last_proposal = Clock::now();
+  // Bounded: entries that never commit are forgotten at the next change of
+  // leader, and there cannot be more in flight than fit in memory anyway.
+  if (proposed_at.size() < 1'000'000) {
+    proposed_at.emplace_back(result.index, last_proposal);
+  }
   await_entry(handler.get(), pending, result);
 }
 

@@ -32,6 +32,11 @@ struct TomlSettings {
   // option: whoever runs the node applies it (dengined does; the C API and
   // the bindings accept the key and leave logging alone).
   std::optional<int> log_level;
+  // [node] metrics_address, "host:port": where dengined serves /metrics
+  // and /healthz over HTTP. Not a node option either: the C API and the
+  // bindings accept the key and serve nothing (dengine_node_metrics gives
+  // an embedding application the same text to serve itself).
+  std::optional<std::string> metrics_address;
   // Where each key was last set, by full name ("raft.tick_ms"):
   // "file:line:column" or "environment variable DENGINE_RAFT_TICK_MS".
   std::map<std::string, std::string, std::less<>> origins;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "dengine.h"
@@ -23,6 +24,9 @@ struct dengine_results {
   std::vector<uint64_t> indices;
   // What the machine published for watchers, in entry order.
   std::vector<dengine::watch::Event> events;
+  // Set by the handler for the built-in KV machines, which call it just
+  // before their durable write (sm/kv_backend.h); empty otherwise.
+  std::function<void()> before_commit;
 };
 
 struct dengine_read_result {

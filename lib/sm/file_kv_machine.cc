@@ -395,7 +395,8 @@ void FileKvMachine::set_state(State state) {
 
 Status FileKvMachine::apply_chunk(const dengine_entry* entries, size_t count,
                                   std::vector<std::optional<KvResult>>* results,
-                                  std::vector<watch::Event>* events) {
+                                  std::vector<watch::Event>* events,
+                                  const std::function<void()>* before_commit) {
   if (!log_) return Status::error(storage::StatusCode::kClosed, "KV closed");
   CommittedState committed(state_, expiries_);
   KvChunkApplier applier(&committed, state_.clock_ms);
@@ -415,6 +416,7 @@ Status FileKvMachine::apply_chunk(const dengine_entry* entries, size_t count,
     record.changes.emplace_back(key, change.value);
   }
   const std::string bytes = encode_chunk(record);
+  if (before_commit != nullptr) (*before_commit)();
   if (Status s = log_->write(log_size_, bytes); !s) return s;
   log_size_ += bytes.size();
   {

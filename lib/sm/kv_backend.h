@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,10 +32,15 @@ class KvBackend {
   // crash). Entries must be contiguous, the first at most last_applied + 1.
   // `events` (may be nullptr) gets the watch events of the entries applied
   // (sm/kv_apply.h), in order; on an error its contents mean nothing.
+  // `before_commit` (may be nullptr) is called once the events are final,
+  // just before the write that makes the chunk durable (not at all when
+  // nothing new is written): the node records the chunk's events there, so
+  // that a crash never leaves the machine ahead of its watch history.
   virtual storage::Status apply_chunk(
       const dengine_entry* entries, size_t count,
       std::vector<std::optional<KvResult>>* results,
-      std::vector<watch::Event>* events = nullptr) = 0;
+      std::vector<watch::Event>* events = nullptr,
+      const std::function<void()>* before_commit = nullptr) = 0;
 
   // Answers an encoded KvRead from one consistent view of the applied state;
   // *revision (may be nullptr): the last entry applied in that view.

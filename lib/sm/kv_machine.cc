@@ -46,8 +46,10 @@ int apply_chunk(void* user, const dengine_entry* entries, size_t count,
     // The machine lives beside the handler's types (sm/apply_results.h):
     // it fills them directly, as dengine_results_set and
     // dengine_events_publish would.
-    if (Status s = backend_of(user)->apply_chunk(entries, count, &outcomes,
-                                                 &results->events);
+    const std::function<void()>* before_commit =
+        results->before_commit ? &results->before_commit : nullptr;
+    if (Status s = backend_of(user)->apply_chunk(
+            entries, count, &outcomes, &results->events, before_commit);
         !s) {
       return storage::to_dengine_code(s);
     }

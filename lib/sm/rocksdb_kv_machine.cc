@@ -291,7 +291,8 @@ Status RocksDbKvMachine::open_live_db() {
 Status RocksDbKvMachine::apply_chunk(
     const dengine_entry* entries, size_t count,
     std::vector<std::optional<KvResult>>* results,
-    std::vector<watch::Event>* events) {
+    std::vector<watch::Event>* events,
+    const std::function<void()>* before_commit) {
   std::shared_lock lock(db_mutex_);
   if (!db_) return Status::error(storage::StatusCode::kClosed, "KV closed");
   CommittedState committed(db_.get());
@@ -323,6 +324,7 @@ Status RocksDbKvMachine::apply_chunk(
   batch.Put(db_->meta, kLastAppliedKey, fixed64(last_applied));
   batch.Put(db_->meta, kClockKey, fixed64(applier.clock_ms()));
   batch.Put(db_->meta, kKeyCountKey, fixed64(key_count));
+  if (before_commit != nullptr) (*before_commit)();
   if (Status s = convert(db_->db->Write(rocksdb::WriteOptions(), &batch),
                          "write KV chunk");
       !s) {

@@ -42,7 +42,8 @@ class RocksDbKvMachine final : public KvBackend {
   storage::Status apply_chunk(
       const dengine_entry* entries, size_t count,
       std::vector<std::optional<KvResult>>* results,
-      std::vector<watch::Event>* events = nullptr) override;
+      std::vector<watch::Event>* events = nullptr,
+      const std::function<void()>* before_commit = nullptr) override;
   storage::Status read(std::string_view query, std::string* answer,
                        uint64_t* revision = nullptr) override;
   uint64_t last_applied() const override { return last_applied_.load(); }

@@ -12,6 +12,7 @@
 // last_applied and the settled waiters' callbacks under the same mutex.
 #include "sm/state_machine_handler.h"
 
+#include <chrono>
 #include <utility>
 
 #include "raft/conf_change.h"
@@ -375,8 +376,25 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
   std::vector<dengine_entry> view = machine_view(todo, deliveries);
   dengine_results results;
   prepare_results(view.data(), view.size(), &results);
+  // The chunk's events, recorded (on_events_recorded) once final: by a
+  // built-in machine just before its durable write, else after the call.
+  std::optional<std::vector<watch::Event>> chunk;
+  const auto record = [&] {
+    if (chunk || !options_.on_events) return;
+    chunk = chunk_events(todo, std::move(results.events));
+    if (options_.on_events_recorded) {
+      options_.on_events_recorded(*chunk, todo.back().index);
+    }
+  };
+  if (options_.on_events) results.before_commit = record;
+  const auto began = std::chrono::steady_clock::now();
   const int rc =
       machine_.apply_chunk(machine_.user, view.data(), view.size(), &results);
+  if (options_.apply_seconds != nullptr) {
+    const std::chrono::duration<double> took =
+        std::chrono::steady_clock::now() - began;
+    options_.apply_seconds->observe(took.count());
+  }
   if (rc != DENGINE_OK) {
     fail(DENGINE_ERR_STATE_MACHINE,
          "state machine: apply_chunk returned " + std::to_string(rc) +
@@ -387,8 +405,8 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
   remember_session_results(deliveries, results);
   for (const auto& entry : todo) observe(entry);
   if (options_.on_events) {
-    options_.on_events(chunk_events(todo, std::move(results.events)),
-                       todo.back().index);
+    record();
+    options_.on_events(std::move(*chunk), todo.back().index);
   }
   entries_since_snapshot_ += todo.size();
   bytes_since_snapshot_ += bytes;

@@ -79,6 +79,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/histogram.h"
 #include "dengine.h"
 #include "raft/types.h"
 #include "sm/session.h"
@@ -129,13 +130,28 @@ struct StateMachineHandlerOptions {
   storage::SnapshotStore* snapshots = nullptr;
   // After each snapshot taken here is complete in the store: the node
   // compacts its log (DurableStorage::compact(info.meta)). Apply thread.
-  std::function<void(const storage::SnapshotInfo& info)> on_snapshot_taken;
+  // `seconds`: how long writing it took (the machine's part, the session
+  // table, the commit and its syncs).
+  std::function<void(const storage::SnapshotInfo& info, double seconds)>
+      on_snapshot_taken;
+  // Where the seconds each apply_chunk call took are counted (borrowed,
+  // must outlive the handler); nullptr: not counted.
+  base::Histogram* apply_seconds = nullptr;
   // After each chunk applied: its watch events (sm/chunk_events.h), in
   // revision order, and the index of its last entry — every entry up to it
   // has reported its events. Apply thread; must not block. Empty: events
   // are not collected.
   std::function<void(std::vector<watch::Event> events, uint64_t covered_to)>
       on_events;
+  // The same events, earlier where the machine allows: a built-in KV
+  // machine has them recorded just before its durable write, so a crash
+  // leaves the watch history at or ahead of what the machine applied,
+  // never behind it (the node cuts a history that is ahead at its restart).
+  // Any other machine has them recorded after apply_chunk returns. Apply
+  // thread; only with on_events; empty: not called.
+  std::function<void(const std::vector<watch::Event>& events,
+                     uint64_t covered_to)>
+      on_events_recorded;
   // After a snapshot from the leader was installed at `index`: the events
   // of the entries up to it are unknown here. Apply thread.
   std::function<void(uint64_t index)> on_events_reset;

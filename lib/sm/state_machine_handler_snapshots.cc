@@ -4,6 +4,7 @@
 // the waiters live in state_machine_handler.cc.
 #include "sm/state_machine_handler.h"
 
+#include <chrono>
 #include <memory>
 #include <utility>
 
@@ -124,12 +125,17 @@ void StateMachineHandler::take_snapshot(SnapshotCallback done) {
   }
   storage::SnapshotInfo info;
   const raft::SnapshotMeta meta{applied, tracked_term_, tracked_conf_};
+  const auto began = std::chrono::steady_clock::now();
   if (int rc = write_snapshot(meta, &info, &message); rc != DENGINE_OK) {
     finish(rc, message, {});
     return;
   }
+  const std::chrono::duration<double> took =
+      std::chrono::steady_clock::now() - began;
   last_snapshot_index_ = applied;
-  if (options_.on_snapshot_taken) options_.on_snapshot_taken(info);
+  if (options_.on_snapshot_taken) {
+    options_.on_snapshot_taken(info, took.count());
+  }
   finish(DENGINE_OK, "", info);
 }
 

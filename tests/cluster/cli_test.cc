@@ -3,7 +3,7 @@
 // prefixes and replays from a revision, in text and in JSON; how a
 // refused or impossible start and bad usage exit; a clean exit on
 // SIGTERM; and a watch that keeps going, each event once and in order,
-// across a kill -9 of the node it reads from.
+// across a kill -9 of the node it reads from. Also `dengine metrics`.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -350,6 +350,26 @@ TEST(ClusterCliTest, WatchUsageErrorsExit2AndAnUnreachableClusterExits3) {
             std::string::npos)
       << unreachable.err();
   EXPECT_TRUE(unreachable.out().empty());
+}
+
+// `dengine metrics` prints the named node's metrics in the Prometheus
+// text format.
+TEST(ClusterCliTest, MetricsPrintsTheNamedNodesMetrics) {
+  Cluster cluster;
+  cluster.start_all();
+  ASSERT_NE(cluster.wait_for_leader(), 0u);
+  for (uint64_t id : cluster.ids()) {
+    CliProcess cli({"--endpoints", cluster.client_address(id), "metrics"});
+    ASSERT_EQ(cli.wait_exit(), 0) << cli.err();
+    const std::vector<std::string> lines = cli.out();
+    EXPECT_NE(std::find(lines.begin(), lines.end(),
+                        "# TYPE dengine_commit_index gauge"),
+              lines.end());
+    EXPECT_NE(std::find(lines.begin(), lines.end(),
+                        "dengine_node_id " + std::to_string(id)),
+              lines.end())
+        << "node " << id;
+  }
 }
 
 TEST(ClusterCliTest, WatchKeepsGoingAcrossAKillOfTheNodeItReadsFrom) {

@@ -117,6 +117,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
     n.id = static_cast<uint64_t>(i);
     n.peer_port = pick_port();
     n.client_port = pick_port();
+    n.metrics_port = pick_port();
     n.config_path = dir_ + "/node" + std::to_string(i) + ".toml";
     n.log_path = dir_ + "/node" + std::to_string(i) + ".log";
     nodes_.emplace(n.id, n);
@@ -167,6 +168,14 @@ std::string Cluster::peer_address(uint64_t id) const {
   return loopback(node(id).peer_port);
 }
 
+std::string Cluster::metrics_address(uint64_t id) const {
+  return loopback(node(id).metrics_port);
+}
+
+uint16_t Cluster::metrics_port(uint64_t id) const {
+  return node(id).metrics_port;
+}
+
 void Cluster::write_config(const Node& n) const {
   const std::vector<uint64_t>& voters = options_.initial_voters;
   const bool founder = voters.empty() || std::find(voters.begin(), voters.end(),
@@ -176,7 +185,8 @@ void Cluster::write_config(const Node& n) const {
        << "id = " << n.id << "\n"
        << "data_dir = \"" << dir_ << "/node" << n.id << "\"\n"
        << "peer_address = \"" << loopback(n.peer_port) << "\"\n"
-       << "client_address = \"" << loopback(n.client_port) << "\"\n\n"
+       << "client_address = \"" << loopback(n.client_port) << "\"\n"
+       << "metrics_address = \"" << loopback(n.metrics_port) << "\"\n\n"
        << "[cluster]\n";
   if (founder) {
     toml << "initial_voters = [";

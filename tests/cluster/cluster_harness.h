@@ -47,6 +47,9 @@ class Cluster {
   std::vector<uint64_t> ids() const;
   std::string client_address(uint64_t id) const;
   std::string peer_address(uint64_t id) const;
+  // Where node `id` serves /metrics and /healthz over HTTP.
+  std::string metrics_address(uint64_t id) const;
+  uint16_t metrics_port(uint64_t id) const;
 
   // Starts node `id` (on the data directory of its earlier runs, if any)
   // and waits until it answers clients. Call from the test's main thread:
@@ -87,6 +90,7 @@ class Cluster {
     uint64_t id = 0;
     uint16_t peer_port = 0;
     uint16_t client_port = 0;
+    uint16_t metrics_port = 0;
     std::string config_path;
     std::string log_path;
     pid_t pid = -1;  // -1: not running

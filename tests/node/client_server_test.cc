@@ -29,22 +29,14 @@
 #include "net/frame.h"
 #include "node/kv.h"
 #include "node/node.h"
+#include "node_test_support.h"
 
 namespace dengine::node {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Polls `condition` every 10 ms for up to 20 s.
-bool eventually(const std::function<bool()>& condition) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
-}
+using testing::eventually;
 
 // A client connection made by hand, so that it can send anything.
 class RawClient {

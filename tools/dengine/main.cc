@@ -177,6 +177,13 @@ int run_status(Client& client, const Args&) {
   return 0;
 }
 
+int run_metrics(Client& client, const Args&) {
+  std::string text;
+  if (Status s = client.metrics(&text); !s.ok()) return report(s);
+  std::cout << text;
+  return 0;
+}
+
 int run_members(Client& client, const Args&) {
   std::vector<dengine::net::Member> list;
   if (Status s = client.members(&list); !s.ok()) return report(s);
@@ -291,7 +298,12 @@ void add_cluster_commands(CLI::App& app, Args& a,
   remove->add_option("node", a.node_id)->required();
   auto* snapshot =
       app.add_subcommand("snapshot", "take a snapshot on the leader");
+  auto* metrics = app.add_subcommand(
+      "metrics",
+      "print a node's metrics in the Prometheus text format (the node "
+      "--endpoints names first; with several, the leader's once found)");
   commands->insert(commands->end(), {{status, run_status},
+                                     {metrics, run_metrics},
                                      {members, run_members},
                                      {transfer, run_transfer_leader},
                                      {add, run_add_node},

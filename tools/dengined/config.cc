@@ -20,9 +20,11 @@ std::string check_server(const node::NodeOptions& options,
   };
   // Peers and clients dial these: a port picked at random would do them no
   // good.
+  const std::string metrics_address = settings.metrics_address.value_or("");
   const std::pair<std::string_view, const std::string*> addresses[] = {
       {"node.peer_address", &options.listen_address},
       {"node.client_address", &options.client_address},
+      {"node.metrics_address", &metrics_address},
   };
   for (const auto& [key, address] : addresses) {
     net::HostPort parsed;
@@ -77,6 +79,7 @@ bool parse_config(std::string_view toml_text, std::string_view source_name,
     return false;
   }
   config.log_level = settings.log_level.value_or(DENGINE_LOG_INFO);
+  config.metrics_address = settings.metrics_address.value_or("");
   *out = std::move(config);
   return true;
 }

@@ -25,6 +25,9 @@ struct ServerConfig {
   node::NodeOptions node;
   // [log] level: lines below this DENGINE_LOG_* level are dropped.
   int log_level = DENGINE_LOG_INFO;
+  // [node] metrics_address: where /metrics and /healthz are served over
+  // HTTP; empty: not served.
+  std::string metrics_address;
   // The file (or name) the configuration was read from.
   std::string source;
 };

@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "dengined/config.h"
+#include "dengined/metrics_server.h"
 #include "node/node.h"
 
 namespace {
@@ -83,17 +84,29 @@ int main(int argc, char** argv) {
     std::cerr << "dengined: node " << id << " cannot start: " << error << "\n";
     return 1;
   }
-  dengine::base::log_line(DENGINE_LOG_INFO,
-                          "dengined: node " + std::to_string(id) +
-                              " serving clients on " +
-                              config.node.client_address + ", peers on " +
-                              config.node.listen_address);
+  std::unique_ptr<dengine::server::MetricsServer> metrics;
+  if (!config.metrics_address.empty()) {
+    metrics = std::make_unique<dengine::server::MetricsServer>(
+        node.get(), config.metrics_address);
+    if (std::string e = metrics->start(); !e.empty()) {
+      std::cerr << "dengined: node " << id << ": " << e << "\n";
+      node->stop();
+      return 1;
+    }
+  }
+  dengine::base::log_line(
+      DENGINE_LOG_INFO,
+      "dengined: node " + std::to_string(id) + " serving clients on " +
+          config.node.client_address + ", peers on " +
+          config.node.listen_address +
+          (metrics ? ", metrics on http://" + config.metrics_address : ""));
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
   dengine::base::log_line(DENGINE_LOG_INFO,
                           std::string("dengined: ") + strsignal(signal) +
                               ", stopping node " + std::to_string(id));
+  if (metrics) metrics->stop();
   rc = node->stop();
   if (rc != DENGINE_OK) {
     std::cerr << "dengined: node " << id

@@ -150,6 +150,9 @@ class FakeKv {
       case ClientOp::kSnapshot:
         r.index = 77;
         break;
+      case ClientOp::kMetrics:
+        r.data = "dengine_commit_index 7\n";
+        break;
       case ClientOp::kAddLearner:
       case ClientOp::kPromote:
       case ClientOp::kRemoveNode:

@@ -13,7 +13,7 @@
 namespace dengine::net::testing {
 
 inline constexpr uint8_t kClientOpCount =
-    static_cast<uint8_t>(ClientOp::kWatch);
+    static_cast<uint8_t>(ClientOp::kMetrics);
 
 // A request for `op` that passes validate_client_request.
 inline ClientRequest full_request(ClientOp op) {
@@ -76,6 +76,7 @@ inline ClientRequest full_request(ClientOp op) {
     case ClientOp::kMembers:
     case ClientOp::kSnapshot:
     case ClientOp::kOpenSession:
+    case ClientOp::kMetrics:
       break;
   }
   return q;

@@ -694,7 +694,8 @@ INSTANTIATE_TEST_SUITE_P(
                   kHead + "[node.extra]\n",
                   {},
                   "node.toml:6:7: node.extra: unknown key; known: id, "
-                  "cluster_id, data_dir, peer_address, client_address"},
+                  "cluster_id, data_dir, peer_address, client_address, "
+                  "metrics_address"},
         ErrorCase{"SameAddressTwice",
                   "[node]\nid = 1\ndata_dir = \"d\"\n"
                   "peer_address = \"127.0.0.1:7001\"\n"

@@ -158,7 +158,7 @@ TEST_F(HandlerTest, SnapshotsByPolicyAreVerifiedAndCompactTheLog) {
   o.snapshot_policy.entries = 5;
   o.snapshot_policy.bytes = 0;
   o.snapshots = store_.get();
-  o.on_snapshot_taken = [&](const storage::SnapshotInfo& info) {
+  o.on_snapshot_taken = [&](const storage::SnapshotInfo& info, double) {
     taken.push_back(info);
     storage::Status s = log->compact(info.meta);
     EXPECT_TRUE(s.is_ok()) << s.to_string();
@@ -188,7 +188,9 @@ TEST_F(HandlerTest, SnapshotOnDemandCoversEverythingQueuedBeforeIt) {
   o.snapshot_policy = {0, 0};
   o.snapshots = store_.get();
   int compactions = 0;
-  o.on_snapshot_taken = [&](const storage::SnapshotInfo&) { compactions++; };
+  o.on_snapshot_taken = [&](const storage::SnapshotInfo&, double) {
+    compactions++;
+  };
   auto h = start(o);
   h->apply({bootstrap_entry({7})});
   h->apply(entries(2, 4, 3));

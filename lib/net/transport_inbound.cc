@@ -1,0 +1,152 @@
+// Accepted peer connections, on the loop thread: the hello that names the
+// peer, then its raft messages and bulk frames; anything else closes that
+// one connection (see transport_impl.h).
+#include <string>
+#include <utility>
+
+#include "base/log.h"
+#include "net/hello.h"
+#include "net/message_codec.h"
+#include "net/transport_impl.h"
+
+namespace dengine::net {
+
+void Transport::Impl::accept(int status) {
+  if (status != 0) {
+    std::lock_guard lock(mu);
+    stats.last_error = uv_error("accept", status);
+    return;
+  }
+  auto* conn = new InboundConn(this, config.max_frame_payload);
+  uv_tcp_init(&loop, &conn->tcp);
+  conn->tcp.data = conn;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&conn->tcp);
+  inbound.insert(conn);
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(&server), stream) != 0) {
+    close_inbound(conn);
+    return;
+  }
+  uv_tcp_nodelay(&conn->tcp, 1);
+  const int rc = uv_read_start(
+      stream,
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* c = static_cast<InboundConn*>(h->data);
+        *buf = uv_buf_init(c->read_buffer.data(), c->read_buffer.size());
+      },
+      [](uv_stream_t* h, ssize_t nread, const uv_buf_t*) {
+        auto* c = static_cast<InboundConn*>(h->data);
+        c->impl->inbound_read(c, nread);
+      });
+  if (rc != 0) close_inbound(conn);
+}
+
+void Transport::Impl::inbound_read(InboundConn* conn, ssize_t nread) {
+  if (nread == 0) return;
+  if (nread < 0) {  // the peer closed or the connection broke: not its fault
+    close_inbound(conn);
+    return;
+  }
+  {
+    std::lock_guard lock(mu);
+    stats.bytes_received += static_cast<uint64_t>(nread);
+    if (PeerLink* link = find_link(conn->peer)) {
+      link->traffic.bytes_received += static_cast<uint64_t>(nread);
+    }
+  }
+  conn->decoder.feed(
+      std::string_view(conn->read_buffer.data(), static_cast<size_t>(nread)));
+  // Frames complete before a stream error still count.
+  while (std::optional<Frame> frame = conn->decoder.pop()) {
+    const std::string error = accept_frame(conn, std::move(*frame));
+    if (!error.empty()) {
+      reject(conn, error);
+      return;
+    }
+  }
+  if (conn->decoder.failed()) reject(conn, conn->decoder.error());
+}
+
+std::string Transport::Impl::accept_frame(InboundConn* conn, Frame frame) {
+  if (conn->peer == raft::kNoNode) {
+    if (frame.type != FrameType::kHello) {
+      return std::string("expected a hello, got a ") + to_string(frame.type) +
+             " frame";
+    }
+    Hello hello;
+    std::string error = decode_hello(frame.payload, &hello);
+    if (!error.empty()) return error;
+    if (hello.cluster_id != config.cluster_id) {
+      return "hello from cluster " + std::to_string(hello.cluster_id) +
+             ", expected " + std::to_string(config.cluster_id);
+    }
+    bool known;
+    {
+      std::lock_guard lock(mu);
+      known = find_link(hello.node_id) != nullptr;
+    }
+    if (!known)
+      return "hello from unknown node " + std::to_string(hello.node_id);
+    conn->peer = hello.node_id;
+    return "";
+  }
+  const std::string who = peer_name(conn->peer);
+  if (frame.type == FrameType::kSnapshotChunk && channel != nullptr) {
+    {
+      std::lock_guard lock(mu);
+      ++stats.bulk_frames_received;
+    }
+    channel->on_bulk_frame(conn->peer, std::move(frame.payload));
+    return "";
+  }
+  if (frame.type != FrameType::kRaftMessage) {
+    return who + ": unexpected " + to_string(frame.type) + " frame";
+  }
+  raft::Message message;
+  std::string error = decode_message(frame.payload, &message);
+  if (!error.empty()) return who + ": " + error;
+  if (message.from != conn->peer || message.to != config.node_id) {
+    return who + ": message from " + std::to_string(message.from) + " to " +
+           std::to_string(message.to);
+  }
+  {
+    std::lock_guard lock(mu);
+    ++stats.messages_received;
+  }
+  if (on_message) on_message(std::move(message));
+  return "";
+}
+
+void Transport::Impl::reject(InboundConn* conn, const std::string& error) {
+  {
+    std::lock_guard lock(mu);
+    ++stats.connections_rejected;
+    stats.last_error = error;
+  }
+  log_rejection(error);
+  close_inbound(conn);
+}
+
+void Transport::Impl::log_rejection(const std::string& error) {
+  const uint64_t now_ms = uv_now(&loop);
+  if (last_rejection_log_ms &&
+      now_ms - *last_rejection_log_ms < kRejectLogIntervalMs) {
+    ++rejections_not_logged;
+    return;
+  }
+  std::string line = "transport: refused an inbound connection: " + error;
+  if (rejections_not_logged > 0) {
+    line += " (and " + std::to_string(rejections_not_logged) +
+            " more refusals since the last such line)";
+  }
+  base::log_line(DENGINE_LOG_WARN, line);
+  last_rejection_log_ms = now_ms;
+  rejections_not_logged = 0;
+}
+
+void Transport::Impl::close_inbound(InboundConn* conn) {
+  inbound.erase(conn);
+  uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
+           [](uv_handle_t* h) { delete static_cast<InboundConn*>(h->data); });
+}
+
+}  // namespace dengine::net

@@ -1238,6 +1238,9 @@ DENGINE_API int dengine_client_snapshot(dengine_client* client,
 DENGINE_API int dengine_client_propose_opts(
     dengine_client* client, const void* data, size_t len,
     const dengine_write_options* options, dengine_reply* reply);
+/* A read's reply->index (since 0.3.0): the revision the answer reflects,
+ * as dengine_node_read_opts reports it (the built-in KV machines; 0 for
+ * another machine), so a watch from index + 1 misses nothing after it. */
 DENGINE_API int dengine_client_read_opts(dengine_client* client,
                                          const void* query, size_t len,
                                          const dengine_read_options* options,

@@ -410,14 +410,15 @@ int dengine_client_read_opts(dengine_client* client, const void* query,
       return reply_status(Status::error(DENGINE_ERR_INVALID_ARGUMENT, error),
                           kFunction, reply);
     }
-    std::string answer;
+    dengine::client::ReadResult answer;
     const int rc =
         reply_status(client->client->read(bytes_of(query, len), &answer, c,
                                           {o.timeout, o.kv}),
                      kFunction, reply);
     if (rc == DENGINE_OK && reply != nullptr) {
-      reply->data = dengine::capi::malloc_bytes(answer);
-      reply->len = answer.size();
+      reply->data = dengine::capi::malloc_bytes(answer.data);
+      reply->len = answer.data.size();
+      reply->index = answer.revision;
     }
     return rc;
   });

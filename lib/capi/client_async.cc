@@ -133,10 +133,11 @@ int dengine_client_read_opts_async(dengine_client* client, const void* query,
         client, done, ctx,
         [c = client->client.get(), q = bytes_of(query, len), consistency,
          call = dengine::client::CallOptions{o.timeout, o.kv}] {
-          std::string answer;
+          dengine::client::ReadResult answer;
           dengine::node::Reply reply =
               reply_of(c->read(q, &answer, consistency, call));
-          reply.data = std::move(answer);
+          reply.data = std::move(answer.data);
+          reply.index = answer.revision;
           return reply;
         });
   });

@@ -427,7 +427,7 @@ Status Client::compare_and_swap(std::string_view key,
 }
 
 Status Client::get(std::string_view key, std::optional<std::string>* value,
-                   ReadConsistency consistency) {
+                   ReadConsistency consistency, uint64_t* revision) {
   ClientRequest q;
   q.op = ClientOp::kGet;
   q.key = key;
@@ -437,6 +437,7 @@ Status Client::get(std::string_view key, std::optional<std::string>* value,
   if (!status.ok()) return status;
   *value =
       r.found ? std::optional<std::string>(std::move(r.value)) : std::nullopt;
+  if (revision != nullptr) *revision = r.index;
   return status;
 }
 
@@ -474,6 +475,7 @@ Status Client::scan_prefix(std::string_view prefix, uint32_t limit,
   }
   out->entries = std::move(r.entries);
   out->more = r.more;
+  out->revision = r.index;
   return status;
 }
 
@@ -495,6 +497,14 @@ Status Client::propose(std::string_view command, ProposeResult* out,
 
 Status Client::read(std::string_view query, std::string* answer,
                     ReadConsistency consistency, const CallOptions& call) {
+  ReadResult result;
+  Status status = read(query, &result, consistency, call);
+  if (status.ok()) *answer = std::move(result.data);
+  return status;
+}
+
+Status Client::read(std::string_view query, ReadResult* out,
+                    ReadConsistency consistency, const CallOptions& call) {
   ClientRequest q;
   q.op = ClientOp::kRead;
   q.data = query;
@@ -502,7 +512,10 @@ Status Client::read(std::string_view query, std::string* answer,
   q.kv = call.kv;
   ClientResponse r;
   Status status = run(this, std::move(q), &r, call.deadline);
-  if (status.ok()) *answer = std::move(r.data);
+  if (status.ok()) {
+    out->data = std::move(r.data);
+    out->revision = r.index;
+  }
   return status;
 }
 

@@ -107,6 +107,14 @@ struct ProposeResult {
 struct ScanResult {
   std::vector<std::pair<std::string, std::string>> entries;  // in key order
   bool more = false;  // more keys matched beyond the limit
+  // The revision the answer reflects: a watch from revision + 1 sees every
+  // change after it. 0 when the machine does not know (not a built-in one).
+  uint64_t revision = 0;
+};
+
+struct ReadResult {
+  std::string data;       // the machine's answer
+  uint64_t revision = 0;  // as ScanResult::revision
 };
 
 class Client {
@@ -132,8 +140,10 @@ class Client {
                           std::string_view value, bool* swapped,
                           std::optional<std::string>* current = nullptr);
   // *value: nullopt when the key is absent.
+  // *revision (if not null): the revision the answer reflects.
   Status get(std::string_view key, std::optional<std::string>* value,
-             ReadConsistency consistency = ReadConsistency::kDefault);
+             ReadConsistency consistency = ReadConsistency::kDefault,
+             uint64_t* revision = nullptr);
   // One value per key, in order, from one consistent view.
   Status get_multi(const std::vector<std::string>& keys,
                    std::vector<std::optional<std::string>>* values,
@@ -147,6 +157,9 @@ class Client {
   Status propose(std::string_view command, ProposeResult* out = nullptr,
                  const CallOptions& call = {});
   Status read(std::string_view query, std::string* answer,
+              ReadConsistency consistency = ReadConsistency::kDefault,
+              const CallOptions& call = {});
+  Status read(std::string_view query, ReadResult* out,
               ReadConsistency consistency = ReadConsistency::kDefault,
               const CallOptions& call = {});
 

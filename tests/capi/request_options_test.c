@@ -364,6 +364,7 @@ static void a_client_runs_the_codec_with_per_call_timeouts(void** state) {
   dengine_session session = {1, 1, 0};
   dengine_kv_items items;
   int applied = 0;
+  uint64_t put_index = 0;
   (void)state;
   start_single_node(&n);
   assert_int_equal(dengine_client_open(n.client_address, 0, &client),
@@ -378,6 +379,8 @@ static void a_client_runs_the_codec_with_per_call_timeouts(void** state) {
       dengine_kv_decode_write(reply.data, reply.len, &applied, NULL),
       DENGINE_OK);
   assert_int_equal(applied, 1);
+  put_index = reply.index;
+  assert_true(put_index > 0);
   dengine_reply_free(&reply);
 
   /* A client writes in its own session: one in the options is refused. */
@@ -405,6 +408,9 @@ static void a_client_runs_the_codec_with_per_call_timeouts(void** state) {
       DENGINE_OK);
   assert_int_equal(items.count, 1);
   assert_memory_equal(items.items[0].value, "42", 2);
+  /* The revision the answer reflects: at least the put's (a watch from
+   * index + 1 misses nothing after the read). */
+  assert_true(reply.index >= put_index);
   dengine_kv_items_free(&items);
   dengine_reply_free(&reply);
   dengine_free(bytes);

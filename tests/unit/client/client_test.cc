@@ -162,6 +162,8 @@ class FakeKv {
         break;
     }
     if (q.session) r.index = ++last_index_;
+    // Reads report the revision they reflect: the last write's.
+    if (is_consistent_read(q.op)) r.index = last_index_;
     return r;
   }
 
@@ -205,8 +207,11 @@ TEST(Client, KvOperations) {
   ASSERT_TRUE(client->put_with_ttl("user/2", "bob", 1500ms).ok());
   EXPECT_EQ(kv.ttl_of("user/2"), 1500u);
   std::optional<std::string> value;
-  ASSERT_TRUE(client->get("user/1", &value).ok());
+  uint64_t revision = 0;
+  ASSERT_TRUE(
+      client->get("user/1", &value, ReadConsistency::kDefault, &revision).ok());
   EXPECT_EQ(value, "ada");
+  EXPECT_EQ(revision, 3u);  // the session, then the two writes
   ASSERT_TRUE(client->get("nobody", &value).ok());
   EXPECT_EQ(value, std::nullopt);
 
@@ -240,6 +245,7 @@ TEST(Client, KvOperations) {
   EXPECT_EQ(scan.entries, (std::vector<std::pair<std::string, std::string>>{
                               {"user/1", "eve"}, {"user/2", "bob"}}));
   EXPECT_TRUE(scan.more);
+  EXPECT_EQ(scan.revision, 6u);  // and the three swaps
 
   bool existed = false;
   ASSERT_TRUE(client->erase("user/2", &existed).ok());

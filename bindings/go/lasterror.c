@@ -180,6 +180,23 @@ int godengine_client_open(const char* endpoints, uint32_t timeout_ms,
                             message);
 }
 
+/* ----- metrics ----- */
+
+int godengine_node_metrics(dengine_node* node, dengine_metrics** out,
+                           char** message) {
+  return godengine_captured(dengine_node_metrics(node, out), message);
+}
+
+int godengine_metrics_text(const dengine_metrics* metrics, char** out,
+                           char** message) {
+  return godengine_captured(dengine_metrics_text(metrics, out), message);
+}
+
+int godengine_client_metrics(dengine_client* client, char** text,
+                             char** message) {
+  return godengine_captured(dengine_client_metrics(client, text), message);
+}
+
 /* ----- a Go machine's apply ----- */
 
 int godengine_events_publish(dengine_results* results, size_t i,

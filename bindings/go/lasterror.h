@@ -81,6 +81,14 @@ int godengine_node_watch_range(dengine_node* node, uint64_t* oldest,
 int godengine_client_open(const char* endpoints, uint32_t timeout_ms,
                           dengine_client** out, char** message);
 
+/* ----- metrics ----- */
+int godengine_node_metrics(dengine_node* node, dengine_metrics** out,
+                           char** message);
+int godengine_metrics_text(const dengine_metrics* metrics, char** out,
+                           char** message);
+int godengine_client_metrics(dengine_client* client, char** text,
+                             char** message);
+
 /* ----- a Go machine's apply ----- */
 int godengine_events_publish(dengine_results* results, size_t i,
                              const void* topic, size_t topic_len,

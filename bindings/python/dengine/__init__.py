@@ -35,6 +35,7 @@ from .machine import (
     SnapshotMeta,
     StateMachine,
 )
+from .metrics import Metric, Metrics
 from .node import Member, Node, Result, Role, ScanResult, Status
 from .watch import Event, EventType, Watch
 
@@ -56,6 +57,8 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "Member",
+    "Metric",
+    "Metrics",
     "Node",
     "NotFoundError",
     "NotLeaderError",

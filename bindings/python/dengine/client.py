@@ -96,6 +96,12 @@ class Client:
         """The answering server's view (the leader's once found)."""
         return Status._from_dict(self._call(lambda h: h.status()))
 
+    def metrics(self) -> str:
+        """The answering server's metrics (the leader's once found) in the
+        Prometheus text format: what :meth:`dengine.Metrics.text` gives on
+        that node."""
+        return self._call(lambda h: h.metrics())
+
     def add_learner(self, id: int, address: str) -> None:
         self._call(lambda h: h.add_learner(id, address))
 

@@ -17,6 +17,7 @@ from . import _dengine, _events
 from . import config as _config
 from .errors import DengineError, InvalidArgumentError, StateMachineError, from_status
 from .machine import StateMachine, _Binding
+from .metrics import Metrics
 from .watch import Watch, watch_args
 
 Bytes = bytes | bytearray | memoryview | str
@@ -439,6 +440,14 @@ class Node:
 
     def status(self) -> Status:
         return Status._from_dict(self._call(lambda h: h.status()))
+
+    def metrics(self) -> Metrics:
+        """A snapshot of what this node counts: its role, term and indexes,
+        replication per peer (on the leader), proposals by status, fsync,
+        commit, apply and snapshot timings, elections, traffic, clients and
+        watches. Does not wait for the node's loop, and works on a stopped
+        node too (the values as of the stop). See :class:`Metrics`."""
+        return Metrics._from_native(self._call(lambda h: h.metrics()))
 
     @property
     def on_leader_change(self) -> LeaderCallback | None:

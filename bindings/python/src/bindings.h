@@ -62,6 +62,11 @@ py::list found_values(const dengine_kv_items& items);
 // scan_prefix's answer: (key, value) pairs.
 py::list key_values(const dengine_kv_items& items);
 
+// A metrics snapshot's samples as (name, help, type, label_name,
+// label_value, value, count, buckets) tuples, buckets as (upper_bound,
+// cumulative_count) pairs (empty but for histograms).
+py::list metric_samples(const dengine_metrics& metrics);
+
 void register_events(py::module_& m);
 void register_machine(py::module_& m);
 void register_watch(py::module_& m);

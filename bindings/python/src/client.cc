@@ -147,6 +147,18 @@ class ClientHandle {
     return out;
   }
 
+  // The answering server's metrics, as Prometheus text.
+  std::string metrics() {
+    std::unique_ptr<char, decltype(&dengine_free)> text(nullptr, &dengine_free);
+    call([&](dengine_client* c) {
+      char* received = nullptr;
+      const int status = dengine_client_metrics(c, &received);
+      text.reset(received);
+      return status;
+    });
+    return std::string(text.get());
+  }
+
   void add_learner(uint64_t id, const std::string& address) {
     call([&](dengine_client* c) {
       return dengine_client_add_learner(c, id, address.c_str());
@@ -235,6 +247,7 @@ void register_client(py::module_& m) {
       .def("propose", &ClientHandle::propose)
       .def("read", &ClientHandle::read)
       .def("status", &ClientHandle::status)
+      .def("metrics", &ClientHandle::metrics)
       .def("add_learner", &ClientHandle::add_learner)
       .def("promote", &ClientHandle::promote)
       .def("remove", &ClientHandle::remove)

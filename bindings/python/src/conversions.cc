@@ -54,6 +54,23 @@ py::list key_values(const dengine_kv_items& items) {
   return out;
 }
 
+py::list metric_samples(const dengine_metrics& metrics) {
+  py::list out;
+  const size_t count = dengine_metrics_count(&metrics);
+  for (size_t i = 0; i < count; ++i) {
+    const dengine_metric& m = *dengine_metrics_at(&metrics, i);
+    py::list buckets;
+    for (size_t b = 0; b < m.bucket_count; ++b) {
+      buckets.append(py::make_tuple(m.upper_bounds[b], m.bucket_counts[b]));
+    }
+    out.append(py::make_tuple(std::string(m.name), std::string(m.help), m.type,
+                              std::string(m.label_name),
+                              std::string(m.label_value), m.value, m.count,
+                              buckets));
+  }
+  return out;
+}
+
 py::dict status_to_dict(const dengine_status& s) {
   py::list members;
   for (size_t i = 0; i < s.member_count; ++i) {

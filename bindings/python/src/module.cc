@@ -93,6 +93,9 @@ PYBIND11_MODULE(_dengine, m) {
       {"WATCH_KV", DENGINE_WATCH_KV},
       {"WATCH_TOPIC", DENGINE_WATCH_TOPIC},
       {"WATCH_CLUSTER", DENGINE_WATCH_CLUSTER},
+      {"METRIC_COUNTER", DENGINE_METRIC_COUNTER},
+      {"METRIC_GAUGE", DENGINE_METRIC_GAUGE},
+      {"METRIC_HISTOGRAM", DENGINE_METRIC_HISTOGRAM},
   };
   for (const auto& [name, value] : constants) m.attr(name) = value;
 

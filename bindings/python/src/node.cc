@@ -201,6 +201,24 @@ class NodeHandle {
     return out;
   }
 
+  // (samples, text): a snapshot of the node's metrics as metric_samples,
+  // and its Prometheus text.
+  py::tuple metrics() {
+    std::unique_ptr<dengine_metrics, decltype(&dengine_metrics_free)> snapshot(
+        nullptr, &dengine_metrics_free);
+    std::unique_ptr<char, decltype(&dengine_free)> text(nullptr, &dengine_free);
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      dengine_metrics* taken = nullptr;
+      out->status = dengine_node_metrics(node, &taken);
+      snapshot.reset(taken);
+      if (out->status != DENGINE_OK) return;
+      char* formatted = nullptr;
+      out->status = dengine_metrics_text(taken, &formatted);
+      text.reset(formatted);
+    }));
+    return py::make_tuple(metric_samples(*snapshot), std::string(text.get()));
+  }
+
   // Leader changes go to the Python handler `token`; None stops them.
   void set_leader_token(std::optional<uint64_t> token) {
     check_outcome(call([&](dengine_node* node, Outcome* out) {
@@ -568,6 +586,7 @@ void register_node(py::module_& m) {
       .def("transfer_leadership", &NodeHandle::transfer_leadership)
       .def("snapshot", &NodeHandle::snapshot)
       .def("status", &NodeHandle::status)
+      .def("metrics", &NodeHandle::metrics)
       .def("set_leader_token", &NodeHandle::set_leader_token)
       .def("put", &NodeHandle::put)
       .def("put_ttl", &NodeHandle::put_ttl)

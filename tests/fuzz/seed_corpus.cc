@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,11 +12,14 @@
 #include "net/hello.h"
 #include "net/message_codec.h"
 #include "net/snapshot_transfer.h"
+#include "net/tls_context.h"
+#include "net/tls_session.h"
 #include "raft/conf_change.h"
 #include "sample_chunks.h"
 #include "sample_client_messages.h"
 #include "sample_messages.h"
 #include "sm/session.h"
+#include "testkit/test_certificates.h"
 
 namespace {
 
@@ -97,5 +101,31 @@ int main(int argc, char** argv) {
        std::string(1, '\0') + dengine::sm::wrap_session(second, "command"),
        std::string(1, '\0') + dengine::sm::wrap_register(),
        std::string(1, '\1') + table.encode()});
+
+  // tls_session: a control byte (pieces of 1 byte, client certificate
+  // required; then pieces of 129 bytes, optional), then a client's real
+  // ClientHello.
+  const fs::path tls_dir = root / "tls_session-certificates";
+  fs::create_directories(tls_dir);
+  std::string client_hello;
+  {
+    const dengine::testkit::TestCertificateAuthority ca(tls_dir.string());
+    dengine::net::TlsOptions options;
+    options.ca_file = ca.ca_file();
+    std::shared_ptr<const dengine::net::TlsContext> context;
+    if (const std::string error =
+            dengine::net::TlsContext::load(options, &context);
+        !error.empty()) {
+      std::cerr << error << "\n";
+      return 1;
+    }
+    dengine::net::TlsSession client(
+        context, dengine::net::TlsSession::client("localhost"));
+    client.start();
+    client_hello = client.take_ciphertext();
+  }
+  fs::remove_all(tls_dir);
+  write_seeds(root / "tls_session", {std::string(1, '\0') + client_hello,
+                                     std::string(1, '\x11') + client_hello});
   return 0;
 }

@@ -29,7 +29,7 @@ echo "== fuzz: every decoder, briefly, from valid seeds"
 fuzz_dir=build/fuzz
 fuzz_targets=(frame_decoder message_decoder hello_decoder conf_change_decoder
   snapshot_chunk_decoder client_request_decoder client_response_decoder
-  session_decoder config_parser)
+  session_decoder config_parser tls_session)
 CC=clang CXX=clang++ cmake -S . -B "$fuzz_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDENGINE_FUZZ=ON >/dev/null
 # Only the fuzz targets: the rest of the tree is built and tested above.

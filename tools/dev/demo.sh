@@ -22,11 +22,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Ports: 7001-7003 for peers and 8001-8003 for clients, as in
-# examples/cluster/, unless DENGINE_DEMO_PORT_BASE moves them.
+# Ports: 7001-7003 for peers, 8001-8003 for clients and 9101-9103 for
+# metrics, as in examples/cluster/, unless DENGINE_DEMO_PORT_BASE moves them.
 base="${DENGINE_DEMO_PORT_BASE:-7000}"
 peer_port() { echo $((base + $1)); }
 client_port() { echo $((base + 1000 + $1)); }
+metrics_port() { echo $((base + 2100 + $1)); }
 export DENGINE_ENDPOINTS="127.0.0.1:$(client_port 1),127.0.0.1:$(client_port 2),127.0.0.1:$(client_port 3)"
 dengine() { "$bin/dengine/dengine" "$@"; }
 
@@ -45,6 +46,7 @@ start_node() {
   DENGINE_NODE_DATA_DIR="$work/node$id" \
   DENGINE_NODE_PEER_ADDRESS="127.0.0.1:$(peer_port "$id")" \
   DENGINE_NODE_CLIENT_ADDRESS="127.0.0.1:$(client_port "$id")" \
+  DENGINE_NODE_METRICS_ADDRESS="127.0.0.1:$(metrics_port "$id")" \
   DENGINE_CLUSTER_PEERS="$(peers_of "$id")" \
     "$bin/dengined/dengined" --config "examples/cluster/node$id.toml" \
     >>"$work/node$id.log" 2>&1 &

@@ -112,7 +112,11 @@ enum {
    * the revision it reached */
   DENGINE_ERR_WATCH_OVERFLOW = -14,
   /* since 0.2.0: the call was cancelled (a watch, by dengine_watch_cancel) */
-  DENGINE_ERR_CANCELLED = -15
+  DENGINE_ERR_CANCELLED = -15,
+  /* since 0.3.0: the client's TLS certificate does not allow the operation
+   * (an admin operation without an admin certificate, or no certificate
+   * where the server requires one); nothing was done */
+  DENGINE_ERR_PERMISSION_DENIED = -16
 };
 
 /* A static, human-readable name for a status code ("not leader"). Never
@@ -527,6 +531,44 @@ DENGINE_API int dengine_config_set_watch_history_events(dengine_config* config,
 DENGINE_API int dengine_config_set_watch_history_bytes(dengine_config* config,
                                                        uint64_t bytes);
 
+/* TLS for the peer transport and the client listener (docs/operations.md,
+ * "TLS"). Since 0.3.0. Off until a file is set; on, the node needs all
+ * three files (PEM): tls_cert_file, its certificate (then any intermediate
+ * certificates), presented to peers both ways and to clients, which must
+ * carry the URI subject alternative name "dengine:node:<id>" of this node;
+ * tls_key_file, its unencrypted private key; tls_ca_file, the CA bundle the
+ * certificates of peers (and clients) must chain to. A peer is accepted only
+ * with a certificate that chains to the CA and names the node id it claims.
+ * The files are read by dengine_node_start, which refuses to start with
+ * DENGINE_ERR_INVALID_ARGUMENT naming the file and the reason (unreadable,
+ * not PEM, key not matching the certificate, not signed by the CA, expired),
+ * and again by dengine_node_reload_tls. Setters refuse an empty or NULL
+ * path. */
+DENGINE_API int dengine_config_set_tls_cert_file(dengine_config* config,
+                                                 const char* path);
+DENGINE_API int dengine_config_set_tls_key_file(dengine_config* config,
+                                                const char* path);
+DENGINE_API int dengine_config_set_tls_ca_file(dengine_config* config,
+                                               const char* path);
+/* tls_min_version: "1.3" (default) or "1.2", the lowest TLS version this
+ * node accepts and offers. Since 0.3.0. */
+DENGINE_API int dengine_config_set_tls_min_version(dengine_config* config,
+                                                   const char* version);
+/* tls_require_client_cert: nonzero makes clients present a certificate that
+ * chains to tls_ca_file (mutual TLS); then admin operations need an admin
+ * identity (below). 0 (default): clients need no certificate, and anyone
+ * who reaches the client address may run every operation. Needs the TLS
+ * files. Since 0.3.0. */
+DENGINE_API int dengine_config_set_tls_require_client_cert(
+    dengine_config* config, int require);
+/* tls_admin_identities: adds a client identity, the common name (CN) of a
+ * client certificate, allowed the admin operations (add, promote and remove
+ * a node, transfer leadership, snapshot); others get
+ * DENGINE_ERR_PERMISSION_DENIED for them. Needs tls_require_client_cert.
+ * Refused: an empty or NULL identity. Since 0.3.0. */
+DENGINE_API int dengine_config_add_tls_admin_identity(dengine_config* config,
+                                                      const char* identity);
+
 /* Reads the TOML file at `path` (the dengined file of docs/operations.md:
  * sections [node], [cluster], [storage], [raft], [log]) into the config,
  * then, when env_prefix is not NULL, the environment variables named
@@ -803,6 +845,17 @@ typedef struct dengine_status {
 DENGINE_API int dengine_node_status(dengine_node* node, dengine_status* out);
 DENGINE_API void dengine_status_free(dengine_status* status);
 
+/* Certificate rotation: reads the TLS files of the node's config again (the
+ * same paths; replace the files, then call this) and uses them for every
+ * connection opened from now on, to and from peers and from clients; open
+ * connections keep the certificates they started with. A bad new file
+ * changes nothing: DENGINE_ERR_INVALID_ARGUMENT, and dengine_last_error()
+ * names the file and why; the old certificates stay in use.
+ * DENGINE_ERR_UNSUPPORTED: the node was started without TLS. Any thread;
+ * reads the files on the calling thread. dengined calls it on SIGHUP.
+ * Since 0.3.0. */
+DENGINE_API int dengine_node_reload_tls(dengine_node* node);
+
 /* Called with the new leader (0: none known) and term whenever either
  * changes, on the node's loop thread (same rules as completion callbacks).
  * NULL removes it. `ctx` is retained until replaced or the node closes.
@@ -822,9 +875,9 @@ DENGINE_API int dengine_node_set_leader_callback(dengine_node* node,
  * A snapshot of what a node counts: its role, term and indexes, replication
  * per peer (on the leader), proposals by status, commit, apply, fsync and
  * snapshot timings, elections, messages and bytes per peer, client
- * connections and watches. docs/operations.md ("Metrics") lists every
- * metric with its meaning; names and labels follow Prometheus conventions,
- * and dengine_metrics_text gives the Prometheus text format.
+ * connections and watches. docs/operations.md ("Metrics and health") lists
+ * every metric with its meaning; names and labels follow Prometheus
+ * conventions, and dengine_metrics_text gives the Prometheus text format.
  *
  * A snapshot holds samples: one per metric, or one per label value (e.g.
  * per peer) for a labelled metric. Read them with dengine_metrics_count and
@@ -1174,6 +1227,44 @@ DENGINE_API int dengine_client_open(const char* endpoints, uint32_t timeout_ms,
  * dengine_client_propose_opts_async), and so do the watches started through
  * it (see dengine_client_watch). */
 DENGINE_API void dengine_client_close(dengine_client* client);
+
+/* TLS options of dengine_client_open_tls, versioned like
+ * dengine_state_machine (see the banner). Since 0.3.0; every slot is "since
+ * version 1". Strings are copied; files are read by dengine_client_open_tls
+ * (later rotation of a client's files needs a new client). */
+#define DENGINE_CLIENT_TLS_VERSION 1
+
+typedef struct dengine_client_tls {
+  uint32_t version;     /* DENGINE_CLIENT_TLS_VERSION (or older) */
+  uint32_t struct_size; /* sizeof(dengine_client_tls) */
+  /* PEM CA bundle the servers' certificates must chain to. Required. */
+  const char* ca_file;
+  /* This client's certificate and unencrypted key (PEM), both or neither
+   * (NULL): needed by servers with tls_require_client_cert, where the
+   * certificate's common name is the client's identity. */
+  const char* cert_file;
+  const char* key_file;
+  /* The name the servers' certificates must carry (a DNS or IP subject
+   * alternative name); NULL: the host of each endpoint as written. */
+  const char* server_name;
+  /* "1.3" (NULL: the default) or "1.2": the lowest version accepted. */
+  const char* min_version;
+  void* reserved[2]; /* must be NULL; slots of later versions follow */
+} dengine_client_tls;
+
+/* dengine_client_open over TLS (docs/client-protocol.md, "TLS"): every
+ * connection verifies the server's certificate against tls->ca_file and the
+ * server name, and presents the client's certificate if given. Reads and
+ * checks the files now: DENGINE_ERR_INVALID_ARGUMENT naming the file and
+ * why (unreadable, not PEM, key not matching, half given). A handshake that
+ * fails later (wrong CA, expired, name mismatch, no certificate where one
+ * is required, a plaintext server) fails the call with DENGINE_ERR_IO and
+ * the reason; an operation the server's admin list refuses fails with
+ * DENGINE_ERR_PERMISSION_DENIED and is not retried. Since 0.3.0. */
+DENGINE_API int dengine_client_open_tls(const char* endpoints,
+                                        uint32_t timeout_ms,
+                                        const dengine_client_tls* tls,
+                                        dengine_client** out);
 
 /* The KV operations of the built-in machine, as dengine_kv_* on a node. */
 DENGINE_API int dengine_client_put(dengine_client* client, const void* key,

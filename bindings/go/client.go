@@ -57,15 +57,60 @@ type Client struct {
 	closeOnce sync.Once
 }
 
+// ClientTLS is how a Client speaks TLS (docs/operations.md, "TLS"): the
+// servers' certificates must chain to CAFile and carry ServerName ("": the
+// host of each endpoint); CertFile and KeyFile (both or neither) are the
+// client's own certificate, whose common name is its identity, for servers
+// that require one. MinVersion: "1.3" ("": the default) or "1.2".
+type ClientTLS struct {
+	CAFile     string
+	CertFile   string
+	KeyFile    string
+	ServerName string
+	MinVersion string
+}
+
 // OpenClient opens a client of the servers at endpoints ("host:port" client
 // addresses). timeout bounds each call, retries included (0: 30 s). It
 // connects lazily, on the first call.
 func OpenClient(endpoints []string, timeout time.Duration) (*Client, error) {
+	return OpenTLSClient(endpoints, timeout, nil)
+}
+
+// OpenTLSClient is OpenClient over TLS (tls nil: plaintext). It reads the
+// files at once: a bad one is an ErrInvalidArgument naming it. A handshake
+// that fails later fails the call with ErrIO and the reason; an admin call
+// the server refuses to the client's certificate fails with
+// ErrPermissionDenied.
+func OpenTLSClient(endpoints []string, timeout time.Duration, tls *ClientTLS) (*Client, error) {
 	list := C.CString(strings.Join(endpoints, ","))
 	defer C.free(unsafe.Pointer(list))
 	var c *C.dengine_client
 	err := call("OpenClient", func(m **C.char) C.int {
-		return C.godengine_client_open(list, C.uint32_t(timeout/time.Millisecond), &c, m)
+		ms := C.uint32_t(timeout / time.Millisecond)
+		if tls == nil {
+			return C.godengine_client_open(list, ms, &c, m)
+		}
+		var options C.dengine_client_tls
+		options.version = C.DENGINE_CLIENT_TLS_VERSION
+		options.struct_size = C.uint32_t(unsafe.Sizeof(options))
+		fields := []struct {
+			value string
+			field **C.char
+		}{
+			{tls.CAFile, &options.ca_file},
+			{tls.CertFile, &options.cert_file},
+			{tls.KeyFile, &options.key_file},
+			{tls.ServerName, &options.server_name},
+			{tls.MinVersion, &options.min_version},
+		}
+		for _, s := range fields {
+			if s.value != "" {
+				*s.field = C.CString(s.value)
+				defer C.free(unsafe.Pointer(*s.field))
+			}
+		}
+		return C.godengine_client_open_tls(list, ms, &options, &c, m)
 	})
 	if err != nil {
 		return nil, err

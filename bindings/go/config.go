@@ -126,6 +126,19 @@ type Config struct {
 	// 0: the default (100,000 events, 64 MiB) or File's.
 	WatchHistoryEvents uint64
 	WatchHistoryBytes  uint64
+	// TLS for peers and clients (docs/operations.md, "TLS"): this node's
+	// certificate (with the URI SAN dengine:node:<id>) and key, and the CA
+	// the others' certificates must chain to; all three or none.
+	// TLSMinVersion: "1.3" ("": the default) or "1.2".
+	// TLSRequireClientCert makes clients present a certificate; then only
+	// TLSAdminIdentities (certificate common names) may run admin calls.
+	// See also Node.ReloadTLS.
+	TLSCertFile          string
+	TLSKeyFile           string
+	TLSCAFile            string
+	TLSMinVersion        string
+	TLSRequireClientCert bool
+	TLSAdminIdentities   []string
 }
 
 // cConfig is a C config built from a Config; free it with free.
@@ -266,6 +279,30 @@ func newCConfig(cfg *Config, machine *C.dengine_state_machine) (cConfig, error) 
 		steps = append(steps, func(m **C.char) C.int {
 			return C.godengine_config_set_watch_history_bytes(cc.c, C.uint64_t(cfg.WatchHistoryBytes), m)
 		})
+	}
+	tlsFiles := []struct {
+		path string
+		set  func(s *C.char, m **C.char) C.int
+	}{
+		{cfg.TLSCertFile, func(s *C.char, m **C.char) C.int { return C.godengine_config_set_tls_cert_file(cc.c, s, m) }},
+		{cfg.TLSKeyFile, func(s *C.char, m **C.char) C.int { return C.godengine_config_set_tls_key_file(cc.c, s, m) }},
+		{cfg.TLSCAFile, func(s *C.char, m **C.char) C.int { return C.godengine_config_set_tls_ca_file(cc.c, s, m) }},
+		{cfg.TLSMinVersion, func(s *C.char, m **C.char) C.int { return C.godengine_config_set_tls_min_version(cc.c, s, m) }},
+	}
+	for _, f := range tlsFiles {
+		if f.path != "" {
+			steps = append(steps, withString(f.path, f.set))
+		}
+	}
+	if cfg.TLSRequireClientCert {
+		steps = append(steps, func(m **C.char) C.int {
+			return C.godengine_config_set_tls_require_client_cert(cc.c, 1, m)
+		})
+	}
+	for _, identity := range cfg.TLSAdminIdentities {
+		steps = append(steps, withString(identity, func(s *C.char, m **C.char) C.int {
+			return C.godengine_config_add_tls_admin_identity(cc.c, s, m)
+		}))
 	}
 	if machine != nil {
 		steps = append(steps, func(m **C.char) C.int {

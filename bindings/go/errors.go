@@ -16,21 +16,22 @@ type Code int
 
 // The status codes of the C API.
 const (
-	CodeInvalidArgument Code = C.DENGINE_ERR_INVALID_ARGUMENT
-	CodeNotLeader       Code = C.DENGINE_ERR_NOT_LEADER
-	CodeTimeout         Code = C.DENGINE_ERR_TIMEOUT
-	CodeShuttingDown    Code = C.DENGINE_ERR_SHUTTING_DOWN
-	CodeCorruption      Code = C.DENGINE_ERR_CORRUPTION
-	CodeIO              Code = C.DENGINE_ERR_IO
-	CodeNotFound        Code = C.DENGINE_ERR_NOT_FOUND
-	CodeUnsupported     Code = C.DENGINE_ERR_UNSUPPORTED
-	CodeBusy            Code = C.DENGINE_ERR_BUSY
-	CodeStateMachine    Code = C.DENGINE_ERR_STATE_MACHINE
-	CodeInternal        Code = C.DENGINE_ERR_INTERNAL
-	CodeSessionExpired  Code = C.DENGINE_ERR_SESSION_EXPIRED
-	CodeCompacted       Code = C.DENGINE_ERR_COMPACTED
-	CodeWatchOverflow   Code = C.DENGINE_ERR_WATCH_OVERFLOW
-	CodeCancelled       Code = C.DENGINE_ERR_CANCELLED
+	CodeInvalidArgument  Code = C.DENGINE_ERR_INVALID_ARGUMENT
+	CodeNotLeader        Code = C.DENGINE_ERR_NOT_LEADER
+	CodeTimeout          Code = C.DENGINE_ERR_TIMEOUT
+	CodeShuttingDown     Code = C.DENGINE_ERR_SHUTTING_DOWN
+	CodeCorruption       Code = C.DENGINE_ERR_CORRUPTION
+	CodeIO               Code = C.DENGINE_ERR_IO
+	CodeNotFound         Code = C.DENGINE_ERR_NOT_FOUND
+	CodeUnsupported      Code = C.DENGINE_ERR_UNSUPPORTED
+	CodeBusy             Code = C.DENGINE_ERR_BUSY
+	CodeStateMachine     Code = C.DENGINE_ERR_STATE_MACHINE
+	CodeInternal         Code = C.DENGINE_ERR_INTERNAL
+	CodeSessionExpired   Code = C.DENGINE_ERR_SESSION_EXPIRED
+	CodeCompacted        Code = C.DENGINE_ERR_COMPACTED
+	CodeWatchOverflow    Code = C.DENGINE_ERR_WATCH_OVERFLOW
+	CodeCancelled        Code = C.DENGINE_ERR_CANCELLED
+	CodePermissionDenied Code = C.DENGINE_ERR_PERMISSION_DENIED
 )
 
 // String names the code as dengine_strerror does ("not leader").
@@ -66,24 +67,29 @@ var (
 	ErrWatchOverflow = errors.New("dengine: watch overflow")
 	// The call (a watch) was cancelled.
 	ErrCancelled = errors.New("dengine: cancelled")
+	// The client's TLS certificate does not allow the operation (an admin
+	// call by an identity the server's TLSAdminIdentities do not name);
+	// nothing was done.
+	ErrPermissionDenied = errors.New("dengine: permission denied")
 )
 
 var sentinels = map[Code]error{
-	CodeInvalidArgument: ErrInvalidArgument,
-	CodeNotLeader:       ErrNotLeader,
-	CodeTimeout:         ErrTimeout,
-	CodeShuttingDown:    ErrShuttingDown,
-	CodeCorruption:      ErrCorruption,
-	CodeIO:              ErrIO,
-	CodeNotFound:        ErrNotFound,
-	CodeUnsupported:     ErrUnsupported,
-	CodeBusy:            ErrBusy,
-	CodeStateMachine:    ErrStateMachine,
-	CodeInternal:        ErrInternal,
-	CodeSessionExpired:  ErrSessionExpired,
-	CodeCompacted:       ErrCompacted,
-	CodeWatchOverflow:   ErrWatchOverflow,
-	CodeCancelled:       ErrCancelled,
+	CodeInvalidArgument:  ErrInvalidArgument,
+	CodeNotLeader:        ErrNotLeader,
+	CodeTimeout:          ErrTimeout,
+	CodeShuttingDown:     ErrShuttingDown,
+	CodeCorruption:       ErrCorruption,
+	CodeIO:               ErrIO,
+	CodeNotFound:         ErrNotFound,
+	CodeUnsupported:      ErrUnsupported,
+	CodeBusy:             ErrBusy,
+	CodeStateMachine:     ErrStateMachine,
+	CodeInternal:         ErrInternal,
+	CodeSessionExpired:   ErrSessionExpired,
+	CodeCompacted:        ErrCompacted,
+	CodeWatchOverflow:    ErrWatchOverflow,
+	CodeCancelled:        ErrCancelled,
+	CodePermissionDenied: ErrPermissionDenied,
 }
 
 // Error is a failed dengine call: its code, the operation, and dengine's

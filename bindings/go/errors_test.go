@@ -48,6 +48,7 @@ func TestErrorsMatchSentinelsAndCarryDetails(t *testing.T) {
 		{dengine.CodeCompacted, dengine.ErrCompacted, "DENGINE_ERR_COMPACTED", "revision compacted"},
 		{dengine.CodeWatchOverflow, dengine.ErrWatchOverflow, "DENGINE_ERR_WATCH_OVERFLOW", "watch overflow"},
 		{dengine.CodeCancelled, dengine.ErrCancelled, "DENGINE_ERR_CANCELLED", "cancelled"},
+		{dengine.CodePermissionDenied, dengine.ErrPermissionDenied, "DENGINE_ERR_PERMISSION_DENIED", "permission denied"},
 	} {
 		if got := c.code.Name(); got != c.name {
 			t.Errorf("Code(%d).Name() = %q, want %q", int(c.code), got, c.name)
@@ -59,6 +60,9 @@ func TestErrorsMatchSentinelsAndCarryDetails(t *testing.T) {
 		if !errors.Is(err, c.sentinel) || errors.Is(err, dengine.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s does not map to its sentinel alone: %v", c.name, err)
 		}
+	}
+	if dengine.CodePermissionDenied != -16 {
+		t.Errorf("CodePermissionDenied %d, want -16", dengine.CodePermissionDenied)
 	}
 	if dengine.CodeCompacted != -13 || dengine.CodeWatchOverflow != -14 || dengine.CodeCancelled != -15 {
 		t.Errorf("codes %d, %d, %d; want -13, -14, -15",

@@ -145,6 +145,43 @@ int godengine_config_set_watch_history_bytes(dengine_config* config,
       dengine_config_set_watch_history_bytes(config, bytes), message);
 }
 
+int godengine_config_set_tls_cert_file(dengine_config* config, const char* path,
+                                       char** message) {
+  return godengine_captured(dengine_config_set_tls_cert_file(config, path),
+                            message);
+}
+
+int godengine_config_set_tls_key_file(dengine_config* config, const char* path,
+                                      char** message) {
+  return godengine_captured(dengine_config_set_tls_key_file(config, path),
+                            message);
+}
+
+int godengine_config_set_tls_ca_file(dengine_config* config, const char* path,
+                                     char** message) {
+  return godengine_captured(dengine_config_set_tls_ca_file(config, path),
+                            message);
+}
+
+int godengine_config_set_tls_min_version(dengine_config* config,
+                                         const char* version, char** message) {
+  return godengine_captured(dengine_config_set_tls_min_version(config, version),
+                            message);
+}
+
+int godengine_config_set_tls_require_client_cert(dengine_config* config,
+                                                 int require, char** message) {
+  return godengine_captured(
+      dengine_config_set_tls_require_client_cert(config, require), message);
+}
+
+int godengine_config_add_tls_admin_identity(dengine_config* config,
+                                            const char* identity,
+                                            char** message) {
+  return godengine_captured(
+      dengine_config_add_tls_admin_identity(config, identity), message);
+}
+
 int godengine_config_set_state_machine(dengine_config* config,
                                        const dengine_state_machine* machine,
                                        char** message) {
@@ -178,6 +215,17 @@ int godengine_client_open(const char* endpoints, uint32_t timeout_ms,
                           dengine_client** out, char** message) {
   return godengine_captured(dengine_client_open(endpoints, timeout_ms, out),
                             message);
+}
+
+int godengine_client_open_tls(const char* endpoints, uint32_t timeout_ms,
+                              const dengine_client_tls* tls,
+                              dengine_client** out, char** message) {
+  return godengine_captured(
+      dengine_client_open_tls(endpoints, timeout_ms, tls, out), message);
+}
+
+int godengine_node_reload_tls(dengine_node* node, char** message) {
+  return godengine_captured(dengine_node_reload_tls(node), message);
 }
 
 /* ----- metrics ----- */

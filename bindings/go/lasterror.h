@@ -66,6 +66,19 @@ int godengine_config_set_watch_history_events(dengine_config* config,
                                               uint64_t count, char** message);
 int godengine_config_set_watch_history_bytes(dengine_config* config,
                                              uint64_t bytes, char** message);
+int godengine_config_set_tls_cert_file(dengine_config* config, const char* path,
+                                       char** message);
+int godengine_config_set_tls_key_file(dengine_config* config, const char* path,
+                                      char** message);
+int godengine_config_set_tls_ca_file(dengine_config* config, const char* path,
+                                     char** message);
+int godengine_config_set_tls_min_version(dengine_config* config,
+                                         const char* version, char** message);
+int godengine_config_set_tls_require_client_cert(dengine_config* config,
+                                                 int require, char** message);
+int godengine_config_add_tls_admin_identity(dengine_config* config,
+                                            const char* identity,
+                                            char** message);
 int godengine_config_set_state_machine(dengine_config* config,
                                        const dengine_state_machine* machine,
                                        char** message);
@@ -80,6 +93,11 @@ int godengine_node_watch_range(dengine_node* node, uint64_t* oldest,
                                uint64_t* next, char** message);
 int godengine_client_open(const char* endpoints, uint32_t timeout_ms,
                           dengine_client** out, char** message);
+
+int godengine_client_open_tls(const char* endpoints, uint32_t timeout_ms,
+                              const dengine_client_tls* tls,
+                              dengine_client** out, char** message);
+int godengine_node_reload_tls(dengine_node* node, char** message);
 
 /* ----- metrics ----- */
 int godengine_node_metrics(dengine_node* node, dengine_metrics** out,

@@ -187,6 +187,19 @@ func (n *Node) Status() (Status, error) {
 	return statusOf(&s), nil
 }
 
+// ReloadTLS rotates certificates: it reads the node's TLS files again (the
+// same paths: replace the files first) and uses them for every connection
+// opened from now on; open ones keep theirs. A bad file changes nothing
+// (ErrInvalidArgument, naming it); ErrUnsupported without TLS.
+func (n *Node) ReloadTLS() error {
+	p, err := n.enter("ReloadTLS")
+	if err != nil {
+		return err
+	}
+	defer n.leave()
+	return call("ReloadTLS", func(m **C.char) C.int { return C.godengine_node_reload_tls(p, m) })
+}
+
 // statusOf copies a C status (the caller frees it).
 func statusOf(s *C.dengine_status) Status {
 	out := Status{

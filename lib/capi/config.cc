@@ -301,6 +301,63 @@ int dengine_config_set_watch_history_bytes(dengine_config* config,
       });
 }
 
+int dengine_config_set_tls_cert_file(dengine_config* config, const char* path) {
+  return configure(
+      config, "dengine_config_set_tls_cert_file", [&](NodeOptions& o) {
+        return store_if(
+            {{"tls_cert_file", NodeOptions::check_tls_file(text(path))}},
+            [&] { o.tls.files.cert_file = path; });
+      });
+}
+
+int dengine_config_set_tls_key_file(dengine_config* config, const char* path) {
+  return configure(
+      config, "dengine_config_set_tls_key_file", [&](NodeOptions& o) {
+        return store_if(
+            {{"tls_key_file", NodeOptions::check_tls_file(text(path))}},
+            [&] { o.tls.files.key_file = path; });
+      });
+}
+
+int dengine_config_set_tls_ca_file(dengine_config* config, const char* path) {
+  return configure(
+      config, "dengine_config_set_tls_ca_file", [&](NodeOptions& o) {
+        return store_if(
+            {{"tls_ca_file", NodeOptions::check_tls_file(text(path))}},
+            [&] { o.tls.files.ca_file = path; });
+      });
+}
+
+int dengine_config_set_tls_min_version(dengine_config* config,
+                                       const char* version) {
+  return configure(
+      config, "dengine_config_set_tls_min_version", [&](NodeOptions& o) {
+        return Checked{"tls_min_version",
+                       NodeOptions::tls_version_of(text(version),
+                                                   &o.tls.files.min_version)};
+      });
+}
+
+int dengine_config_set_tls_require_client_cert(dengine_config* config,
+                                               int require) {
+  return configure(config, "dengine_config_set_tls_require_client_cert",
+                   [&](NodeOptions& o) {
+                     return store_if(
+                         {}, [&] { o.tls.require_client_cert = require != 0; });
+                   });
+}
+
+int dengine_config_add_tls_admin_identity(dengine_config* config,
+                                          const char* identity) {
+  return configure(
+      config, "dengine_config_add_tls_admin_identity", [&](NodeOptions& o) {
+        return store_if(
+            {{"tls_admin_identities",
+              NodeOptions::check_tls_admin_identity(text(identity))}},
+            [&] { o.tls.admin_identities.emplace_back(identity); });
+      });
+}
+
 int dengine_config_load_toml(dengine_config* config, const char* path,
                              const char* env_prefix) {
   constexpr const char* kFunction = "dengine_config_load_toml";

@@ -97,6 +97,8 @@ const char* dengine_strerror(int code) {
       return "watch overflow";
     case DENGINE_ERR_CANCELLED:
       return "cancelled";
+    case DENGINE_ERR_PERMISSION_DENIED:
+      return "permission denied";
     default:
       return "unknown error";
   }
@@ -123,6 +125,7 @@ const char* dengine_err_name(int code) {
     DENGINE_NAME(DENGINE_ERR_COMPACTED)
     DENGINE_NAME(DENGINE_ERR_WATCH_OVERFLOW)
     DENGINE_NAME(DENGINE_ERR_CANCELLED)
+    DENGINE_NAME(DENGINE_ERR_PERMISSION_DENIED)
 #undef DENGINE_NAME
     default:
       return "DENGINE_ERR_UNKNOWN";

@@ -307,9 +307,10 @@ Status Client::attempt(ClientRequest* request, Clock::time_point deadline,
     if (!error.empty()) {
       return Status::error(DENGINE_ERR_INVALID_ARGUMENT, error);
     }
+    const TlsTarget tls{options_.tls, options_.tls_server_name};
     Status status = Connection::open(
         endpoint, std::min(deadline, Clock::now() + options_.connect_timeout),
-        options_.max_response_bytes, &connection_);
+        options_.max_response_bytes, &connection_, /*wake_fd=*/-1, &tls);
     if (!status.ok()) return status;
   }
   const Clock::time_point now = Clock::now();

@@ -43,6 +43,7 @@
 #include "client/status.h"
 #include "net/address.h"
 #include "net/client_codec.h"
+#include "net/tls_context.h"
 
 namespace dengine::watch {
 struct Event;
@@ -74,6 +75,14 @@ struct ClientOptions {
   std::chrono::milliseconds backoff_max{1000};
   // The largest response frame accepted.
   uint32_t max_response_bytes = net::kDefaultMaxFramePayload;
+  // Null: plaintext. Otherwise every connection speaks TLS with this
+  // context: the server's certificate must chain to its CA and name
+  // tls_server_name (empty: the host of the endpoint dialed), and the
+  // context's certificate, if any, is presented (its common name is the
+  // client's identity, docs/client-protocol.md "TLS"). A handshake that
+  // fails is a DENGINE_ERR_IO attempt with the reason.
+  std::shared_ptr<const net::TlsContext> tls;
+  std::string tls_server_name;
 
   // Empty when usable, else what is wrong, naming the field.
   std::string validate() const;

@@ -107,7 +107,8 @@ int connect_one(const addrinfo& addr, Clock::time_point deadline, int wake_fd,
 
 Status Connection::open(const net::HostPort& endpoint,
                         Clock::time_point deadline, uint32_t max_frame_payload,
-                        std::unique_ptr<Connection>* out, int wake_fd) {
+                        std::unique_ptr<Connection>* out, int wake_fd,
+                        const TlsTarget* tls) {
   const std::string name = endpoint.host + ":" + std::to_string(endpoint.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -129,8 +130,29 @@ Status Connection::open(const net::HostPort& endpoint,
   }
   freeaddrinfo(found);
   if (fd < 0) return status;
-  out->reset(new Connection(fd, name, max_frame_payload, wake_fd));
+  std::unique_ptr<Connection> connection(
+      new Connection(fd, name, max_frame_payload, wake_fd));
+  if (tls != nullptr && tls->context != nullptr) {
+    status = connection->handshake(*tls, endpoint.host, deadline);
+    if (!status.ok()) return status;
+  }
+  *out = std::move(connection);
   return {};
+}
+
+Status Connection::handshake(const TlsTarget& tls, const std::string& host,
+                             Clock::time_point deadline) {
+  tls_ = std::make_unique<net::TlsSession>(
+      tls.context, net::TlsSession::client(
+                       tls.server_name.empty() ? host : tls.server_name));
+  tls_->start();
+  while (!tls_->handshake_done()) {
+    if (Status s = send_raw(tls_->take_ciphertext(), deadline); !s.ok()) {
+      return s;
+    }
+    if (Status s = read_some(deadline, "TLS handshake"); !s.ok()) return s;
+  }
+  return send_raw(tls_->take_ciphertext(), deadline);
 }
 
 Connection::Connection(int fd, std::string name, uint32_t max_frame_payload,
@@ -163,6 +185,17 @@ Status Connection::wait(short events, Clock::time_point deadline,
 }
 
 Status Connection::send(std::string_view bytes, Clock::time_point deadline) {
+  if (tls_ == nullptr) return send_raw(bytes, deadline);
+  if (!tls_->send(bytes)) {
+    return Status::error(DENGINE_ERR_IO,
+                         "TLS with " + name_ + ": " +
+                             (tls_->failed() ? tls_->error() : "closed"));
+  }
+  return send_raw(tls_->take_ciphertext(), deadline);
+}
+
+Status Connection::send_raw(std::string_view bytes,
+                            Clock::time_point deadline) {
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -178,7 +211,6 @@ Status Connection::send(std::string_view bytes, Clock::time_point deadline) {
 }
 
 Status Connection::receive(net::Frame* out, Clock::time_point deadline) {
-  char buffer[64 * 1024];
   for (;;) {
     if (std::optional<net::Frame> frame = decoder_.pop()) {
       *out = std::move(*frame);
@@ -188,17 +220,56 @@ Status Connection::receive(net::Frame* out, Clock::time_point deadline) {
       return Status::error(DENGINE_ERR_CORRUPTION,
                            "from " + name_ + ": " + decoder_.error());
     }
-    Status status = wait(POLLIN, deadline, "response");
+    if (Status s = read_some(deadline, "response"); !s.ok()) return s;
+  }
+}
+
+Status Connection::read_some(Clock::time_point deadline, const char* what) {
+  char buffer[64 * 1024];
+  for (;;) {
+    Status status = wait(POLLIN, deadline, what);
     if (!status.ok()) return status;
     const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
     if (n == 0) {
-      return Status::error(DENGINE_ERR_IO, name_ + " closed the connection");
+      const bool handshaking = tls_ != nullptr && !tls_->handshake_done();
+      return Status::error(
+          DENGINE_ERR_IO,
+          name_ + (handshaking ? " closed the connection during the TLS "
+                                 "handshake: is it serving plaintext?"
+                               : " closed the connection"));
     }
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
       return io_error("receive from " + name_, errno);
     }
-    decoder_.feed(std::string_view(buffer, static_cast<size_t>(n)));
+    const std::string_view bytes(buffer, static_cast<size_t>(n));
+    const bool first = !received_any_;
+    received_any_ = true;
+    if (tls_ == nullptr) {
+      if (first && net::looks_like_tls_record(bytes)) {
+        return Status::error(DENGINE_ERR_IO,
+                             name_ +
+                                 " speaks TLS: open the client with TLS "
+                                 "options (a CA file)");
+      }
+      decoder_.feed(bytes);
+      return {};
+    }
+    const bool ok = tls_->receive(bytes);
+    // Handshake replies, or the alert telling the server why this failed.
+    const std::string reply = tls_->take_ciphertext();
+    if (!reply.empty()) {
+      if (Status s = send_raw(reply, deadline); !s.ok() && ok) return s;
+    }
+    if (!ok) {
+      return Status::error(DENGINE_ERR_IO,
+                           "TLS with " + name_ + ": " + tls_->error());
+    }
+    decoder_.feed(tls_->take_plaintext());
+    if (tls_->peer_closed()) {
+      return Status::error(DENGINE_ERR_IO, name_ + " closed the connection");
+    }
+    return {};
   }
 }
 

@@ -251,9 +251,10 @@ Status Watch::State::attempt(Clock::time_point deadline, bool* retry,
       !error.empty()) {
     return Status::error(DENGINE_ERR_INVALID_ARGUMENT, error);
   }
+  const TlsTarget tls{options.tls, options.tls_server_name};
   Status status = Connection::open(
       endpoint, std::min(deadline, Clock::now() + options.connect_timeout),
-      options.max_response_bytes, &connection, wake_fd);
+      options.max_response_bytes, &connection, wake_fd, &tls);
   net::ClientResponse response;
   if (status.ok()) {
     ++request.request_id;

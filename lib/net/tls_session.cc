@@ -379,6 +379,18 @@ bool TlsSession::receive(std::string_view bytes) {
   if (!s.first_bytes_seen) {
     s.first_bytes_seen = true;
     if (std::string why = not_tls(bytes, s.options.side); !why.empty()) {
+      // OpenSSL would not answer bytes that are not TLS at all: a fatal
+      // protocol_version alert by hand, so that a plaintext peer can tell
+      // that this side speaks TLS (looks_like_tls_record).
+      static constexpr unsigned char kAlert[] = {kAlertRecord,
+                                                 0x03,
+                                                 0x03,
+                                                 0x00,
+                                                 0x02,
+                                                 /*fatal*/ 0x02,
+                                                 /*protocol_version*/ 0x46};
+      size_t written = 0;
+      BIO_write_ex(s.out, kAlert, sizeof kAlert, &written);
       return s.fail(std::move(why));
     }
   }
@@ -446,6 +458,14 @@ bool looks_like_tls(std::string_view first_bytes) {
   const size_t n = first_bytes.size();
   return n > 0 && byte(0) == kHandshakeRecord && (n < 2 || byte(1) == 0x03) &&
          (n < 3 || byte(2) <= 0x04) && (n < 6 || byte(5) == 0x01);
+}
+
+bool looks_like_tls_record(std::string_view first_bytes) {
+  if (first_bytes.size() < 3) return false;
+  const auto type = static_cast<unsigned char>(first_bytes[0]);
+  return (type == kAlertRecord || type == kHandshakeRecord) &&
+         first_bytes[1] == 0x03 &&
+         static_cast<unsigned char>(first_bytes[2]) <= 0x04;
 }
 
 }  // namespace dengine::net

@@ -129,4 +129,10 @@ class TlsSession {
 // plaintext listener" instead of a framing error.
 bool looks_like_tls(std::string_view first_bytes);
 
+// Whether the first bytes a plaintext side received look like a TLS record
+// from a server: an alert (0x15) or handshake (0x16) record, 0x03 and a
+// version byte up to 0x04. A plaintext client uses it to report "the server
+// speaks TLS" instead of a framing error. False for fewer than 3 bytes.
+bool looks_like_tls_record(std::string_view first_bytes);
+
 }  // namespace dengine::net

@@ -9,6 +9,18 @@
 //
 // Peers may be added, re-addressed and removed while the transport runs.
 //
+// With TLS (TransportConfig::tls) every connection is mutual TLS over the
+// same loop (net/tls_session.h, memory buffers, no thread of its own): the
+// dialer verifies that the acceptor's certificate chains to the CA and names
+// the peer it dialed (URI SAN dengine:node:<id>) before it sends its hello;
+// the acceptor requires a certificate that chains to the CA and names the
+// node the hello claims. A TLS ClientHello on a plaintext transport, and
+// plaintext on a TLS one, are refused with a message saying so, on both
+// sides.
+//
+// Writes to a peer that hung up raise SIGPIPE: the process must ignore it
+// (node::Node::start does).
+//
 // Bulk frames (kSnapshotChunk) carry snapshot data for a BulkChannel sharing
 // the loop thread. They must never delay raft messages: each peer has a bulk
 // queue apart from its raft queue, drained only while the raft queue is
@@ -26,6 +38,7 @@
 #include <vector>
 
 #include "net/frame.h"
+#include "net/tls_context.h"
 #include "raft/types.h"
 
 namespace dengine::net {
@@ -49,14 +62,20 @@ struct TransportConfig {
   size_t max_queued_bytes = 8u << 20;
   std::chrono::milliseconds reconnect_initial{50};
   std::chrono::milliseconds reconnect_max{2000};
+  // Null: plaintext. Otherwise every connection opened (both ways) takes
+  // tls->current() when it opens, so a rotation (TlsCredentials::reload)
+  // applies to new connections and open ones keep theirs. Its context must
+  // hold a certificate (a node presents one both ways).
+  std::shared_ptr<TlsCredentials> tls;
 };
 
 // One peer's traffic, both ways, since the transport started.
 struct PeerTraffic {
   uint64_t messages_sent = 0;     // raft messages handed to the socket
   uint64_t messages_dropped = 0;  // too big, queue full, or lost
-  uint64_t bytes_sent = 0;        // frames written, bulk and hello included
-  uint64_t bytes_received = 0;    // on connections whose hello named it
+  // Bytes on the wire (with TLS: records, handshakes included).
+  uint64_t bytes_sent = 0;      // written, bulk and hello included
+  uint64_t bytes_received = 0;  // on connections whose hello named it
 };
 
 struct TransportStats {

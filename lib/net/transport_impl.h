@@ -1,8 +1,8 @@
 // The inside of the peer transport (net/transport.h), shared by its three
 // files: transport.cc (start, stop, the thread-safe entry points and the
 // loop's wake-up), transport_outbound.cc (each peer's outgoing connection:
-// connect, hello, writes, backoff) and transport_inbound.cc (accepted
-// connections: the hello, frames in, refusals).
+// connect, TLS handshake, hello, writes, backoff) and transport_inbound.cc
+// (accepted connections: TLS, the hello, frames in, refusals).
 //
 // What travels between threads: send() and send_bulk() queue frames on a
 // PeerLink under `mu` and wake the loop (uv_async); the loop takes them in
@@ -24,11 +24,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "net/frame.h"
+#include "net/tls_session.h"
 #include "net/transport.h"
 
 namespace dengine::net {
@@ -49,7 +51,9 @@ struct OutboundConn;
 // One peer's outgoing side. A link is freed only by the loop thread (or
 // after it ended), so the loop keeps pointers to links without the lock.
 struct PeerLink {
-  enum class State { kIdle, kConnecting, kConnected, kBackoff };
+  // kHandshaking: TCP is up and TLS is being negotiated; frames wait in the
+  // queues until the peer's certificate is checked and the hello is sent.
+  enum class State { kIdle, kConnecting, kHandshaking, kConnected, kBackoff };
 
   PeerLink(Transport::Impl* owner, const PeerAddress& peer)
       : impl(owner), id(peer.id), address(peer) {}
@@ -83,8 +87,10 @@ struct OutboundConn {
   // Null once the connection is closed: its callbacks still to come (a
   // cancelled connect or write) then have nothing to do.
   PeerLink* link = nullptr;
-  // A peer never sends on our outgoing connection; reading detects the close.
-  std::array<char, 256> read_buffer{};
+  // A peer sends nothing on our outgoing connection but TLS records (the
+  // handshake, session tickets, alerts); reading also detects the close.
+  std::array<char, 16 * 1024> read_buffer{};
+  std::unique_ptr<TlsSession> tls;  // null: plaintext
 };
 
 struct InboundConn {
@@ -92,10 +98,20 @@ struct InboundConn {
       : impl(owner), decoder(max_payload) {}
 
   uv_tcp_t tcp{};
+  uv_shutdown_t shutdown_req{};
   Transport::Impl* impl;
   FrameDecoder decoder;
   raft::NodeId peer = raft::kNoNode;  // set by the hello
+  uint64_t bytes_read = 0;
+  std::unique_ptr<TlsSession> tls;  // null: plaintext
   std::array<char, 64 * 1024> read_buffer{};
+};
+
+// Bytes written on an accepted connection: only TLS sends there (its
+// handshake and alerts).
+struct InboundWrite {
+  uv_write_t req{};
+  std::string bytes;
 };
 
 struct WriteReq {
@@ -165,7 +181,16 @@ struct Transport::Impl {
   void drive(PeerLink* link);
   void connect(PeerLink* link);
   void connected(PeerLink* link, int status);
+  void outbound_read(PeerLink* link, ssize_t nread);
+  std::string outbound_tls_read(PeerLink* link, std::string_view bytes);
+  std::string check_acceptor(PeerLink* link) const;
+  void send_hello(PeerLink* link);
+  // Encrypts (with TLS) and writes frames; write_wire writes bytes as they
+  // are. False when the connection was lost.
   bool write(PeerLink* link, std::string bytes, uint64_t messages, bool bulk);
+  bool write_wire(PeerLink* link, std::string bytes, uint64_t messages,
+                  bool bulk);
+  bool flush_tls(PeerLink* link);
   void written(WriteReq* req, int status);
   void flush(PeerLink* link);
   void close_connection(PeerLink* link);
@@ -173,6 +198,10 @@ struct Transport::Impl {
   void backoff_done(PeerLink* link);
   void accept(int status);
   void inbound_read(InboundConn* conn, ssize_t nread);
+  std::string inbound_plaintext(InboundConn* conn, std::string_view bytes,
+                                std::string* plaintext);
+  void write_inbound(InboundConn* conn);
+  std::string check_dialer(const InboundConn& conn, raft::NodeId claimed) const;
   std::string accept_frame(InboundConn* conn, Frame frame);
   void reject(InboundConn* conn, const std::string& error);
   void log_rejection(const std::string& error);

@@ -1,6 +1,7 @@
-// Accepted peer connections, on the loop thread: the hello that names the
-// peer, then its raft messages and bulk frames; anything else closes that
-// one connection (see transport_impl.h).
+// Accepted peer connections, on the loop thread: TLS if configured (the
+// dialer's certificate must name the node its hello claims), the hello that
+// names the peer, then its raft messages and bulk frames; anything else
+// closes that one connection (see transport_impl.h).
 #include <string>
 #include <utility>
 
@@ -27,6 +28,12 @@ void Transport::Impl::accept(int status) {
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
+  if (config.tls != nullptr) {
+    conn->tls = std::make_unique<TlsSession>(
+        config.tls->current(),
+        TlsSession::server(TlsSession::PeerCert::kRequired));
+    conn->tls->start();
+  }
   const int rc = uv_read_start(
       stream,
       [](uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -53,8 +60,15 @@ void Transport::Impl::inbound_read(InboundConn* conn, ssize_t nread) {
       link->traffic.bytes_received += static_cast<uint64_t>(nread);
     }
   }
-  conn->decoder.feed(
-      std::string_view(conn->read_buffer.data(), static_cast<size_t>(nread)));
+  const std::string_view bytes(conn->read_buffer.data(),
+                               static_cast<size_t>(nread));
+  std::string plaintext;
+  if (std::string error = inbound_plaintext(conn, bytes, &plaintext);
+      !error.empty()) {
+    reject(conn, error);
+    return;
+  }
+  conn->decoder.feed(plaintext);
   // Frames complete before a stream error still count.
   while (std::optional<Frame> frame = conn->decoder.pop()) {
     const std::string error = accept_frame(conn, std::move(*frame));
@@ -64,6 +78,58 @@ void Transport::Impl::inbound_read(InboundConn* conn, ssize_t nread) {
     }
   }
   if (conn->decoder.failed()) reject(conn, conn->decoder.error());
+}
+
+std::string Transport::Impl::inbound_plaintext(InboundConn* conn,
+                                               std::string_view bytes,
+                                               std::string* plaintext) {
+  const bool first = conn->bytes_read == 0;
+  conn->bytes_read += bytes.size();
+  if (conn->tls == nullptr) {
+    if (first && looks_like_tls(bytes)) {
+      return "a TLS client connected to a plaintext listener (this node has "
+             "no [tls] configured)";
+    }
+    *plaintext = bytes;
+    return "";
+  }
+  const bool ok = conn->tls->receive(bytes);
+  // Handshake replies, or the alert that tells the dialer why.
+  write_inbound(conn);
+  if (!ok) return "TLS: " + conn->tls->error();
+  *plaintext = conn->tls->take_plaintext();
+  return "";
+}
+
+void Transport::Impl::write_inbound(InboundConn* conn) {
+  auto* write = new InboundWrite;
+  write->bytes = conn->tls->take_ciphertext();
+  if (write->bytes.empty()) {
+    delete write;
+    return;
+  }
+  write->req.data = write;
+  const uv_buf_t buf = uv_buf_init(write->bytes.data(), write->bytes.size());
+  const int rc = uv_write(
+      &write->req, reinterpret_cast<uv_stream_t*>(&conn->tcp), &buf, 1,
+      [](uv_write_t* r, int) { delete static_cast<InboundWrite*>(r->data); });
+  if (rc != 0) delete write;
+}
+
+std::string Transport::Impl::check_dialer(const InboundConn& conn,
+                                          raft::NodeId claimed) const {
+  if (conn.tls == nullptr) return "";
+  const std::optional<uint64_t> id = conn.tls->peer_identity().node_id();
+  const std::string who = "node " + std::to_string(claimed);
+  if (!id) {
+    return who +
+           "'s certificate names no dengine node id (a URI subject "
+           "alternative name dengine:node:<id>)";
+  }
+  if (*id != claimed) {
+    return who + " presented the certificate of node " + std::to_string(*id);
+  }
+  return "";
 }
 
 std::string Transport::Impl::accept_frame(InboundConn* conn, Frame frame) {
@@ -86,6 +152,9 @@ std::string Transport::Impl::accept_frame(InboundConn* conn, Frame frame) {
     }
     if (!known)
       return "hello from unknown node " + std::to_string(hello.node_id);
+    if (std::string e = check_dialer(*conn, hello.node_id); !e.empty()) {
+      return e;
+    }
     conn->peer = hello.node_id;
     return "";
   }
@@ -145,8 +214,26 @@ void Transport::Impl::log_rejection(const std::string& error) {
 
 void Transport::Impl::close_inbound(InboundConn* conn) {
   inbound.erase(conn);
-  uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
-           [](uv_handle_t* h) { delete static_cast<InboundConn*>(h->data); });
+  const auto close = [](uv_handle_t* h) {
+    delete static_cast<InboundConn*>(h->data);
+  };
+  auto* stream = reinterpret_cast<uv_stream_t*>(&conn->tcp);
+  // With TLS, what was written (the alert that says why) goes out first:
+  // a shutdown waits for the writes, then the connection closes.
+  if (conn->tls != nullptr && uv_is_writable(stream) &&
+      uv_stream_get_write_queue_size(stream) > 0) {
+    uv_read_stop(stream);
+    conn->shutdown_req.data = conn;
+    if (uv_shutdown(&conn->shutdown_req, stream, [](uv_shutdown_t* req, int) {
+          auto* c = static_cast<InboundConn*>(req->data);
+          uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
+            delete static_cast<InboundConn*>(h->data);
+          });
+        }) == 0) {
+      return;
+    }
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), close);
 }
 
 }  // namespace dengine::net

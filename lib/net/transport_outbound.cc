@@ -86,7 +86,6 @@ void Transport::Impl::connected(PeerLink* link, int status) {
     lose_connection(link, uv_error("connect to " + who, status));
     return;
   }
-  link->state = PeerLink::State::kConnected;
   link->backoff = config.reconnect_initial;
   const int rc = uv_read_start(
       reinterpret_cast<uv_stream_t*>(&link->conn->tcp),
@@ -96,18 +95,26 @@ void Transport::Impl::connected(PeerLink* link, int status) {
       },
       [](uv_stream_t* h, ssize_t nread, const uv_buf_t*) {
         auto* c = static_cast<OutboundConn*>(h->data);
-        if (nread == 0) return;
-        const std::string who = peer_name(c->link->id);
-        c->link->impl->lose_connection(
-            c->link, nread > 0 ? who + " sent on our outgoing connection"
-                     : nread == UV_EOF
-                         ? who + " closed the connection"
-                         : uv_error(who, static_cast<int>(nread)));
+        if (c->link != nullptr) c->link->impl->outbound_read(c->link, nread);
       });
   if (rc != 0) {
     lose_connection(link, uv_error("read from " + who, rc));
     return;
   }
+  if (config.tls == nullptr) {
+    send_hello(link);
+    return;
+  }
+  // The hello waits for the handshake, which the peer's reply drives on.
+  link->state = PeerLink::State::kHandshaking;
+  link->conn->tls =
+      std::make_unique<TlsSession>(config.tls->current(), TlsSession::client());
+  link->conn->tls->start();
+  flush_tls(link);
+}
+
+void Transport::Impl::send_hello(PeerLink* link) {
+  link->state = PeerLink::State::kConnected;
   const Hello hello{config.node_id, config.cluster_id};
   if (write(link, encode_frame(FrameType::kHello, encode_hello(hello)), 0,
             /*bulk=*/false)) {
@@ -115,8 +122,87 @@ void Transport::Impl::connected(PeerLink* link, int status) {
   }
 }
 
+void Transport::Impl::outbound_read(PeerLink* link, ssize_t nread) {
+  if (nread == 0) return;
+  const std::string who = peer_name(link->id);
+  const bool handshaking = link->state == PeerLink::State::kHandshaking;
+  if (nread < 0) {
+    lose_connection(link,
+                    nread != UV_EOF ? uv_error(who, static_cast<int>(nread))
+                    : handshaking
+                        ? who +
+                              " closed the connection during the TLS handshake "
+                              "(does it run without [tls]?)"
+                        : who + " closed the connection");
+    return;
+  }
+  const std::string_view bytes(link->conn->read_buffer.data(),
+                               static_cast<size_t>(nread));
+  std::string error;
+  if (link->conn->tls != nullptr) {
+    error = outbound_tls_read(link, bytes);
+  } else if (looks_like_tls_record(bytes)) {
+    error = who + " speaks TLS; configure [tls] on this node too";
+  } else {
+    error = who + " sent on our outgoing connection";
+  }
+  if (!error.empty()) lose_connection(link, error);
+}
+
+std::string Transport::Impl::outbound_tls_read(PeerLink* link,
+                                               std::string_view bytes) {
+  const std::string who = peer_name(link->id);
+  TlsSession& tls = *link->conn->tls;
+  const bool ok = tls.receive(bytes);
+  // Handshake replies, or the alert that says why it failed.
+  if (!flush_tls(link)) return "";
+  if (!ok) return "TLS with " + who + ": " + tls.error();
+  if (!tls.take_plaintext().empty()) {
+    return who + " sent on our outgoing connection";
+  }
+  if (tls.peer_closed()) return who + " closed the connection";
+  if (link->state == PeerLink::State::kHandshaking && tls.handshake_done()) {
+    if (std::string e = check_acceptor(link); !e.empty()) return e;
+    send_hello(link);
+  }
+  return "";
+}
+
+std::string Transport::Impl::check_acceptor(PeerLink* link) const {
+  const std::optional<uint64_t> id = link->conn->tls->peer_identity().node_id();
+  const std::string who = peer_name(link->id);
+  if (!id) {
+    return who +
+           "'s certificate names no dengine node id (a URI subject "
+           "alternative name dengine:node:<id>)";
+  }
+  if (*id != link->id) {
+    return who + " presented the certificate of node " + std::to_string(*id);
+  }
+  return "";
+}
+
+bool Transport::Impl::flush_tls(PeerLink* link) {
+  std::string bytes = link->conn->tls->take_ciphertext();
+  if (bytes.empty()) return true;
+  return write_wire(link, std::move(bytes), 0, /*bulk=*/false);
+}
+
 bool Transport::Impl::write(PeerLink* link, std::string bytes,
                             uint64_t messages, bool bulk) {
+  if (TlsSession* tls = link->conn->tls.get()) {
+    if (!tls->send(bytes)) {
+      lose_connection(link, "TLS with " + peer_name(link->id) + ": " +
+                                (tls->failed() ? tls->error() : "closed"));
+      return false;
+    }
+    bytes = tls->take_ciphertext();
+  }
+  return write_wire(link, std::move(bytes), messages, bulk);
+}
+
+bool Transport::Impl::write_wire(PeerLink* link, std::string bytes,
+                                 uint64_t messages, bool bulk) {
   auto* req = new WriteReq;
   req->conn = link->conn;
   req->peer = link->id;

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "net/address.h"
 #include "net/client_codec.h"
+#include "net/tls_session.h"
 #include "node/client_watches.h"
 #include "node/kv.h"
 
@@ -27,12 +28,16 @@ constexpr uint64_t kBadFrameLogIntervalMs = 1000;
 
 struct Connection {
   uv_tcp_t tcp{};
+  uv_shutdown_t shutdown_req{};
   ClientServer::Impl* server = nullptr;
   uint64_t id = 0;
   std::string peer;  // the client's address, for the log
   net::FrameDecoder decoder;
   size_t in_flight = 0;
   bool reading = true;
+  bool received_any = false;
+  std::unique_ptr<net::TlsSession> tls;  // null: plaintext
+  std::string identity;  // the certificate's common name, once verified
   std::array<char, 64 * 1024> buffer{};
 
   explicit Connection(uint32_t max_payload) : decoder(max_payload) {}
@@ -151,11 +156,18 @@ struct ClientServer::Impl {
   std::string start();
   void on_connection();
   void on_read(Connection* conn, ssize_t n);
+  // The plaintext of what a connection read (decrypted with TLS), or false
+  // when the connection was closed for it.
+  bool plaintext_of(Connection* conn, std::string_view bytes,
+                    std::string* plaintext);
   void start_reading(Connection* conn);
   void close_connection(Connection* conn);
   bool handle(Connection* conn, const std::string& payload);
   void refuse(Connection* conn, uint64_t request_id, const std::string& why);
-  void log_bad_frame(const Connection& conn, const std::string& why);
+  // Logs a connection closed for `why` (or, !closed, a request refused),
+  // at most one line a kBadFrameLogIntervalMs.
+  void log_bad_frame(const Connection& conn, const std::string& why,
+                     bool closed = true);
 
   // A request being served: where its answer goes, and how long it may take.
   struct Call {
@@ -183,7 +195,10 @@ struct ClientServer::Impl {
   void answer(uint64_t conn_id, net::ClientResponse response);
   void flush_outbox();
   void close_all();
+  // Encrypts (with TLS) and writes; write_wire writes bytes as they are.
+  // Both close the connection when the write fails.
   void write(Connection* conn, std::string bytes);
+  void write_wire(Connection* conn, std::string bytes);
   std::optional<size_t> write_watch_frame(uint64_t conn_id, std::string frame);
   void fill_from(const Reply& reply, net::ClientResponse* out) const;
 };
@@ -259,6 +274,14 @@ void ClientServer::Impl::on_connection() {
   }
   uv_tcp_nodelay(&conn->tcp, 1);
   conn->peer = peer_address(&conn->tcp);
+  if (options.tls != nullptr) {
+    conn->tls = std::make_unique<net::TlsSession>(
+        options.tls->current(),
+        net::TlsSession::server(options.access.require_client_cert
+                                    ? net::TlsSession::PeerCert::kRequired
+                                    : net::TlsSession::PeerCert::kOptional));
+    conn->tls->start();
+  }
   connections[conn->id] = conn;
   connections_open.fetch_add(1, std::memory_order_relaxed);
   connections_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -284,7 +307,12 @@ void ClientServer::Impl::on_read(Connection* conn, ssize_t n) {
     return;
   }
   bytes_received.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
-  conn->decoder.feed(std::string_view(conn->buffer.data(), n));
+  std::string plaintext;
+  if (!plaintext_of(conn, std::string_view(conn->buffer.data(), n),
+                    &plaintext)) {
+    return;
+  }
+  conn->decoder.feed(plaintext);
   while (std::optional<net::Frame> frame = conn->decoder.pop()) {
     if (frame->type != net::FrameType::kClientRequest) {
       refuse(conn, 0,
@@ -304,10 +332,58 @@ void ClientServer::Impl::on_read(Connection* conn, ssize_t n) {
   }
 }
 
+bool ClientServer::Impl::plaintext_of(Connection* conn, std::string_view bytes,
+                                      std::string* plaintext) {
+  const bool first = !conn->received_any;
+  conn->received_any = true;
+  if (conn->tls == nullptr) {
+    if (first && net::looks_like_tls(bytes)) {
+      log_bad_frame(*conn,
+                    "a TLS client connected to a plaintext listener (this "
+                    "server has no [tls] configured)");
+      close_connection(conn);
+      return false;
+    }
+    *plaintext = bytes;
+    return true;
+  }
+  net::TlsSession& tls = *conn->tls;
+  const bool ok = tls.receive(bytes);
+  // Handshake replies, or the alert that tells the client why.
+  write_wire(conn, tls.take_ciphertext());
+  if (!connections.contains(conn->id)) return false;
+  if (!ok) {
+    log_bad_frame(*conn, "TLS: " + tls.error());
+    close_connection(conn);
+    return false;
+  }
+  if (tls.handshake_done() && conn->identity.empty()) {
+    conn->identity = tls.peer_identity().common_name;
+  }
+  *plaintext = tls.take_plaintext();
+  return true;
+}
+
 void ClientServer::Impl::close_connection(Connection* conn) {
   if (connections.erase(conn->id) == 0) return;  // already closing
   connections_open.fetch_sub(1, std::memory_order_relaxed);
   watches.close_connection(conn->id);
+  auto* stream = reinterpret_cast<uv_stream_t*>(&conn->tcp);
+  // With TLS, what was written (an alert that says why) goes out first: a
+  // shutdown waits for the writes, then the connection closes.
+  if (conn->tls != nullptr && uv_is_writable(stream) &&
+      uv_stream_get_write_queue_size(stream) > 0) {
+    uv_read_stop(stream);
+    conn->shutdown_req.data = conn;
+    if (uv_shutdown(&conn->shutdown_req, stream, [](uv_shutdown_t* req, int) {
+          auto* c = static_cast<Connection*>(req->data);
+          uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
+            delete static_cast<Connection*>(h->data);
+          });
+        }) == 0) {
+      return;
+    }
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
            [](uv_handle_t* h) { delete static_cast<Connection*>(h->data); });
 }
@@ -329,6 +405,17 @@ bool ClientServer::Impl::handle(Connection* conn, const std::string& payload) {
     response.request_id = request.request_id;
     response.status = DENGINE_ERR_INVALID_ARGUMENT;
     response.message = "bad request: " + error;
+    write(conn, net::encode_frame(net::FrameType::kClientResponse,
+                                  net::encode_client_response(response)));
+    return true;
+  }
+  if (std::string why = options.access.refusal(request.op, conn->identity);
+      !why.empty()) {
+    log_bad_frame(*conn, why, /*closed=*/false);
+    net::ClientResponse response;
+    response.request_id = request.request_id;
+    response.status = DENGINE_ERR_PERMISSION_DENIED;
+    response.message = why;
     write(conn, net::encode_frame(net::FrameType::kClientResponse,
                                   net::encode_client_response(response)));
     return true;
@@ -358,7 +445,7 @@ void ClientServer::Impl::refuse(Connection* conn, uint64_t request_id,
 }
 
 void ClientServer::Impl::log_bad_frame(const Connection& conn,
-                                       const std::string& why) {
+                                       const std::string& why, bool closed) {
   const uint64_t now_ms = uv_now(&loop);
   if (last_bad_frame_log_ms &&
       now_ms - *last_bad_frame_log_ms < kBadFrameLogIntervalMs) {
@@ -366,10 +453,12 @@ void ClientServer::Impl::log_bad_frame(const Connection& conn,
     return;
   }
   std::string line =
-      "client server: closed the connection from " + conn.peer + ": " + why;
+      std::string("client server: ") +
+      (closed ? "closed the connection from " : "refused a request from ") +
+      conn.peer + ": " + why;
   if (bad_frames_not_logged > 0) {
     line += " (and " + std::to_string(bad_frames_not_logged) +
-            " more bad frames since the last such line)";
+            " more refusals since the last such line)";
   }
   base::log_line(DENGINE_LOG_WARN, line);
   last_bad_frame_log_ms = now_ms;
@@ -610,6 +699,18 @@ void ClientServer::Impl::close_all() {
 }
 
 void ClientServer::Impl::write(Connection* conn, std::string bytes) {
+  if (conn->tls != nullptr) {
+    if (!conn->tls->send(bytes)) {
+      close_connection(conn);
+      return;
+    }
+    bytes = conn->tls->take_ciphertext();
+  }
+  write_wire(conn, std::move(bytes));
+}
+
+void ClientServer::Impl::write_wire(Connection* conn, std::string bytes) {
+  if (bytes.empty()) return;
   auto* request = new WriteRequest;
   request->bytes = std::move(bytes);
   uv_buf_t buf = uv_buf_init(request->bytes.data(), request->bytes.size());

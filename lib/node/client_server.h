@@ -16,6 +16,8 @@
 #include <string>
 
 #include "net/frame.h"
+#include "net/tls_context.h"
+#include "node/client_access.h"
 #include "node/node.h"
 
 namespace dengine::node {
@@ -31,12 +33,19 @@ struct ClientServerOptions {
   // Requests one connection may have in flight; beyond it the server stops
   // reading from that connection until some complete.
   size_t max_in_flight_per_connection = 4096;
+  // Null: plaintext. Otherwise each accepted connection takes
+  // tls->current() (a rotation applies to new connections).
+  std::shared_ptr<net::TlsCredentials> tls;
+  // With tls: whether clients must present a certificate, and which
+  // identities (certificate common names) may run admin operations.
+  ClientAccess access;
 };
 
 // What the server has seen since it started.
 struct ClientServerStats {
   uint64_t connections_open = 0;      // now
   uint64_t connections_accepted = 0;  // in all
+  // Bytes on the wire (with TLS: records, handshakes included).
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;  // answers and watch frames handed to the socket
 };

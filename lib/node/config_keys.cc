@@ -166,6 +166,41 @@ const Key kKeys[] = {
                             {"eventual", ReadConsistency::kEventual}},
                            &o->default_read);
      }},
+    {"tls", "cert_file", "", Kind::kString,
+     [](const Value& v, NodeOptions* o, TomlSettings*) {
+       return store_text(v, &NodeOptions::check_tls_file,
+                         &o->tls.files.cert_file);
+     }},
+    {"tls", "key_file", "", Kind::kString,
+     [](const Value& v, NodeOptions* o, TomlSettings*) {
+       return store_text(v, &NodeOptions::check_tls_file,
+                         &o->tls.files.key_file);
+     }},
+    {"tls", "ca_file", "", Kind::kString,
+     [](const Value& v, NodeOptions* o, TomlSettings*) {
+       return store_text(v, &NodeOptions::check_tls_file,
+                         &o->tls.files.ca_file);
+     }},
+    {"tls", "min_version", "", Kind::kString,
+     [](const Value& v, NodeOptions* o, TomlSettings*) {
+       return NodeOptions::tls_version_of(std::get<std::string>(v),
+                                          &o->tls.files.min_version);
+     }},
+    {"tls", "require_client_cert", "", Kind::kBool,
+     [](const Value& v, NodeOptions* o, TomlSettings*) {
+       o->tls.require_client_cert = std::get<bool>(v);
+       return std::string();
+     }},
+    {"tls", "admin_identities", "", Kind::kStringList,
+     [](const Value& v, NodeOptions* o, TomlSettings*) {
+       const auto& identities = std::get<std::vector<std::string>>(v);
+       for (const std::string& identity : identities) {
+         std::string problem = NodeOptions::check_tls_admin_identity(identity);
+         if (!problem.empty()) return problem;
+       }
+       o->tls.admin_identities = identities;
+       return std::string();
+     }},
     // Not a node option: see TomlSettings::log_level.
     {"log", "level", "", Kind::kString,
      [](const Value& v, NodeOptions*, TomlSettings* s) {
@@ -251,13 +286,17 @@ const Key* find_key(std::string_view section, std::string_view name) {
 
 const Key* key_of_option(std::string_view option) {
   for (const Key& key : kKeys) {
-    if (key.section != "log" && key.name == option) return &key;
+    if (key.section != "log" && option_name(key) == option) return &key;
   }
   return nullptr;
 }
 
 std::string full_name(const Key& key) {
   return std::string(key.section) + "." + std::string(key.name);
+}
+
+std::string option_name(const Key& key) {
+  return (key.section == "tls" ? "tls_" : "") + std::string(key.name);
 }
 
 std::string parse_size(std::string_view text, uint64_t* out) {
@@ -341,6 +380,20 @@ std::string parse_variable(std::string_view text, const Key& key, Value* out) {
         list.client_addresses[id] = std::string(client);
       }
       *out = std::move(list);
+      return "";
+    }
+    case Kind::kBool:
+      if (text != "true" && text != "false") {
+        return "expected true or false" + got;
+      }
+      *out = text == "true";
+      return "";
+    case Kind::kStringList: {
+      std::vector<std::string> items;
+      for (std::string_view item : split_items(text)) {
+        items.emplace_back(item);
+      }
+      *out = std::move(items);
       return "";
     }
   }

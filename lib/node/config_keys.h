@@ -20,12 +20,14 @@ namespace dengine::node::config {
 
 // How a key's value is written, in the file and in its variable.
 enum class Kind {
-  kCount,     // a non-negative integer: 42
-  kString,    // "text"
-  kSize,      // bytes: 1048576, or "1MiB" (units B, KiB, MiB, GiB, TiB)
-  kIdList,    // [1, 2, 3]; variable: "1,2,3"
-  kPeerList,  // [{ id = 2, address = "h:p", client_address = "h:p" }];
-              // variable: "2=h:p/h:p,3=h:p" (the client address optional)
+  kCount,       // a non-negative integer: 42
+  kString,      // "text"
+  kSize,        // bytes: 1048576, or "1MiB" (units B, KiB, MiB, GiB, TiB)
+  kIdList,      // [1, 2, 3]; variable: "1,2,3"
+  kPeerList,    // [{ id = 2, address = "h:p", client_address = "h:p" }];
+                // variable: "2=h:p/h:p,3=h:p" (the client address optional)
+  kBool,        // true or false; variable: "true" or "false"
+  kStringList,  // ["a", "b"]; variable: "a,b"
 };
 
 // cluster.peers as read: the peers and the client addresses given.
@@ -36,12 +38,14 @@ struct PeerList {
 
 // A value as read, before its key's rule checks it. List elements are
 // checked as they are read, where each one's position is known.
-using Value =
-    std::variant<uint64_t, std::string, std::vector<raft::NodeId>, PeerList>;
+using Value = std::variant<uint64_t, std::string, std::vector<raft::NodeId>,
+                           PeerList, bool, std::vector<std::string>>;
 
 struct Key {
   std::string_view section;
-  // The option's one name, when the key sets an option.
+  // The key's name in its section. It is also the option's one name, when
+  // the key sets an option, except in [tls], whose keys set the options
+  // tls_<name> (option_name).
   std::string_view name;
   // The name this key had before, still accepted (docs/operations.md
   // lists it as deprecated), or "".
@@ -62,6 +66,8 @@ const Key* find_key(std::string_view section, std::string_view name);
 const Key* key_of_option(std::string_view option);
 // "raft.tick_ms".
 std::string full_name(const Key& key);
+// The option the key sets: "tick_ms", "tls_cert_file" ([tls] cert_file).
+std::string option_name(const Key& key);
 // Reads `text`, the value of `key` written in its variable: "" or the
 // problem.
 std::string parse_variable(std::string_view text, const Key& key, Value* out);

@@ -56,6 +56,16 @@ int Node::start(NodeOptions options, std::unique_ptr<Node>* out,
   ignore_sigpipe();
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
+  if (impl->options.tls.enabled()) {
+    std::shared_ptr<const net::TlsContext> context;
+    if (std::string e =
+            net::TlsContext::load(impl->options.tls.files, &context);
+        !e.empty()) {
+      *error = "bad node options: " + e;
+      return DENGINE_ERR_INVALID_ARGUMENT;
+    }
+    impl->tls = std::make_shared<net::TlsCredentials>(std::move(context));
+  }
   if (int rc = impl->open(error); rc != DENGINE_OK) {
     impl->stop();
     return rc;
@@ -72,6 +82,11 @@ int Node::start(NodeOptions options, std::unique_ptr<Node>* out,
     server_options.client_addresses = started.options.client_addresses;
     server_options.client_addresses[started.options.id] =
         started.options.client_address;
+    server_options.tls = started.tls;
+    server_options.access.require_client_cert =
+        started.options.tls.require_client_cert;
+    server_options.access.admin_identities =
+        started.options.tls.admin_identities;
     started.client_server =
         std::make_unique<ClientServer>(node.get(), server_options);
     if (std::string e = started.client_server->start(); !e.empty()) {
@@ -93,6 +108,25 @@ int Node::start(NodeOptions options, std::unique_ptr<Node>* out,
 }
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+int Node::reload_tls(std::string* error) {
+  if (impl_->tls == nullptr) {
+    *error =
+        "the node was started without TLS (no tls_cert_file, "
+        "tls_key_file, tls_ca_file)";
+    return DENGINE_ERR_UNSUPPORTED;
+  }
+  if (std::string e = impl_->tls->reload(impl_->options.tls.files);
+      !e.empty()) {
+    *error = e + "; the certificates in use are kept";
+    return DENGINE_ERR_INVALID_ARGUMENT;
+  }
+  base::log_line(DENGINE_LOG_INFO, "node " + std::to_string(impl_->options.id) +
+                                       ": reloaded the TLS certificates (" +
+                                       impl_->options.tls.files.cert_file +
+                                       "); new connections use them");
+  return DENGINE_OK;
+}
 
 Node::~Node() {
   const char* thread = impl_->internal_thread();

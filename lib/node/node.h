@@ -183,6 +183,13 @@ class Node {
   // A snapshot of the node's metrics (node/metrics.h; docs/operations.md
   // lists them). Thread-safe; takes no lock the loop holds for long.
   Metrics metrics() const;
+  // Certificate rotation: reads the TLS files of the node's options again
+  // (the same paths) and uses them for connections opened from now on, to
+  // and from peers and from clients; open connections keep theirs. On a bad
+  // file nothing changes: returns DENGINE_ERR_INVALID_ARGUMENT and *error
+  // names the file and why. DENGINE_ERR_UNSUPPORTED without TLS.
+  // Thread-safe; reads the files on the calling thread.
+  int reload_tls(std::string* error);
   // Replaces the leader-change callback (empty: none). Runs on the loop
   // thread; the same rules as completion callbacks. Once this returns the
   // previous callback is not running and never runs again: from another

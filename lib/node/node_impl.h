@@ -79,6 +79,9 @@ struct Node::Impl {
   std::unique_ptr<watch::HistoryLog> history_log;
   watch::HistoryLog::Restored restored_history;
   std::unique_ptr<raft::Raft> raft;  // loop thread only, once running
+  // The TLS credentials the transport and the client listener take for
+  // each new connection; null without TLS. Thread-safe (rotation).
+  std::shared_ptr<net::TlsCredentials> tls;
   std::unique_ptr<net::Transport> transport;
   std::unique_ptr<net::SnapshotTransfer> snapshot_transfer;
   SerialExecutor storage_thread;

@@ -29,6 +29,7 @@ int Node::Impl::start_loop(std::string* error) {
   net::parse_address(options.listen_address, true, &listen);
   config.listen_host = listen.host;
   config.listen_port = listen.port;
+  config.tls = tls;
   for (const auto& [id, address] : addresses.all()) {
     net::HostPort hp;
     if (id == options.id || !net::parse_address(address, false, &hp).empty()) {

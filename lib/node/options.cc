@@ -174,6 +174,70 @@ std::string NodeOptions::check_watch_history_bytes(uint64_t bytes) {
   return check_range(bytes, 4096, 1ull << 40);
 }
 
+std::string NodeOptions::check_tls_file(std::string_view path) {
+  return path.empty() ? "must not be empty" : "";
+}
+
+std::string NodeOptions::tls_version_of(std::string_view text,
+                                        net::TlsVersion* out) {
+  if (text == "1.2") {
+    *out = net::TlsVersion::k1_2;
+  } else if (text == "1.3") {
+    *out = net::TlsVersion::k1_3;
+  } else {
+    return "must be \"1.2\" or \"1.3\", got " + quoted(text);
+  }
+  return "";
+}
+
+std::string NodeOptions::check_tls_admin_identity(std::string_view identity) {
+  return identity.empty() ? "an identity must not be empty" : "";
+}
+
+namespace {
+
+// The TLS options whole: all three files or none, and the client rules only
+// with them.
+std::optional<OptionError> check_tls(const TlsSettings& tls) {
+  if (!tls.enabled()) {
+    if (tls.require_client_cert) {
+      return OptionError{"tls_require_client_cert",
+                         "needs tls_cert_file, tls_key_file and tls_ca_file"};
+    }
+    if (!tls.admin_identities.empty()) {
+      return OptionError{"tls_admin_identities",
+                         "needs tls_cert_file, tls_key_file and tls_ca_file"};
+    }
+    return std::nullopt;
+  }
+  const std::pair<const char*, const std::string*> files[] = {
+      {"tls_cert_file", &tls.files.cert_file},
+      {"tls_key_file", &tls.files.key_file},
+      {"tls_ca_file", &tls.files.ca_file}};
+  for (const auto& [option, path] : files) {
+    if (path->empty()) {
+      return OptionError{option,
+                         "missing: TLS needs tls_cert_file, tls_key_file and "
+                         "tls_ca_file (a node presents its certificate to "
+                         "peers and clients)"};
+    }
+  }
+  if (!tls.admin_identities.empty() && !tls.require_client_cert) {
+    return OptionError{"tls_admin_identities",
+                       "needs tls_require_client_cert = true: identities "
+                       "come from client certificates"};
+  }
+  for (const std::string& identity : tls.admin_identities) {
+    if (std::string problem = NodeOptions::check_tls_admin_identity(identity);
+        !problem.empty()) {
+      return OptionError{"tls_admin_identities", problem};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::string NodeOptions::log_backend_of(int value, LogBackend* out) {
   switch (value) {
     case DENGINE_STORAGE_WAL:
@@ -330,8 +394,11 @@ std::optional<OptionError> NodeOptions::check() const {
                       check_watch_history_events(watch_history.max_events))) {
     return e;
   }
-  return broken("watch_history_bytes",
-                check_watch_history_bytes(watch_history.max_bytes));
+  if (auto e = broken("watch_history_bytes",
+                      check_watch_history_bytes(watch_history.max_bytes))) {
+    return e;
+  }
+  return check_tls(tls);
 }
 
 std::string NodeOptions::validate() const {

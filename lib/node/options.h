@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dengine.h"
+#include "net/tls_context.h"
 #include "raft/types.h"
 #include "sm/snapshot_policy.h"
 #include "watch/history.h"
@@ -50,6 +51,23 @@ struct OptionError {
   std::string problem;
 
   std::string to_string() const { return option + ": " + problem; }
+};
+
+// TLS for the peer transport and the client listener (docs/operations.md,
+// "TLS"). Off while no file is named; on, a node needs all three files: it
+// presents its certificate to peers both ways and to clients.
+struct TlsSettings {
+  net::TlsOptions files;  // cert_file, key_file, ca_file, min_version
+  // Clients must present a certificate chaining to ca_file; then only those
+  // whose certificate's common name is in admin_identities may run admin
+  // operations (membership, leadership transfer, snapshot).
+  bool require_client_cert = false;
+  std::vector<std::string> admin_identities;
+
+  bool enabled() const {
+    return !files.cert_file.empty() || !files.key_file.empty() ||
+           !files.ca_file.empty();
+  }
 };
 
 struct NodeOptions {
@@ -105,6 +123,11 @@ struct NodeOptions {
   // events (and bytes of them) the node keeps for watches that start in the
   // past; the older ones are dropped, oldest revision first.
   watch::HistoryLimits watch_history;
+  // Options: tls_cert_file, tls_key_file, tls_ca_file, tls_min_version,
+  // tls_require_client_cert, tls_admin_identities (in TOML: [tls] cert_file
+  // and so on). The files are read when the node starts and again by
+  // Node::reload_tls.
+  TlsSettings tls;
 
   // The rules of single values: "" when the value may be stored, else what
   // is wrong with it, without the option's name (the caller knows which it
@@ -133,6 +156,13 @@ struct NodeOptions {
   static std::string check_max_entry_bytes(uint64_t bytes);
   static std::string check_watch_history_events(uint64_t count);
   static std::string check_watch_history_bytes(uint64_t bytes);
+  // tls_cert_file, tls_key_file, tls_ca_file: a path, not empty.
+  static std::string check_tls_file(std::string_view path);
+  // tls_min_version: "1.2" or "1.3".
+  static std::string tls_version_of(std::string_view text,
+                                    net::TlsVersion* out);
+  // One of tls_admin_identities: a certificate common name, not empty.
+  static std::string check_tls_admin_identity(std::string_view identity);
 
   // The C API's DENGINE_STORAGE_* and DENGINE_READ_* values (LINEARIZABLE,
   // LEASE, EVENTUAL) as the options hold them: "" or what is wrong.

@@ -90,6 +90,12 @@ class ValueReader {
         return read_voters(node, out);
       case Kind::kPeerList:
         return read_peers(node, out);
+      case Kind::kBool:
+        if (!node.is_boolean()) return wrong_type(node, name_, "true or false");
+        *out = node.as_boolean()->get();
+        return "";
+      case Kind::kStringList:
+        return read_strings(node, out);
     }
     return fail(node, name_, "unknown kind of value");
   }
@@ -130,6 +136,22 @@ class ValueReader {
     std::string problem = config::parse_size(node.as_string()->get(), &bytes);
     if (!problem.empty()) return fail(node, name_, problem);
     *out = bytes;
+    return "";
+  }
+
+  std::string read_strings(const toml::node& node, Value* out) const {
+    if (!node.is_array()) return wrong_type(node, name_, "an array of strings");
+    std::vector<std::string> items;
+    const toml::array& array = *node.as_array();
+    for (size_t i = 0; i < array.size(); ++i) {
+      const toml::node& element = array[i];
+      if (!element.is_string()) {
+        return wrong_type(element, name_ + "[" + std::to_string(i) + "]",
+                          "a string");
+      }
+      items.push_back(element.as_string()->get());
+    }
+    *out = std::move(items);
     return "";
   }
 

@@ -372,6 +372,51 @@ TEST(ClusterCliTest, MetricsPrintsTheNamedNodesMetrics) {
   }
 }
 
+TEST(ClusterCliTest, SpeaksTlsWithTheTlsFlagsAndReportsRefusals) {
+  ClusterOptions options;
+  options.tls = true;
+  Cluster cluster(options);
+  cluster.start_all();
+  ASSERT_NE(cluster.wait_for_leader(), 0u);
+  const std::string dir = cluster.tls_dir();
+  cluster.client_tls("admin");  // issues client-admin.{crt,key}
+  cluster.client_tls("app");
+  const auto as = [&](const std::string& identity) {
+    return std::vector<std::string>{
+        "--endpoints",     endpoints(cluster),
+        "--tls-ca-file",   cluster.ca().ca_file(),
+        "--tls-cert-file", dir + "/client-" + identity + ".crt",
+        "--tls-key-file",  dir + "/client-" + identity + ".key"};
+  };
+  const auto with = [](std::vector<std::string> args,
+                       std::vector<std::string> more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  CliProcess put(with(as("app"), {"put", "greeting", "hello"}));
+  EXPECT_EQ(put.wait_exit(), 0) << put.err();
+  CliProcess get(with(as("app"), {"get", "greeting"}));
+  EXPECT_EQ(get.wait_exit(), 0) << get.err();
+  EXPECT_EQ(get.out(), std::vector<std::string>{"hello"});
+  // An ordinary identity may not change the membership; an admin may.
+  CliProcess remove(with(as("app"), {"remove-node", "3"}));
+  EXPECT_EQ(remove.wait_exit(), 3);
+  EXPECT_NE(remove.err().find("permission denied"), std::string::npos)
+      << remove.err();
+  CliProcess snapshot(with(as("admin"), {"snapshot"}));
+  EXPECT_EQ(snapshot.wait_exit(), 0) << snapshot.err();
+  // Without the flags the CLI speaks plaintext and is told why it fails.
+  CliProcess plain({"--endpoints", cluster.client_address(1), "--timeout",
+                    "1000", "get", "greeting"});
+  EXPECT_EQ(plain.wait_exit(), 3);
+  EXPECT_NE(plain.err().find("speaks TLS"), std::string::npos) << plain.err();
+  // A CA file that is not there is bad usage.
+  CliProcess missing({"--endpoints", cluster.client_address(1), "--tls-ca-file",
+                      dir + "/none.crt", "status"});
+  EXPECT_EQ(missing.wait_exit(), 2);
+  EXPECT_NE(missing.err().find("none.crt"), std::string::npos) << missing.err();
+}
+
 TEST(ClusterCliTest, WatchKeepsGoingAcrossAKillOfTheNodeItReadsFrom) {
   Cluster cluster;
   cluster.start_all();

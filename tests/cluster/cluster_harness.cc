@@ -104,6 +104,11 @@ bool eventually(const std::function<bool()>& condition,
   }
 }
 
+bool ClusterOptions::tls_from_environment() {
+  const char* value = std::getenv("DENGINE_TEST_CLUSTER_TLS");
+  return value != nullptr && std::string(value) == "1";
+}
+
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   std::string pattern =
       (std::filesystem::temp_directory_path() / "dengine-cluster-XXXXXX")
@@ -112,6 +117,10 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
     ADD_FAILURE() << "mkdtemp " << pattern << ": " << std::strerror(errno);
   }
   dir_ = pattern;
+  if (options_.tls) {
+    std::filesystem::create_directories(tls_dir());
+    ca_ = std::make_unique<testkit::TestCertificateAuthority>(tls_dir());
+  }
   for (int i = 1; i <= options_.size; ++i) {
     Node n;
     n.id = static_cast<uint64_t>(i);
@@ -120,6 +129,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
     n.metrics_port = pick_port();
     n.config_path = dir_ + "/node" + std::to_string(i) + ".toml";
     n.log_path = dir_ + "/node" + std::to_string(i) + ".log";
+    if (ca_) n.certificate = ca_->issue_node(n.id);
     nodes_.emplace(n.id, n);
   }
   for (const auto& [id, n] : nodes_) write_config(n);
@@ -207,10 +217,53 @@ void Cluster::write_config(const Node& n) const {
        << "[storage]\n"
        << options_.storage_toml << "\n"
        << "[raft]\n"
-       << options_.raft_toml << "\n"
-       << "[log]\n"
+       << options_.raft_toml << "\n";
+  if (ca_) {
+    toml << "[tls]\n"
+         << "cert_file = \"" << n.certificate.cert_file << "\"\n"
+         << "key_file = \"" << n.certificate.key_file << "\"\n"
+         << "ca_file = \"" << ca_->ca_file() << "\"\n"
+         << "require_client_cert = true\n"
+         << "admin_identities = [\"admin\"]\n\n";
+  }
+  toml << "[log]\n"
        << "level = \"info\"\n";
   std::ofstream(n.config_path) << toml.str();
+}
+
+std::shared_ptr<const net::TlsContext> Cluster::client_tls(
+    const std::string& identity) const {
+  if (!ca_) return nullptr;
+  std::lock_guard lock(client_tls_mu_);
+  auto& cached = client_tls_[identity];
+  if (cached) return cached;
+  const testkit::CertFiles files = ca_->issue_client(identity);
+  const std::string error = net::TlsContext::load(
+      net::TlsOptions{
+          files.cert_file, files.key_file,
+          client_ca_file_.empty() ? ca_->ca_file() : client_ca_file_,
+          net::TlsVersion::k1_3, net::TlsVersion::k1_3},
+      &cached);
+  EXPECT_EQ(error, "");
+  return cached;
+}
+
+void Cluster::set_client_ca_file(std::string path) {
+  std::lock_guard lock(client_tls_mu_);
+  client_ca_file_ = std::move(path);
+  client_tls_.clear();
+}
+
+void Cluster::use_certificate(uint64_t id, const testkit::CertFiles& files) {
+  Node& n = node(id);
+  n.certificate = files;
+  write_config(n);
+}
+
+void Cluster::reload_tls(uint64_t id) {
+  const Node& n = node(id);
+  ASSERT_GT(n.pid, 0) << "node " << id << " is not running";
+  ::kill(n.pid, SIGHUP);
 }
 
 void Cluster::start(uint64_t id) {
@@ -346,9 +399,11 @@ void Cluster::check_alive() {
   }
 }
 
-client::ClientOptions Cluster::client_options(std::vector<uint64_t> ids) const {
+client::ClientOptions Cluster::client_options(
+    std::vector<uint64_t> ids, const std::string& identity) const {
   if (ids.empty()) ids = this->ids();
   client::ClientOptions options;
+  options.tls = client_tls(identity);
   for (uint64_t id : ids) options.endpoints.push_back(client_address(id));
   options.connect_timeout = 500ms;
   options.request_timeout = 3s;
@@ -370,6 +425,7 @@ std::unique_ptr<client::Client> Cluster::client(
 
 client::Status Cluster::status(uint64_t id, net::NodeStatus* out) const {
   client::ClientOptions options;
+  options.tls = client_tls("admin");
   options.endpoints = {client_address(id)};
   options.connect_timeout = 500ms;
   options.request_timeout = 1s;
@@ -457,6 +513,14 @@ std::string Cluster::log_tail(uint64_t id, size_t lines) const {
   std::string out;
   for (const std::string& line : tail) out += line + "\n";
   return out;
+}
+
+bool Cluster::log_contains(uint64_t id, const std::string& text) const {
+  std::ifstream in(node(id).log_path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(text) != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace dengine::cluster_test

@@ -12,10 +12,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "client/client.h"
+#include "testkit/test_certificates.h"
 
 namespace dengine::cluster_test {
 
@@ -29,6 +31,14 @@ struct ClusterOptions {
   // TOML lines added to the [storage] and [raft] sections of every node.
   std::string storage_toml;
   std::string raft_toml;
+  // Mutual TLS between the nodes and for clients (a test CA in the
+  // cluster's directory, require_client_cert, the admin identity "admin"),
+  // and every client the harness makes presents the "admin" certificate.
+  // On by default when DENGINE_TEST_CLUSTER_TLS=1 is in the environment, so
+  // that the same tests run again over TLS (tests/cluster/CMakeLists.txt).
+  bool tls = tls_from_environment();
+
+  static bool tls_from_environment();
 };
 
 // Polls `condition` every few milliseconds until it holds (true) or
@@ -69,8 +79,11 @@ class Cluster {
   void check_alive();
 
   // Options for a test client of the given nodes (default: all of them),
-  // patient enough to ride out a leader's failure.
-  client::ClientOptions client_options(std::vector<uint64_t> ids = {}) const;
+  // patient enough to ride out a leader's failure. With tls, it presents
+  // the certificate of client `identity`, issued by the cluster's CA.
+  client::ClientOptions client_options(
+      std::vector<uint64_t> ids = {},
+      const std::string& identity = "admin") const;
   std::unique_ptr<client::Client> client(std::vector<uint64_t> ids = {}) const;
   // Node `id`'s own view, asked once.
   client::Status status(uint64_t id, net::NodeStatus* out) const;
@@ -84,6 +97,23 @@ class Cluster {
 
   // The last `lines` lines of node `id`'s log.
   std::string log_tail(uint64_t id, size_t lines = 40) const;
+  // Whether node `id`'s log holds `text`.
+  bool log_contains(uint64_t id, const std::string& text) const;
+
+  // With tls: the cluster's CA (it issues certificates into tls_dir()), and
+  // the loaded credentials of client `identity` (issued on first use).
+  const testkit::TestCertificateAuthority& ca() const { return *ca_; }
+  std::string tls_dir() const { return dir_ + "/tls"; }
+  std::shared_ptr<const net::TlsContext> client_tls(
+      const std::string& identity) const;
+  // Makes node `id` present `files` from its next start (its config is
+  // rewritten); the default is its own certificate, tls_dir()/node-<id>.
+  void use_certificate(uint64_t id, const testkit::CertFiles& files);
+  // The CA bundle the clients made from now on trust (default: the
+  // cluster's CA).
+  void set_client_ca_file(std::string path);
+  // SIGHUP: the node reloads its TLS files.
+  void reload_tls(uint64_t id);
 
  private:
   struct Node {
@@ -95,6 +125,7 @@ class Cluster {
     std::string log_path;
     pid_t pid = -1;  // -1: not running
     int starts = 0;
+    testkit::CertFiles certificate;  // with tls
   };
 
   Node& node(uint64_t id);
@@ -105,6 +136,11 @@ class Cluster {
 
   const ClusterOptions options_;
   std::string dir_;
+  std::unique_ptr<testkit::TestCertificateAuthority> ca_;  // with tls
+  mutable std::mutex client_tls_mu_;
+  std::string client_ca_file_;  // guarded by client_tls_mu_; "": the CA's
+  mutable std::map<std::string, std::shared_ptr<const net::TlsContext>>
+      client_tls_;  // by identity
   std::map<uint64_t, Node> nodes_;
 };
 

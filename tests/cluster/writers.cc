@@ -22,9 +22,13 @@ void Writer::run() {
   for (uint64_t i = 0; !stopping_; ++i) {
     const std::string key = prefix_ + std::to_string(i);
     const std::string value = "value of " + key;
-    if (client_->put(key, value).ok()) {
+    if (client::Status s = client_->put(key, value); s.ok()) {
       acked_.emplace(key, value);
       ++acknowledged_;
+    } else {
+      ++failed_;
+      std::lock_guard lock(mu_);
+      last_error_ = s.message;
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,12 @@ class Writer {
 
   void stop();
   size_t acknowledged() const { return acknowledged_; }
+  // Writes that failed (their outcome unknown), and why the last did.
+  size_t failed() const { return failed_; }
+  std::string last_error() const {
+    std::lock_guard lock(mu_);
+    return last_error_;
+  }
   // Every acknowledged write, key to value; only after stop().
   const std::map<std::string, std::string>& acked() const { return acked_; }
 
@@ -39,6 +46,9 @@ class Writer {
   const std::string prefix_;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> acknowledged_{0};
+  std::atomic<size_t> failed_{0};
+  mutable std::mutex mu_;
+  std::string last_error_;  // guarded by mu_
   std::map<std::string, std::string> acked_;
   std::thread thread_;  // last: starts once the rest is ready
 };

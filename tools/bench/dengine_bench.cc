@@ -70,6 +70,7 @@ struct Settings {
   std::string watch_keys = "all";
   // standalone
   std::string endpoints = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003";
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
 };
 
 // Which driver runs embedded clients: an eventual read completes inside
@@ -238,9 +239,18 @@ bool run(const Settings& s, Report* report, std::string* error) {
     const size_t connections = reads_keys(s.workload)
                                    ? std::max(s.clients, kPreloadClients)
                                    : s.clients;
+    std::shared_ptr<const dengine::net::TlsContext> tls;
+    if (!s.tls_ca_file.empty()) {
+      const dengine::net::TlsOptions files{
+          s.tls_cert_file, s.tls_key_file, s.tls_ca_file,
+          dengine::net::TlsVersion::k1_3, dengine::net::TlsVersion::k1_3};
+      *error = dengine::net::validate(files, /*cert_required=*/false);
+      if (error->empty()) *error = dengine::net::TlsContext::load(files, &tls);
+      if (!error->empty()) return false;
+    }
     std::unique_ptr<StandaloneTarget> target =
         StandaloneTarget::connect(dengine::net::split_address_list(s.endpoints),
-                                  connections, timeout, error);
+                                  connections, timeout, tls, error);
     if (!target) return false;
     if (reads_keys(s.workload) && !preload(*target, kv, s, error)) return false;
     report->loop = run_closed_loop(*target, ops, loop_options(s, "run"));
@@ -361,6 +371,14 @@ int main(int argc, char** argv) {
   app.add_option("--endpoints", s.endpoints,
                  "standalone: the servers' client addresses, comma-separated")
       ->capture_default_str();
+  app.add_option("--tls-ca-file", s.tls_ca_file,
+                 "standalone: speak TLS; the servers' certificates must chain "
+                 "to this PEM CA bundle");
+  app.add_option("--tls-cert-file", s.tls_cert_file,
+                 "standalone: this client's PEM certificate, for servers that "
+                 "require one");
+  app.add_option("--tls-key-file", s.tls_key_file,
+                 "standalone: the key of --tls-cert-file");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

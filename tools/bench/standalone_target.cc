@@ -22,9 +22,11 @@ net::ReadConsistency to_net(ReadConsistency consistency) {
 
 std::unique_ptr<StandaloneTarget> StandaloneTarget::connect(
     const std::vector<std::string>& endpoints, size_t clients,
-    std::chrono::milliseconds timeout, std::string* error) {
+    std::chrono::milliseconds timeout,
+    std::shared_ptr<const net::TlsContext> tls, std::string* error) {
   std::unique_ptr<StandaloneTarget> target(new StandaloneTarget());
   client::ClientOptions options;
+  options.tls = std::move(tls);
   options.endpoints = endpoints;
   options.request_timeout = timeout;
   options.deadline = 3 * timeout;

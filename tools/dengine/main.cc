@@ -19,6 +19,7 @@
 
 #include "client/client.h"
 #include "net/address.h"
+#include "net/tls_context.h"
 #include "watch_command.h"
 
 namespace {
@@ -42,6 +43,8 @@ struct Args {
   uint32_t limit = 100;
   bool absent = false, learner = false;
   dengine::cli::WatchArgs watch;
+  // TLS (docs/operations.md, "TLS"): on when tls_ca_file is given.
+  std::string tls_ca_file, tls_cert_file, tls_key_file, tls_server_name;
 };
 
 // A subcommand and what runs it; returns the exit status.
@@ -241,6 +244,26 @@ void add_global_options(CLI::App& app, Args& a) {
                  "(default: $DENGINE_ENDPOINTS, else 127.0.0.1:8001-8003)");
   app.add_option("-t,--timeout", a.timeout_ms,
                  "milliseconds a command may take, retries included");
+  const std::pair<const char*, std::string*> tls_variables[] = {
+      {"DENGINE_CLIENT_TLS_CA_FILE", &a.tls_ca_file},
+      {"DENGINE_CLIENT_TLS_CERT_FILE", &a.tls_cert_file},
+      {"DENGINE_CLIENT_TLS_KEY_FILE", &a.tls_key_file},
+      {"DENGINE_CLIENT_TLS_SERVER_NAME", &a.tls_server_name}};
+  for (const auto& [name, field] : tls_variables) {
+    if (const char* env = std::getenv(name)) *field = env;
+  }
+  app.add_option("--tls-ca-file", a.tls_ca_file,
+                 "speak TLS; the servers' certificates must chain to this PEM "
+                 "CA bundle (default: $DENGINE_CLIENT_TLS_CA_FILE)");
+  app.add_option("--tls-cert-file", a.tls_cert_file,
+                 "this client's PEM certificate, for servers that require one "
+                 "(default: $DENGINE_CLIENT_TLS_CERT_FILE)");
+  app.add_option(
+      "--tls-key-file", a.tls_key_file,
+      "the key of --tls-cert-file (default: $DENGINE_CLIENT_TLS_KEY_FILE)");
+  app.add_option("--tls-server-name", a.tls_server_name,
+                 "the name the servers' certificates must carry (default: "
+                 "each endpoint's host; $DENGINE_CLIENT_TLS_SERVER_NAME)");
 }
 
 void add_kv_commands(CLI::App& app, Args& a, std::vector<Command>* commands) {
@@ -331,6 +354,19 @@ std::unique_ptr<Client> connect(const Args& a) {
   options.max_retries = 1 << 20;  // the deadline bounds a command
   options.request_timeout =
       std::min(options.deadline, std::chrono::milliseconds(5000));
+  if (!a.tls_ca_file.empty() || !a.tls_cert_file.empty() ||
+      !a.tls_key_file.empty()) {
+    const dengine::net::TlsOptions files{
+        a.tls_cert_file, a.tls_key_file, a.tls_ca_file,
+        dengine::net::TlsVersion::k1_2, dengine::net::TlsVersion::k1_3};
+    std::string e = dengine::net::validate(files, /*cert_required=*/false);
+    if (e.empty()) e = dengine::net::TlsContext::load(files, &options.tls);
+    if (!e.empty()) {
+      std::cerr << "dengine: " << e << "\n";
+      return nullptr;
+    }
+    options.tls_server_name = a.tls_server_name;
+  }
   std::unique_ptr<Client> client;
   if (Status s = Client::create(options, &client); !s.ok()) {
     std::cerr << "dengine: " << s.message << "\n";

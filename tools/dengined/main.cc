@@ -1,7 +1,8 @@
 // dengined: one dengine node as a standalone server. Reads its TOML
 // configuration (plus DENGINE_* environment overrides), runs the node with
 // the built-in KV machine and serves clients over TCP until SIGINT or
-// SIGTERM, then stops cleanly (everything applied is durable).
+// SIGTERM, then stops cleanly (everything applied is durable). SIGHUP
+// reloads the TLS certificates (docs/operations.md, "TLS").
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "base/log.h"
 #include "dengined/config.h"
 #include "dengined/metrics_server.h"
+#include "net/tls_context.h"
 #include "node/node.h"
 
 namespace {
@@ -64,18 +66,30 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_only) {
+    // The node reads the TLS files only when it starts: read them now, so
+    // that a bad certificate fails the check, not the start.
+    std::shared_ptr<const dengine::net::TlsContext> tls;
+    if (config.node.tls.enabled()) {
+      if (std::string e =
+              dengine::net::TlsContext::load(config.node.tls.files, &tls);
+          !e.empty()) {
+        std::cerr << "dengined: " << config_path << ": " << e << "\n";
+        return 2;
+      }
+    }
     std::cout << "dengined: " << config_path << " is valid\n";
     return 0;
   }
   dengine::base::set_log_sink(log_to_stderr, nullptr, config.log_level);
 
-  // Block the stop signals before any thread starts, so every thread
+  // Block the signals waited for before any thread starts, so every thread
   // inherits the mask and sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const dengine::raft::NodeId id = config.node.id;
   std::unique_ptr<dengine::node::Node> node;
@@ -102,7 +116,18 @@ int main(int argc, char** argv) {
           (metrics ? ", metrics on http://" + config.metrics_address : ""));
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  for (;;) {
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) break;
+    // Certificate rotation: new connections use the files as they are now;
+    // a bad file keeps the old certificates (the node logs the reload).
+    std::string reload_error;
+    if (node->reload_tls(&reload_error) != DENGINE_OK) {
+      dengine::base::log_line(
+          DENGINE_LOG_WARN,
+          "dengined: SIGHUP: TLS not reloaded: " + reload_error);
+    }
+  }
   dengine::base::log_line(DENGINE_LOG_INFO,
                           std::string("dengined: ") + strsignal(signal) +
                               ", stopping node " + std::to_string(id));

@@ -8,7 +8,7 @@ order. See ``bindings/python/README.md`` and the Python section of
 
 from . import log, testing
 from ._dengine import version as _library_version
-from .client import Client
+from .client import Client, ClientTLS
 from .errors import (
     BusyError,
     CancelledError,
@@ -20,6 +20,7 @@ from .errors import (
     IOError,
     NotFoundError,
     NotLeaderError,
+    PermissionDeniedError,
     SessionExpiredError,
     ShuttingDownError,
     StateMachineError,
@@ -46,6 +47,7 @@ __all__ = [
     "BusyError",
     "CancelledError",
     "Client",
+    "ClientTLS",
     "CompactedError",
     "CorruptionError",
     "DengineError",
@@ -62,6 +64,7 @@ __all__ = [
     "Node",
     "NotFoundError",
     "NotLeaderError",
+    "PermissionDeniedError",
     "PublishedEvent",
     "Result",
     "Role",

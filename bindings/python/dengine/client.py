@@ -3,7 +3,9 @@ with a ``client_address``) over TCP, and its watches."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Self, TypeVar
 
 from . import _dengine
@@ -12,6 +14,38 @@ from .node import Bytes, Result, ScanResult, Status, consistency_code, timeout_m
 from .watch import Watch, watch_args
 
 T = TypeVar("T")
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class ClientTLS:
+    """How a :class:`Client` speaks TLS (docs/operations.md, "TLS"): the
+    servers' certificates must chain to ``ca_file`` and carry
+    ``server_name`` (None: the host of each endpoint); ``cert_file`` and
+    ``key_file`` (both or neither) are this client's certificate and key,
+    for servers that require one: its common name is the client's identity.
+    ``min_version``: "1.3" (None: the default) or "1.2". The files are read
+    when the client is made: a bad one raises InvalidArgumentError naming
+    it."""
+
+    ca_file: PathLike
+    cert_file: PathLike | None = None
+    key_file: PathLike | None = None
+    server_name: str | None = None
+    min_version: str | None = None
+
+    def _native(self) -> tuple[str, str | None, str | None, str | None, str | None]:
+        def path(p: PathLike | None) -> str | None:
+            return None if p is None else os.fspath(p)
+
+        return (
+            os.fspath(self.ca_file),
+            path(self.cert_file),
+            path(self.key_file),
+            self.server_name,
+            self.min_version,
+        )
 
 
 class Client:
@@ -23,18 +57,30 @@ class Client:
     write applies once; a write that still ends in TimeoutError, IOError or
     SessionExpiredError may or may not have applied.
 
+    With ``tls`` (a :class:`ClientTLS`) every connection speaks TLS; an
+    admin call a server refuses to the client's certificate raises
+    PermissionDeniedError.
+
     Thread-safe (calls run one at a time: use a client per thread for
     concurrency); every call releases the GIL. A context manager: leaving
     the block closes it, which ends its watches (see :meth:`watch`).
     """
 
     def __init__(
-        self, endpoints: str | Sequence[str], *, timeout: float = 30.0
+        self,
+        endpoints: str | Sequence[str],
+        *,
+        timeout: float = 30.0,
+        tls: ClientTLS | None = None,
     ) -> None:
         if not isinstance(endpoints, str):
             endpoints = ",".join(endpoints)
         self._handle: _dengine.Client | None = None
-        self._handle = _dengine.Client(endpoints, timeout_ms(timeout, timeout))
+        self._handle = _dengine.Client(
+            endpoints,
+            timeout_ms(timeout, timeout),
+            None if tls is None else tls._native(),
+        )
 
     def close(self) -> None:
         handle, self._handle = self._handle, None

@@ -108,6 +108,22 @@ def _set_peers(config: _dengine.Config, value: Any) -> None:
             )
 
 
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name}: expected True or False, got {value!r}")
+    return value
+
+
+def _set_admin_identities(config: _dengine.Config, value: Any) -> None:
+    """tls_admin_identities: a list of certificate common names."""
+    if isinstance(value, str):
+        raise InvalidArgumentError(
+            f"tls_admin_identities: expected a list of names, got {value!r}"
+        )
+    for identity in value:
+        config.add_tls_admin_identity(_text("tls_admin_identities", identity))
+
+
 # Each keyword option and how it is set: one per dengine_config_* setter,
 # named as the TOML key is.
 _SETTERS: dict[str, Callable[[_dengine.Config, Any], None]] = {
@@ -144,6 +160,14 @@ _SETTERS: dict[str, Callable[[_dengine.Config, Any], None]] = {
         _int("heartbeat_ticks", v, _U32)
     ),
     "default_read": lambda c, v: c.set_default_read(_choice("default_read", v, _READS)),
+    "tls_cert_file": lambda c, v: c.set_tls_cert_file(os.fspath(v)),
+    "tls_key_file": lambda c, v: c.set_tls_key_file(os.fspath(v)),
+    "tls_ca_file": lambda c, v: c.set_tls_ca_file(os.fspath(v)),
+    "tls_min_version": lambda c, v: c.set_tls_min_version(_text("tls_min_version", v)),
+    "tls_require_client_cert": lambda c, v: c.set_tls_require_client_cert(
+        _bool("tls_require_client_cert", v)
+    ),
+    "tls_admin_identities": _set_admin_identities,
 }
 
 # Not a node option: the level of the "dengine" logger (a file's [log] level

@@ -158,6 +158,15 @@ class CancelledError(DengineError):
     code = _dengine.ERR_CANCELLED
 
 
+class PermissionDeniedError(DengineError, builtins.PermissionError):
+    """The client's TLS certificate does not allow the operation: an admin
+    operation (add, promote or remove a node, transfer leadership, snapshot)
+    by a client whose certificate's common name is not one of the node's
+    ``tls_admin_identities``. Nothing was done; retrying will not help."""
+
+    code = _dengine.ERR_PERMISSION_DENIED
+
+
 _BY_CODE: dict[int, type[DengineError]] = {
     cls.code: cls
     for cls in (
@@ -176,6 +185,7 @@ _BY_CODE: dict[int, type[DengineError]] = {
         CompactedError,
         WatchOverflowError,
         CancelledError,
+        PermissionDeniedError,
     )
 }
 

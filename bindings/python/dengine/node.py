@@ -164,7 +164,11 @@ class Node:
     ``snapshot_bytes``, ``max_entry_bytes`` (sizes: int or "64MiB"),
     ``snapshots_kept``, ``watch_history_events`` and ``watch_history_bytes``
     (a size; the recent events kept for watches that start in the past),
-    ``log_level`` (the "dengine" logger's).
+    ``tls_cert_file``, ``tls_key_file``, ``tls_ca_file`` (TLS for peers and
+    clients: all three or none), ``tls_min_version`` ("1.3", "1.2"),
+    ``tls_require_client_cert`` (bool) and ``tls_admin_identities`` (the
+    client certificate names allowed admin calls); see docs/operations.md
+    "TLS" and :meth:`reload_tls`. ``log_level`` (the "dengine" logger's).
     ``timeout`` (seconds, default 5) is the default deadline of every call;
     ``on_leader_change(leader_id, term)`` is called on each change of leader
     or term.
@@ -448,6 +452,14 @@ class Node:
         watches. Does not wait for the node's loop, and works on a stopped
         node too (the values as of the stop). See :class:`Metrics`."""
         return Metrics._from_native(self._call(lambda h: h.metrics()))
+
+    def reload_tls(self) -> None:
+        """Certificate rotation: reads the node's TLS files again (the same
+        paths: replace the files first) and uses them for every connection
+        opened from now on; open ones keep theirs. A bad file changes
+        nothing and raises InvalidArgumentError naming it; UnsupportedError
+        when the node was started without TLS."""
+        self._call(lambda h: h.reload_tls())
 
     @property
     def on_leader_change(self) -> LeaderCallback | None:

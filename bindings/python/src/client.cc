@@ -6,8 +6,10 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -17,11 +19,36 @@
 namespace dengine_py {
 namespace {
 
+// (ca_file, cert_file, key_file, server_name, min_version); None for the
+// optional ones.
+using TlsFiles =
+    std::tuple<std::string, std::optional<std::string>,
+               std::optional<std::string>, std::optional<std::string>,
+               std::optional<std::string>>;
+
+const char* c_str_or_null(const std::optional<std::string>& s) {
+  return s ? s->c_str() : nullptr;
+}
+
 class ClientHandle {
  public:
-  ClientHandle(const std::string& endpoints, TimeoutMs timeout_ms) {
-    const int status =
-        dengine_client_open(endpoints.c_str(), timeout_ms, &client_);
+  ClientHandle(const std::string& endpoints, TimeoutMs timeout_ms,
+               const std::optional<TlsFiles>& tls) {
+    int status;
+    if (!tls) {
+      status = dengine_client_open(endpoints.c_str(), timeout_ms, &client_);
+    } else {
+      dengine_client_tls options{};
+      options.version = DENGINE_CLIENT_TLS_VERSION;
+      options.struct_size = sizeof options;
+      options.ca_file = std::get<0>(*tls).c_str();
+      options.cert_file = c_str_or_null(std::get<1>(*tls));
+      options.key_file = c_str_or_null(std::get<2>(*tls));
+      options.server_name = c_str_or_null(std::get<3>(*tls));
+      options.min_version = c_str_or_null(std::get<4>(*tls));
+      status = dengine_client_open_tls(endpoints.c_str(), timeout_ms, &options,
+                                       &client_);
+    }
     if (status != DENGINE_OK) raise_last_error(status);
   }
 
@@ -235,8 +262,10 @@ class ClientHandle {
 
 void register_client(py::module_& m) {
   py::class_<ClientHandle>(m, "Client")
-      .def(py::init<const std::string&, TimeoutMs>(), py::arg("endpoints"),
-           py::arg("timeout_ms"))
+      .def(py::init<const std::string&, TimeoutMs,
+                    const std::optional<TlsFiles>&>(),
+           py::arg("endpoints"), py::arg("timeout_ms"),
+           py::arg("tls") = std::nullopt)
       .def("put", &ClientHandle::put)
       .def("put_ttl", &ClientHandle::put_ttl)
       .def("delete", &ClientHandle::remove_key)

@@ -219,6 +219,13 @@ class NodeHandle {
     return py::make_tuple(metric_samples(*snapshot), std::string(text.get()));
   }
 
+  // Reads the node's TLS files again (dengine_node_reload_tls).
+  void reload_tls() {
+    check_outcome(call([&](dengine_node* node, Outcome* out) {
+      out->status = dengine_node_reload_tls(node);
+    }));
+  }
+
   // Leader changes go to the Python handler `token`; None stops them.
   void set_leader_token(std::optional<uint64_t> token) {
     check_outcome(call([&](dengine_node* node, Outcome* out) {
@@ -569,8 +576,35 @@ void register_node(py::module_& m) {
            [](ConfigHandle& c, uint64_t count) {
              check(dengine_config_set_watch_history_events(c.get(), count));
            })
-      .def("set_watch_history_bytes", [](ConfigHandle& c, uint64_t bytes) {
-        check(dengine_config_set_watch_history_bytes(c.get(), bytes));
+      .def("set_watch_history_bytes",
+           [](ConfigHandle& c, uint64_t bytes) {
+             check(dengine_config_set_watch_history_bytes(c.get(), bytes));
+           })
+      .def("set_tls_cert_file",
+           [](ConfigHandle& c, const std::string& path) {
+             check(dengine_config_set_tls_cert_file(c.get(), path.c_str()));
+           })
+      .def("set_tls_key_file",
+           [](ConfigHandle& c, const std::string& path) {
+             check(dengine_config_set_tls_key_file(c.get(), path.c_str()));
+           })
+      .def("set_tls_ca_file",
+           [](ConfigHandle& c, const std::string& path) {
+             check(dengine_config_set_tls_ca_file(c.get(), path.c_str()));
+           })
+      .def(
+          "set_tls_min_version",
+          [](ConfigHandle& c, const std::string& version) {
+            check(dengine_config_set_tls_min_version(c.get(), version.c_str()));
+          })
+      .def("set_tls_require_client_cert",
+           [](ConfigHandle& c, bool require) {
+             check(dengine_config_set_tls_require_client_cert(c.get(),
+                                                              require ? 1 : 0));
+           })
+      .def("add_tls_admin_identity", [](ConfigHandle& c,
+                                        const std::string& identity) {
+        check(dengine_config_add_tls_admin_identity(c.get(), identity.c_str()));
       });
 
   py::class_<NodeHandle>(m, "Node")
@@ -587,6 +621,7 @@ void register_node(py::module_& m) {
       .def("snapshot", &NodeHandle::snapshot)
       .def("status", &NodeHandle::status)
       .def("metrics", &NodeHandle::metrics)
+      .def("reload_tls", &NodeHandle::reload_tls)
       .def("set_leader_token", &NodeHandle::set_leader_token)
       .def("put", &NodeHandle::put)
       .def("put_ttl", &NodeHandle::put_ttl)

@@ -40,3 +40,11 @@ def test_the_watch_codes_have_their_own_exceptions(
 def test_the_watch_codes_match_the_header() -> None:
     assert (_dengine.ERR_COMPACTED, _dengine.ERR_WATCH_OVERFLOW) == (-13, -14)
     assert _dengine.ERR_CANCELLED == -15
+
+
+def test_permission_denied_is_a_permission_error() -> None:
+    assert _dengine.ERR_PERMISSION_DENIED == -16
+    error = from_status(_dengine.ERR_PERMISSION_DENIED)
+    assert type(error) is dengine.PermissionDeniedError
+    assert isinstance(error, PermissionError)
+    assert error.message == "permission denied"

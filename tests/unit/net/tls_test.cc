@@ -330,8 +330,23 @@ TEST_F(TlsSessionTest, ServerSaysWhenThePeerSpeaksPlaintext) {
     EXPECT_FALSE(server.receive(c.bytes));
     EXPECT_TRUE(server.failed());
     EXPECT_EQ(server.error(), c.error);
+    // The peer is told, in a record it can recognise without TLS.
+    const std::string alert = server.take_ciphertext();
+    EXPECT_TRUE(looks_like_tls_record(alert));
+    EXPECT_EQ(alert, std::string("\x15\x03\x03\x00\x02\x02\x46", 7));
     EXPECT_FALSE(server.receive(client_hello()));
   }
+}
+
+TEST(LooksLikeTlsRecordTest, AlertsAndHandshakesOnly) {
+  EXPECT_TRUE(looks_like_tls_record(std::string("\x15\x03\x03", 3)));
+  EXPECT_TRUE(looks_like_tls_record(std::string("\x16\x03\x01\x00", 4)));
+  EXPECT_FALSE(looks_like_tls_record(std::string("\x15\x03", 2)));
+  EXPECT_FALSE(looks_like_tls_record(std::string("\x17\x03\x03", 3)));
+  EXPECT_FALSE(looks_like_tls_record(std::string("\x15\x02\x03", 3)));
+  EXPECT_FALSE(looks_like_tls_record(std::string("\x16\x03\x05", 3)));
+  EXPECT_FALSE(looks_like_tls_record(
+      encode_frame(FrameType::kHello, encode_hello({1, 42}))));
 }
 
 TEST_F(TlsSessionTest, ClientSaysWhenTheServerAnswersInPlaintext) {

@@ -116,6 +116,56 @@ level = "debug"
   EXPECT_EQ(validate_at(options, settings, "node.toml"), "");
 }
 
+TEST(TomlConfigTest, TlsKeys) {
+  TomlSettings settings;
+  const NodeOptions options = apply_ok(with_minimal(R"(
+[tls]
+cert_file = "/etc/dengine/node-1.crt"
+key_file = "/etc/dengine/node-1.key"
+ca_file = "/etc/dengine/ca.crt"
+min_version = "1.2"
+require_client_cert = true
+admin_identities = ["ops", "alice"]
+)"),
+                                       {}, &settings);
+  EXPECT_TRUE(options.tls.enabled());
+  EXPECT_EQ(options.tls.files.cert_file, "/etc/dengine/node-1.crt");
+  EXPECT_EQ(options.tls.files.key_file, "/etc/dengine/node-1.key");
+  EXPECT_EQ(options.tls.files.ca_file, "/etc/dengine/ca.crt");
+  EXPECT_EQ(options.tls.files.min_version, net::TlsVersion::k1_2);
+  EXPECT_TRUE(options.tls.require_client_cert);
+  EXPECT_EQ(options.tls.admin_identities,
+            (std::vector<std::string>{"ops", "alice"}));
+  EXPECT_EQ(validate_at(options, settings, "node.toml"), "");
+  // Without [tls], TLS is off.
+  EXPECT_FALSE(apply_ok(kMinimal).tls.enabled());
+}
+
+TEST(TomlConfigTest, TlsVariables) {
+  const NodeOptions options =
+      apply_ok(kMinimal, {{"DENGINE_TLS_CERT_FILE", "c.pem"},
+                          {"DENGINE_TLS_KEY_FILE", "k.pem"},
+                          {"DENGINE_TLS_CA_FILE", "ca.pem"},
+                          {"DENGINE_TLS_MIN_VERSION", "1.3"},
+                          {"DENGINE_TLS_REQUIRE_CLIENT_CERT", "true"},
+                          {"DENGINE_TLS_ADMIN_IDENTITIES", "ops, bob"}});
+  EXPECT_EQ(options.tls.files.cert_file, "c.pem");
+  EXPECT_EQ(options.tls.files.key_file, "k.pem");
+  EXPECT_EQ(options.tls.files.ca_file, "ca.pem");
+  EXPECT_EQ(options.tls.files.min_version, net::TlsVersion::k1_3);
+  EXPECT_TRUE(options.tls.require_client_cert);
+  EXPECT_EQ(options.tls.admin_identities,
+            (std::vector<std::string>{"ops", "bob"}));
+  // false, and an empty list, from the environment over the file.
+  const NodeOptions cleared =
+      apply_ok(with_minimal("[tls]\nrequire_client_cert = true\n"
+                            "admin_identities = [\"ops\"]\n"),
+               {{"DENGINE_TLS_REQUIRE_CLIENT_CERT", "false"},
+                {"DENGINE_TLS_ADMIN_IDENTITIES", ""}});
+  EXPECT_FALSE(cleared.tls.require_client_cert);
+  EXPECT_TRUE(cleared.tls.admin_identities.empty());
+}
+
 TEST(TomlConfigTest, KeysLeftOutKeepTheirValues) {
   NodeOptions options;
   options.id = 9;
@@ -439,7 +489,7 @@ INSTANTIATE_TEST_SUITE_P(
                   kHead + "[metrics]\n",
                   {},
                   "node.toml:6:2: [metrics]: unknown section; known: node, "
-                  "cluster, storage, raft, log"},
+                  "cluster, storage, raft, tls, log"},
         ErrorCase{"KeyOutsideASection",
                   "id = 1\n",
                   {},
@@ -632,6 +682,60 @@ INSTANTIATE_TEST_SUITE_P(
                   {},
                   "node.toml:7:9: cluster.peers: peer 2 has this node's own "
                   "address \"127.0.0.1:8001\" as its client address"},
+        ErrorCase{"TlsHalfConfigured",
+                  kHead + "[tls]\nca_file = \"ca.pem\"\n",
+                  {},
+                  "node.toml: tls.cert_file: missing: TLS needs tls_cert_file, "
+                  "tls_key_file and tls_ca_file (a node presents its "
+                  "certificate to peers and clients)"},
+        ErrorCase{"TlsKeyWithoutCert",
+                  kHead + "[tls]\nkey_file = \"k.pem\"\nca_file = \"ca\"\n",
+                  {},
+                  "node.toml: tls.cert_file: missing: TLS needs tls_cert_file, "
+                  "tls_key_file and tls_ca_file (a node presents its "
+                  "certificate to peers and clients)"},
+        ErrorCase{"TlsClientCertWithoutTls",
+                  kHead + "[tls]\nrequire_client_cert = true\n",
+                  {},
+                  "node.toml:7:23: tls.require_client_cert: needs "
+                  "tls_cert_file, tls_key_file and tls_ca_file"},
+        ErrorCase{"TlsAdminsWithoutClientCerts",
+                  kHead + "[tls]\ncert_file = \"c\"\nkey_file = \"k\"\n"
+                          "ca_file = \"ca\"\nadmin_identities = [\"ops\"]\n",
+                  {},
+                  "node.toml:10:20: tls.admin_identities: needs "
+                  "tls_require_client_cert = true: identities come from client "
+                  "certificates"},
+        ErrorCase{"TlsUnknownVersion",
+                  kHead + "[tls]\nmin_version = \"1.1\"\n",
+                  {},
+                  "node.toml:7:15: tls.min_version: must be \"1.2\" or "
+                  "\"1.3\", got \"1.1\""},
+        ErrorCase{"TlsEmptyFile",
+                  kHead + "[tls]\ncert_file = \"\"\n",
+                  {},
+                  "node.toml:7:13: tls.cert_file: must not be empty"},
+        ErrorCase{"TlsBoolOfWrongType",
+                  kHead + "[tls]\nrequire_client_cert = \"yes\"\n",
+                  {},
+                  "node.toml:7:23: tls.require_client_cert: expected true or "
+                  "false, got a string"},
+        ErrorCase{"TlsBoolVariable",
+                  kHead,
+                  {{"DENGINE_TLS_REQUIRE_CLIENT_CERT", "1"}},
+                  "environment variable DENGINE_TLS_REQUIRE_CLIENT_CERT: "
+                  "tls.require_client_cert: expected true or false, got "
+                  "\"1\""},
+        ErrorCase{"TlsIdentityOfWrongType",
+                  kHead + "[tls]\nadmin_identities = [\"ops\", 7]\n",
+                  {},
+                  "node.toml:7:28: tls.admin_identities[1]: expected a string, "
+                  "got an integer"},
+        ErrorCase{"TlsEmptyIdentity",
+                  kHead + "[tls]\nadmin_identities = [\"\"]\n",
+                  {},
+                  "node.toml:7:20: tls.admin_identities: an identity must not "
+                  "be empty"},
         ErrorCase{"DuplicatePeerId",
                   kHead + "[cluster]\npeers = [{ id = 2, address = \"h:1\" },\n"
                           "         { id = 2, address = \"h:2\" }]\n",

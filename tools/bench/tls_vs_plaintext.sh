@@ -7,11 +7,16 @@
 # TLS as a share of plaintext. Certificates are made with the openssl CLI in
 # a temporary directory. Not part of the test command.
 #
-# Usage: tools/bench/tls_vs_plaintext.sh [build dir] [seconds per run]
+# Plaintext and TLS alternate, each round starting fresh clusters, so that
+# a machine whose speed drifts during the run weighs on both alike; the table
+# gives the mean over the rounds.
+#
+# Usage: tools/bench/tls_vs_plaintext.sh [build dir] [seconds per run] [rounds]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="$(cd "${1:-$root/build/release}" && pwd)"
 seconds="${2:-10}"
+rounds="${3:-3}"
 bench="$build/tools/bench/dengine-bench"
 dengined="$build/tools/dengined/dengined"
 for binary in "$bench" "$dengined"; do
@@ -60,7 +65,7 @@ start_cluster() {  # "plain" or "tls"
   local mode="$1" id
   pids=()
   for id in 1 2 3; do
-    local env=(DENGINE_NODE_DATA_DIR="$work/$mode/node$id"
+    local env=(DENGINE_NODE_DATA_DIR="$work/data-$mode/node$id"
       DENGINE_NODE_PEER_ADDRESS="127.0.0.1:$((base + id))"
       DENGINE_NODE_CLIENT_ADDRESS="127.0.0.1:$((base + 100 + id))"
       DENGINE_NODE_METRICS_ADDRESS="127.0.0.1:$((base + 200 + id))"
@@ -97,22 +102,32 @@ run_bench() {  # mode, clients -> "ops_per_sec p50_us failed"
 print(round(r["throughput_ops_per_s"]), round(l["p50"]), r["errors"])'
 }
 
-declare -A result
-for mode in plain tls; do
-  start_cluster "$mode"
-  sleep 3  # a leader is elected
-  for clients in 1 100; do
-    echo "== $mode, $clients client(s), ${seconds} s" >&2
-    result[$mode-$clients]="$(run_bench "$mode" "$clients")"
+declare -A result  # mode-clients: "ops p50 failed" lines, one per round
+for round in $(seq 1 "$rounds"); do
+  for mode in plain tls; do
+    rm -rf "$work/data-$mode"
+    start_cluster "$mode"
+    sleep 3  # a leader is elected
+    for clients in 1 100; do
+      echo "== round $round: $mode, $clients client(s), ${seconds} s" >&2
+      result[$mode-$clients]+="$(run_bench "$mode" "$clients")"$'\n'
+    done
+    stop_cluster
   done
-  stop_cluster
 done
 
 echo "| clients | plaintext ops/s | TLS ops/s | TLS / plaintext | plaintext p50 | TLS p50 | failed (plain/TLS) |"
 echo "|--:|--:|--:|--:|--:|--:|--:|"
 for clients in 1 100; do
-  read -r p_ops p_p50 p_failed <<<"${result[plain-$clients]}"
-  read -r t_ops t_p50 t_failed <<<"${result[tls-$clients]}"
-  share="$(python3 -c "print(f'{100 * $t_ops / max($p_ops, 1):.0f} %')")"
-  echo "| $clients | $p_ops | $t_ops | $share | ${p_p50} µs | ${t_p50} µs | $p_failed/$t_failed |"
+  python3 - "$clients" "${result[plain-$clients]}" "${result[tls-$clients]}" <<'PY'
+import statistics, sys
+clients, plain, tls = sys.argv[1], sys.argv[2].split("\n"), sys.argv[3].split("\n")
+def runs(lines):
+    return [tuple(int(x) for x in l.split()) for l in lines if l.strip()]
+p, t = runs(plain), runs(tls)
+mean = lambda rows, i: statistics.mean(r[i] for r in rows)
+print(f"| {clients} | {mean(p, 0):,.0f} | {mean(t, 0):,.0f} | "
+      f"{100 * mean(t, 0) / max(mean(p, 0), 1):.0f} % | {mean(p, 1):,.0f} µs | "
+      f"{mean(t, 1):,.0f} µs | {sum(r[2] for r in p)}/{sum(r[2] for r in t)} |")
+PY
 done

@@ -7,7 +7,8 @@
 // [Node.Read] go through the machine, and the KV helpers ([Node.Put],
 // [Node.Get], ...) through the built-in key-value machine when
 // [Config.StateMachine] is nil. [OpenClient] talks to a standalone cluster
-// (dengined) over TCP, and [Client.Watch] watches it.
+// (dengined) over TCP, [OpenTLSClient] over TLS, and [Client.Watch] watches
+// it.
 //
 // The package wraps libdengine's C API (include/dengine.h) with cgo and
 // finds it with pkg-config: build with PKG_CONFIG_PATH pointing at the
@@ -86,4 +87,18 @@
 // [ErrWatchOverflow] if it falls too far behind). Its start blocks until a
 // server answers, but returns ctx.Err() as soon as ctx ends; closing the
 // client ends its watches with [ErrShuttingDown].
+//
+// # TLS
+//
+// [Config.TLSCertFile], [Config.TLSKeyFile] and [Config.TLSCAFile] turn on
+// mutual TLS between nodes and TLS for the node's clients
+// (docs/operations.md, "TLS"); [Config.TLSRequireClientCert] makes clients
+// present a certificate, and then only [Config.TLSAdminIdentities] may run
+// membership changes, leadership transfers and snapshots (others get
+// [ErrPermissionDenied]). [Node.ReloadTLS] rotates the certificates.
+// A client names its CA, and its own certificate if it has one, in a
+// [ClientTLS]:
+//
+//	client, err := dengine.OpenTLSClient(endpoints, 10*time.Second, &dengine.ClientTLS{
+//		CAFile: "ca.crt", CertFile: "ops.crt", KeyFile: "ops.key"})
 package dengine

@@ -87,6 +87,7 @@ func (ca *testCA) node(id uint64) {
 		Subject:     pkix.Name{CommonName: "node-" + fmtUint(id)},
 		URIs:        []*url.URL{uri},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:    []string{"localhost"},
 	})
 }
 
@@ -99,6 +100,15 @@ func fmtUint(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // tlsNode starts a one-node cluster with mutual TLS serving clients.
 func tlsNode(t *testing.T, ca *testCA) (*cluster, string) {
+	return tlsNodeWith(t, ca, func(cfg *dengine.Config) {
+		cfg.TLSRequireClientCert = true
+		cfg.TLSAdminIdentities = []string{"ops"}
+	})
+}
+
+// tlsNodeWith starts a one-node cluster serving clients over TLS, with
+// configure's changes.
+func tlsNodeWith(t *testing.T, ca *testCA, configure func(*dengine.Config)) (*cluster, string) {
 	ca.node(1)
 	address := freeAddress(t)
 	c := newCluster(t, 1, func(cfg *dengine.Config) {
@@ -107,8 +117,7 @@ func tlsNode(t *testing.T, ca *testCA) (*cluster, string) {
 		cfg.TLSCertFile = ca.path("node-1.crt")
 		cfg.TLSKeyFile = ca.path("node-1.key")
 		cfg.TLSCAFile = ca.path("ca.crt")
-		cfg.TLSRequireClientCert = true
-		cfg.TLSAdminIdentities = []string{"ops"}
+		configure(cfg)
 	})
 	c.leader()
 	return c, address
@@ -121,6 +130,52 @@ func openTLS(t *testing.T, address string, tls *dengine.ClientTLS, timeout time.
 	}
 	t.Cleanup(func() { client.Close() })
 	return client
+}
+
+func TestTLSWithoutClientCertificates(t *testing.T) {
+	ca := newTestCA(t)
+	_, address := tlsNodeWith(t, ca, func(*dengine.Config) {})
+	ctx := ctxFor(t)
+	client := openTLS(t, address, &dengine.ClientTLS{CAFile: ca.path("ca.crt")}, 10*time.Second)
+	if err := client.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := client.Get(ctx, []byte("k"), dengine.ReadLinearizable); err != nil || string(v) != "v" {
+		t.Fatalf("get: %q, %v", v, err)
+	}
+	// Without required certificates every client may run admin calls.
+	if _, err := client.Snapshot(ctx); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+}
+
+func TestTLSServerNamesAndVersions(t *testing.T) {
+	ca := newTestCA(t)
+	_, address := tlsNode(t, ca)
+	ctx := ctxFor(t)
+	// The node's certificate names localhost too; the endpoint is an IP.
+	named := ca.client("ops")
+	named.ServerName, named.MinVersion = "localhost", "1.2"
+	if err := openTLS(t, address, named, 10*time.Second).Put(ctx, []byte("named"), []byte("yes")); err != nil {
+		t.Fatalf("server name localhost: %v", err)
+	}
+	elsewhere := ca.client("ops")
+	elsewhere.ServerName = "elsewhere.example"
+	if err := openTLS(t, address, elsewhere, 2*time.Second).Put(ctx, []byte("x"), []byte("y")); !errors.Is(err, dengine.ErrIO) {
+		t.Fatalf("a name the certificate does not carry: %v", err)
+	}
+
+	half := ca.client("ops")
+	half.KeyFile = ""
+	if _, err := dengine.OpenTLSClient([]string{address}, time.Second, half); !errors.Is(err, dengine.ErrInvalidArgument) {
+		t.Fatalf("a certificate without its key: %v", err)
+	}
+	old := ca.client("ops")
+	old.MinVersion = "1.1"
+	if _, err := dengine.OpenTLSClient([]string{address}, time.Second, old); !errors.Is(err, dengine.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "min_version") {
+		t.Fatalf("a bad version: %v", err)
+	}
 }
 
 func TestTLSAdminsAndOrdinaryClients(t *testing.T) {
@@ -144,6 +199,9 @@ func TestTLSAdminsAndOrdinaryClients(t *testing.T) {
 	}
 	if err := app.TransferLeadership(ctx, 1); !errors.Is(err, dengine.ErrPermissionDenied) {
 		t.Fatalf("a non-admin's transfer: %v", err)
+	}
+	if _, err := app.Snapshot(ctx); !errors.Is(err, dengine.ErrPermissionDenied) {
+		t.Fatalf("a non-admin's snapshot: %v", err)
 	}
 	if v, err := app.Get(ctx, []byte("k"), dengine.ReadLinearizable); err != nil || string(v) != "v" {
 		t.Fatalf("get: %q, %v", v, err)
@@ -201,8 +259,14 @@ func TestTLSConfigErrorsAndReload(t *testing.T) {
 	if err := node.ReloadTLS(); !errors.Is(err, dengine.ErrInvalidArgument) || !strings.Contains(err.Error(), "node-1.crt") {
 		t.Fatalf("a bad file: %v", err)
 	}
+	if err := os.Remove(ca.path("node-1.crt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := node.ReloadTLS(); !errors.Is(err, dengine.ErrInvalidArgument) || !strings.Contains(err.Error(), "node-1.crt") {
+		t.Fatalf("a deleted file: %v", err)
+	}
 	if err := openTLS(t, address, ca.client("ops"), 10*time.Second).Put(ctx, []byte("k"), []byte("w")); err != nil {
-		t.Fatalf("after a refused reload: %v", err)
+		t.Fatalf("after refused reloads: %v", err)
 	}
 
 	plain := newCluster(t, 1, nil)

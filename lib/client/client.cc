@@ -17,7 +17,7 @@ using net::ClientResponse;
 // The status a response carries, as the call's result.
 Status answer_status(const ClientResponse& response) {
   return Status{response.status, response.message, response.leader_id,
-                response.leader_address};
+                response.leader_address, false};
 }
 
 // Runs `request` and, when it went through, returns the response's own
@@ -238,6 +238,7 @@ Status Client::call_with_retries(ClientRequest* request,
   bool pause = false;             // back off before the next attempt
   bool redirected = false;        // the last attempt was sent to a leader hint
   bool may_have_applied = false;  // an attempt so far
+  size_t tls_failures = 0;        // attempts in a row whose TLS failed
   while (attempts <= options_.max_retries) {
     if (pause) back_off(backoffs++, deadline);
     if (attempts > 0 && Clock::now() >= deadline) break;
@@ -247,6 +248,11 @@ Status Client::call_with_retries(ClientRequest* request,
     last = attempt(request, deadline, response, &reused, &sent);
     if (!last.ok()) {
       may_have_applied = may_have_applied || sent;
+      // A refused certificate is refused again: once every endpoint in a
+      // row has failed TLS, give up with the reason instead of retrying
+      // until the deadline.
+      tls_failures = last.tls_failed ? tls_failures + 1 : 0;
+      if (tls_failures >= options_.endpoints.size()) break;
       if (reused && last.code == DENGINE_ERR_IO) {
         // The server closed a connection left idle since an earlier call
         // (e.g. it restarted): reconnect to the same server at once.

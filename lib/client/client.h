@@ -80,7 +80,11 @@ struct ClientOptions {
   // tls_server_name (empty: the host of the endpoint dialed), and the
   // context's certificate, if any, is presented (its common name is the
   // client's identity, docs/client-protocol.md "TLS"). A handshake that
-  // fails is a DENGINE_ERR_IO attempt with the reason.
+  // fails is a DENGINE_ERR_IO attempt with the reason; the call moves to
+  // the next endpoint as after any I/O error, and gives up with that reason
+  // once every endpoint in a row has failed TLS (retrying cannot fix a
+  // certificate). DENGINE_ERR_PERMISSION_DENIED (an admin operation from a
+  // client whose identity is not an admin) is final, never retried.
   std::shared_ptr<const net::TlsContext> tls;
   std::string tls_server_name;
 

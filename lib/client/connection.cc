@@ -187,8 +187,7 @@ Status Connection::wait(short events, Clock::time_point deadline,
 Status Connection::send(std::string_view bytes, Clock::time_point deadline) {
   if (tls_ == nullptr) return send_raw(bytes, deadline);
   if (!tls_->send(bytes)) {
-    return Status::error(DENGINE_ERR_IO,
-                         "TLS with " + name_ + ": " +
+    return Status::tls_error("TLS with " + name_ + ": " +
                              (tls_->failed() ? tls_->error() : "closed"));
   }
   return send_raw(tls_->take_ciphertext(), deadline);
@@ -231,12 +230,12 @@ Status Connection::read_some(Clock::time_point deadline, const char* what) {
     if (!status.ok()) return status;
     const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
     if (n == 0) {
-      const bool handshaking = tls_ != nullptr && !tls_->handshake_done();
-      return Status::error(
-          DENGINE_ERR_IO,
-          name_ + (handshaking ? " closed the connection during the TLS "
-                                 "handshake: is it serving plaintext?"
-                               : " closed the connection"));
+      if (tls_ != nullptr && !tls_->handshake_done()) {
+        return Status::tls_error(name_ +
+                                 " closed the connection during the TLS "
+                                 "handshake: is it serving plaintext?");
+      }
+      return Status::error(DENGINE_ERR_IO, name_ + " closed the connection");
     }
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
@@ -247,8 +246,7 @@ Status Connection::read_some(Clock::time_point deadline, const char* what) {
     received_any_ = true;
     if (tls_ == nullptr) {
       if (first && net::looks_like_tls_record(bytes)) {
-        return Status::error(DENGINE_ERR_IO,
-                             name_ +
+        return Status::tls_error(name_ +
                                  " speaks TLS: open the client with TLS "
                                  "options (a CA file)");
       }
@@ -262,8 +260,7 @@ Status Connection::read_some(Clock::time_point deadline, const char* what) {
       if (Status s = send_raw(reply, deadline); !s.ok() && ok) return s;
     }
     if (!ok) {
-      return Status::error(DENGINE_ERR_IO,
-                           "TLS with " + name_ + ": " + tls_->error());
+      return Status::tls_error("TLS with " + name_ + ": " + tls_->error());
     }
     decoder_.feed(tls_->take_plaintext());
     if (tls_->peer_closed()) {

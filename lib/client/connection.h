@@ -8,9 +8,12 @@
 // With TLS (a TlsTarget) the connection does the handshake in open(), within
 // the deadline, and then encrypts and decrypts every byte; a handshake or
 // record failure is DENGINE_ERR_IO with the reason ("the peer's certificate
-// has expired"). A plaintext connection that receives a TLS record reports
-// that the server speaks TLS, and a TLS one whose server closes during the
-// handshake that it may be serving plaintext.
+// has expired"), marked Status::tls_failed. A plaintext connection that
+// receives a TLS record reports that the server speaks TLS, and a TLS one
+// whose server closes during the handshake that it may be serving
+// plaintext; both are marked tls_failed too. With TLS 1.3 a server that
+// refuses this client's certificate says so after the client's handshake
+// has ended: the refusal comes from the first receive().
 //
 // The wake fd (optional, owned by the caller, e.g. an eventfd) lets another
 // thread interrupt a connection's waits: every wait polls it with the

@@ -17,9 +17,16 @@ struct [[nodiscard]] Status {
   // the "host:port" its clients reach it at.
   uint64_t leader_id = 0;
   std::string leader_address;
+  // On DENGINE_ERR_IO: TLS failed (a certificate refused by either side, a
+  // TLS/plaintext mismatch), not the network: the same server with the
+  // same credentials fails the same way again.
+  bool tls_failed = false;
 
   static Status error(int code, std::string message) {
-    return Status{code, std::move(message), 0, ""};
+    return Status{code, std::move(message), 0, "", false};
+  }
+  static Status tls_error(std::string message) {
+    return Status{DENGINE_ERR_IO, std::move(message), 0, "", true};
   }
   bool ok() const { return code == DENGINE_OK; }
 };

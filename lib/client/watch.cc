@@ -79,7 +79,9 @@ struct Watch::State {
   // further attempts were made or `deadline` passed, or
   // DENGINE_ERR_CANCELLED. `pause`: back off (and move to the next
   // endpoint) before the first attempt too. *backoffs counts the backoffs
-  // in a row, for their growth.
+  // in a row, for their growth. With a deadline (the start), it also gives
+  // up once every endpoint in a row has failed TLS, as client calls do; a
+  // running watch keeps trying (its servers' certificates may be fixed).
   Status open_stream(Clock::time_point deadline, int64_t max_retries,
                      bool pause, int* backoffs,
                      std::optional<Refusal>* refusal);
@@ -215,6 +217,7 @@ Status Watch::State::open_stream(Clock::time_point deadline,
                                  std::optional<Refusal>* refusal) {
   Status last;
   int64_t attempts = 0;
+  size_t tls_failures = 0;  // attempts in a row whose TLS failed
   for (;; pause = true) {
     if (attempts > max_retries) break;
     if (pause) {
@@ -231,6 +234,10 @@ Status Watch::State::open_stream(Clock::time_point deadline,
     bool retry = false;
     last = attempt(deadline, &retry, refusal);
     if (last.ok() || !retry) return last;
+    tls_failures = last.tls_failed ? tls_failures + 1 : 0;
+    if (deadline != kNoDeadline && tls_failures >= options.endpoints.size()) {
+      break;
+    }
     base::log_line(DENGINE_LOG_INFO,
                    "client watch: " + last.message + "; trying again");
   }

@@ -1,3 +1,7 @@
+// The peer transport's lifetime and thread-safe entry points: start (resolve,
+// bind, listen, the loop thread), stop, send, send_bulk, add_peer,
+// remove_peer, post, stats, and the loop's wake-up that takes their work
+// (see transport_impl.h).
 #include "net/transport.h"
 
 #include <algorithm>
@@ -40,6 +44,10 @@ std::string Transport::Impl::start() {
   if (config.reconnect_initial.count() <= 0 ||
       config.reconnect_max < config.reconnect_initial) {
     return "transport: bad reconnect backoff";
+  }
+  if (config.tls != nullptr && !config.tls->current()->has_certificate()) {
+    return "transport: tls has no cert_file (a node presents a certificate "
+           "on both sides of its peer connections)";
   }
   sockaddr_storage listen_addr{};
   std::string error =

@@ -86,9 +86,11 @@ struct TransportStats {
   uint64_t bulk_frames_received = 0;  // delivered to the bulk channel
   uint64_t bulk_frames_dropped = 0;   // refused by send_bulk, or lost
   uint64_t connections_rejected = 0;  // incoming, closed for bad input
-  uint64_t bytes_sent = 0;            // every frame written, to any peer
-  uint64_t bytes_received = 0;        // every byte read, from anyone
-  std::string last_error;  // why the last connection was closed, if any
+  // Bytes on the wire, as in PeerTraffic (with TLS: records, handshakes
+  // included, so more than the frames they carry).
+  uint64_t bytes_sent = 0;      // every byte written, to any peer
+  uint64_t bytes_received = 0;  // every byte read, from anyone
+  std::string last_error;       // why the last connection was closed, if any
   // The peers known now, by id (a removed peer's traffic is forgotten).
   std::map<raft::NodeId, PeerTraffic> peers;
 };

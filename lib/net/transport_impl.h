@@ -7,7 +7,10 @@
 // What travels between threads: send() and send_bulk() queue frames on a
 // PeerLink under `mu` and wake the loop (uv_async); the loop takes them in
 // flush(). add_peer(), remove_peer() and post() leave their work under `mu`
-// the same way. Everything else is the loop thread's.
+// the same way. The TLS credentials (config.tls) guard themselves: a
+// rotation may swap them on any thread, and the loop takes current() once
+// per new connection. Everything else, each connection's TlsSession
+// included, is the loop thread's.
 #pragma once
 
 #include <netdb.h>
@@ -191,6 +194,8 @@ struct Transport::Impl {
   bool write_wire(PeerLink* link, std::string bytes, uint64_t messages,
                   bool bulk);
   bool flush_tls(PeerLink* link);
+  // Counts frames that never reached the socket as dropped.
+  void unwritten(PeerLink* link, uint64_t messages, bool bulk);
   void written(WriteReq* req, int status);
   void flush(PeerLink* link);
   void close_connection(PeerLink* link);

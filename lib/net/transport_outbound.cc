@@ -1,6 +1,7 @@
-// Each peer's outgoing connection, on the loop thread: connect, the hello,
-// writes and flushes, the loss of a connection and the backoff before the
-// next attempt (see transport_impl.h).
+// Each peer's outgoing connection, on the loop thread: connect, the TLS
+// handshake if configured (the acceptor's certificate must name the peer
+// dialed), the hello, writes and flushes (encrypted with TLS), the loss of a
+// connection and the backoff before the next attempt (see transport_impl.h).
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -192,6 +193,7 @@ bool Transport::Impl::write(PeerLink* link, std::string bytes,
                             uint64_t messages, bool bulk) {
   if (TlsSession* tls = link->conn->tls.get()) {
     if (!tls->send(bytes)) {
+      unwritten(link, messages, bulk);
       lose_connection(link, "TLS with " + peer_name(link->id) + ": " +
                                 (tls->failed() ? tls->error() : "closed"));
       return false;
@@ -199,6 +201,15 @@ bool Transport::Impl::write(PeerLink* link, std::string bytes,
     bytes = tls->take_ciphertext();
   }
   return write_wire(link, std::move(bytes), messages, bulk);
+}
+
+void Transport::Impl::unwritten(PeerLink* link, uint64_t messages, bool bulk) {
+  std::lock_guard lock(mu);
+  if (bulk) {
+    ++stats.bulk_frames_dropped;
+  } else {
+    tally(find_link(link->id), 0, messages);
+  }
 }
 
 bool Transport::Impl::write_wire(PeerLink* link, std::string bytes,
@@ -218,14 +229,7 @@ bool Transport::Impl::write_wire(PeerLink* link, std::string bytes,
                      ->written(static_cast<WriteReq*>(r->data), status);
                });
   if (rc != 0) {
-    {
-      std::lock_guard lock(mu);
-      if (bulk) {
-        ++stats.bulk_frames_dropped;
-      } else {
-        tally(find_link(link->id), 0, messages);
-      }
-    }
+    unwritten(link, messages, bulk);
     delete req;
     lose_connection(link, uv_error("write to " + peer_name(link->id), rc));
     return false;

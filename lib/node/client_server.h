@@ -7,6 +7,19 @@
 // logged with the client's address (at most one line a second), and closes
 // that one connection; nothing else is affected. A request that decodes but
 // breaks the argument rules is only answered.
+//
+// With TLS (ClientServerOptions::tls) every connection speaks TLS from its
+// first byte, over the same loop thread; see docs/client-protocol.md, "TLS".
+// With client certificates required, a client's identity is its verified
+// certificate's common name, and the admin operations (ClientAccess:
+// add-learner, promote, remove-node, transfer-leader, snapshot) are answered
+// DENGINE_ERR_PERMISSION_DENIED unless the identity is one of
+// admin_identities; the connection stays open and the refusal is logged like
+// a bad frame. Without required client certificates nothing is checked:
+// whoever reaches the port may run every operation, as without TLS.
+// Mismatches are refused at once: a TLS ClientHello on a plaintext listener
+// is logged and closed; plaintext on a TLS listener gets a TLS alert record,
+// which a plaintext client recognizes, and is closed.
 #pragma once
 
 #include <chrono>
@@ -33,11 +46,14 @@ struct ClientServerOptions {
   // Requests one connection may have in flight; beyond it the server stops
   // reading from that connection until some complete.
   size_t max_in_flight_per_connection = 4096;
-  // Null: plaintext. Otherwise each accepted connection takes
-  // tls->current() (a rotation applies to new connections).
+  // Null: plaintext, at no extra cost. Otherwise each accepted connection
+  // starts a server TlsSession with tls->current() (a rotation applies to
+  // new connections; open ones keep their context).
   std::shared_ptr<net::TlsCredentials> tls;
-  // With tls: whether clients must present a certificate, and which
-  // identities (certificate common names) may run admin operations.
+  // With tls: access.require_client_cert makes the session demand a client
+  // certificate (PeerCert::kRequired; else kOptional, and nothing is
+  // checked per operation), and access.admin_identities lists the
+  // certificate common names allowed the admin operations.
   ClientAccess access;
 };
 

@@ -1,9 +1,10 @@
 """Shared fixtures: free loopback ports, clusters of in-process nodes and
-of node processes."""
+of node processes, and a test CA for TLS."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -187,3 +188,76 @@ def processes(tmp_path: Path) -> Iterator[ProcessCluster]:
         yield cluster
     finally:
         cluster.kill_all()
+
+
+class CertificateAuthority:
+    """A throwaway CA in ``dir``, made with the openssl command line (EC
+    P-256 keys), that issues node and client certificates beside it."""
+
+    _EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def __init__(self, dir: Path) -> None:
+        self.dir = dir
+        dir.mkdir(parents=True, exist_ok=True)
+        self._openssl(
+            "req", "-x509", *self._EC, "-keyout", "ca.key", "-out", "ca.crt",
+            "-days", "2", "-subj", "/CN=test CA",
+        )
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "ca.crt"
+
+    def issue(self, stem: str, cn: str, sans: str = "") -> None:
+        """Writes <stem>.crt and <stem>.key (a new key each time), for the
+        common name ``cn`` and the subjectAltName list ``sans``."""
+        self._openssl(
+            "req", *self._EC, "-keyout", f"{stem}.key", "-out", f"{stem}.csr",
+            "-subj", f"/CN={cn}",
+        )
+        ext = self.dir / f"{stem}.ext"
+        ext.write_text(f"subjectAltName={sans}\n" if sans else "")
+        self._openssl(
+            "x509", "-req", "-in", f"{stem}.csr", "-CA", "ca.crt", "-CAkey",
+            "ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext.name,
+            "-out", f"{stem}.crt",
+        )
+
+    def node(self, node_id: int, cn: str | None = None) -> dict[str, Any]:
+        """Issues node-<id>.crt and .key (names: the node's URI SAN,
+        127.0.0.1 and localhost) and returns them as Node TLS keywords."""
+        stem = f"node-{node_id}"
+        self.issue(
+            stem, cn or stem, f"URI:dengine:node:{node_id},IP:127.0.0.1,DNS:localhost"
+        )
+        return {
+            "tls_cert_file": self.dir / f"{stem}.crt",
+            "tls_key_file": self.dir / f"{stem}.key",
+            "tls_ca_file": self.ca_file,
+        }
+
+    def client(self, identity: str | None, **options: Any) -> dengine.ClientTLS:
+        """Client TLS options trusting this CA: with a certificate whose
+        common name is ``identity`` (issued on first use), or none (None)."""
+        if identity is None:
+            return dengine.ClientTLS(ca_file=self.ca_file, **options)
+        if not (self.dir / f"{identity}.crt").exists():
+            self.issue(identity, identity)
+        return dengine.ClientTLS(
+            ca_file=self.ca_file,
+            cert_file=self.dir / f"{identity}.crt",
+            key_file=self.dir / f"{identity}.key",
+            **options,
+        )
+
+    def _openssl(self, *args: str) -> None:
+        subprocess.run(
+            ["openssl", *args], cwd=self.dir, check=True, capture_output=True
+        )
+
+
+@pytest.fixture
+def tls_ca(tmp_path: Path) -> CertificateAuthority:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command line")
+    return CertificateAuthority(tmp_path / "tls")

@@ -1,106 +1,90 @@
 """TLS from Python: a node with tls_* options serving dengine.Client over
-mutual TLS, admin and ordinary identities, refusals, and reload_tls.
-Certificates are made with the openssl command line."""
+TLS and mutual TLS, admin and ordinary identities, server names, refusals,
+and reload_tls. Certificates come from the tls_ca fixture (conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FAST, free_port
+from conftest import FAST, CertificateAuthority, free_port
 
 import dengine
 
-EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+Served = tuple[dengine.Node, str]
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def issue(dir: Path, stem: str, cn: str, sans: str = "") -> None:
-    openssl("req", *EC, "-keyout", f"{stem}.key", "-out", f"{stem}.csr",
-            "-subj", f"/CN={cn}", cwd=dir)
-    (dir / f"{stem}.ext").write_text(f"subjectAltName={sans}\n" if sans else "")
-    openssl("x509", "-req", "-in", f"{stem}.csr", "-CA", "ca.crt", "-CAkey",
-            "ca.key", "-CAcreateserial", "-days", "2", "-extfile",
-            f"{stem}.ext", "-out", f"{stem}.crt", cwd=dir)
-
-
-@pytest.fixture
-def certs(tmp_path: Path) -> Path:
-    dir = tmp_path / "tls"
-    dir.mkdir()
-    openssl("req", "-x509", *EC, "-keyout", "ca.key", "-out", "ca.crt",
-            "-days", "2", "-subj", "/CN=test CA", cwd=dir)
-    issue(dir, "node-1", "node-1", "URI:dengine:node:1,IP:127.0.0.1")
-    issue(dir, "ops", "ops")
-    issue(dir, "app", "app")
-    return dir
-
-
-def tls_options(certs: Path) -> dict[str, object]:
-    return {
-        "tls_cert_file": certs / "node-1.crt",
-        "tls_key_file": certs / "node-1.key",
-        "tls_ca_file": certs / "ca.crt",
-        "tls_require_client_cert": True,
-        "tls_admin_identities": ["ops"],
-    }
-
-
-@pytest.fixture
-def served(tmp_path: Path, certs: Path) -> Iterator[tuple[dengine.Node, str]]:
+def start(tmp_path: Path, tls_ca: CertificateAuthority, **tls: object) -> Served:
+    """Node 1, alone, serving clients on a fresh address with TLS."""
     address = f"127.0.0.1:{free_port()}"
-    with dengine.Node(
+    node = dengine.Node(
         id=1,
         data_dir=tmp_path / "data",
         initial_voters=[1],
         client_address=address,
-        **tls_options(certs),
+        **tls_ca.node(1),
+        **tls,
         **FAST,
-    ) as node:
+    )
+    try:
         node.wait_for_leader()
+    except BaseException:
+        node.close()
+        raise
+    return node, address
+
+
+@pytest.fixture
+def served(tmp_path: Path, tls_ca: CertificateAuthority) -> Iterator[Served]:
+    """Mutual TLS: client certificates required, "ops" the admin."""
+    node, address = start(
+        tmp_path, tls_ca, tls_require_client_cert=True, tls_admin_identities=["ops"]
+    )
+    with node:
         yield node, address
 
 
-def client_tls(certs: Path, who: str | None) -> dengine.ClientTLS:
-    if who is None:
-        return dengine.ClientTLS(ca_file=certs / "ca.crt")
-    return dengine.ClientTLS(
-        ca_file=certs / "ca.crt",
-        cert_file=certs / f"{who}.crt",
-        key_file=certs / f"{who}.key",
-    )
+def test_tls_without_client_certificates(
+    tmp_path: Path, tls_ca: CertificateAuthority
+) -> None:
+    node, address = start(tmp_path, tls_ca)
+    with node, dengine.Client(address, timeout=10, tls=tls_ca.client(None)) as client:
+        client.put("k", "v")
+        assert client.get("k") == b"v"
+        assert node.get("k") == b"v"
+        # Without required certificates every client may run admin calls.
+        assert client.snapshot() > 0
 
 
 def test_admins_and_ordinary_clients(
-    served: tuple[dengine.Node, str], certs: Path
+    served: Served, tls_ca: CertificateAuthority
 ) -> None:
     _, address = served
-    with dengine.Client(address, timeout=10, tls=client_tls(certs, "ops")) as ops:
+    with dengine.Client(address, timeout=10, tls=tls_ca.client("ops")) as ops:
         ops.put("k", "v")
         assert ops.get("k") == b"v"
         assert ops.snapshot() > 0
-    with dengine.Client(address, timeout=10, tls=client_tls(certs, "app")) as app:
+    with dengine.Client(address, timeout=10, tls=tls_ca.client("app")) as app:
         app.put("a", "b")
         with pytest.raises(dengine.PermissionDeniedError) as info:
             app.remove(1)
         assert '"app"' in info.value.message
         assert isinstance(info.value, PermissionError)
+        assert isinstance(info.value, dengine.DengineError)
         with pytest.raises(dengine.PermissionDeniedError):
             app.transfer_leadership(1)
+        with pytest.raises(dengine.PermissionDeniedError):
+            app.snapshot()
         assert app.get("a") == b"b"
+        assert [m.id for m in app.status().members] == [1]
 
 
 def test_refused_clients_fail_with_the_reason(
-    served: tuple[dengine.Node, str], certs: Path
+    served: Served, tls_ca: CertificateAuthority
 ) -> None:
     _, address = served
-    with dengine.Client(address, timeout=2, tls=client_tls(certs, None)) as anonymous:
+    with dengine.Client(address, timeout=2, tls=tls_ca.client(None)) as anonymous:
         with pytest.raises(dengine.IOError) as info:
             anonymous.put("x", "y")
         assert "certificate" in info.value.message
@@ -108,39 +92,91 @@ def test_refused_clients_fail_with_the_reason(
         with pytest.raises(dengine.IOError) as info:
             plaintext.put("x", "y")
         assert "TLS" in info.value.message
-    with pytest.raises(dengine.InvalidArgumentError) as bad:
-        dengine.Client(address, tls=dengine.ClientTLS(ca_file=certs / "none.crt"))
-    assert "none.crt" in bad.value.message
 
 
-def test_bad_options_and_files_are_refused(tmp_path: Path, certs: Path) -> None:
-    options = tls_options(certs)
+def test_server_names_and_versions(
+    served: Served, tls_ca: CertificateAuthority
+) -> None:
+    _, address = served
+    # The node's certificate names localhost too; the endpoint is an IP.
+    named = tls_ca.client("ops", server_name="localhost", min_version="1.2")
+    with dengine.Client(address, timeout=10, tls=named) as client:
+        client.put("named", "yes")
+    elsewhere = tls_ca.client("ops", server_name="elsewhere.example")
+    with dengine.Client(address, timeout=2, tls=elsewhere) as client:
+        with pytest.raises(dengine.IOError):
+            client.put("x", "y")
+
+
+def test_bad_client_options_name_the_file_or_option(
+    tls_ca: CertificateAuthority,
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
     with pytest.raises(dengine.InvalidArgumentError) as info:
-        dengine.Node(id=1, data_dir=tmp_path / "d", initial_voters=[1],
-                     **{**options, "tls_cert_file": certs / "missing.crt"})
+        dengine.Client(address, tls=dengine.ClientTLS(ca_file=tls_ca.dir / "none.crt"))
+    assert "none.crt" in info.value.message
+    ops = tls_ca.client("ops")
+    with pytest.raises(dengine.InvalidArgumentError):
+        dengine.Client(
+            address, tls=dengine.ClientTLS(ca_file=ops.ca_file, cert_file=ops.cert_file)
+        )
+    with pytest.raises(dengine.InvalidArgumentError) as info:
+        dengine.Client(address, tls=tls_ca.client(None, min_version="1.1"))
+    assert "min_version" in info.value.message
+
+
+def test_bad_node_options_and_files_are_refused(
+    tmp_path: Path, tls_ca: CertificateAuthority
+) -> None:
+    files = tls_ca.node(1)
+    with pytest.raises(dengine.InvalidArgumentError) as info:
+        dengine.Node(
+            id=1,
+            data_dir=tmp_path / "d",
+            initial_voters=[1],
+            **{**files, "tls_cert_file": tls_ca.dir / "missing.crt"},
+        )
     assert "missing.crt" in info.value.message
+    (tls_ca.dir / "garbage.key").write_text("not a key\n")
+    with pytest.raises(dengine.InvalidArgumentError) as info:
+        dengine.Node(
+            id=1,
+            data_dir=tmp_path / "d",
+            initial_voters=[1],
+            **{**files, "tls_key_file": tls_ca.dir / "garbage.key"},
+        )
+    assert "garbage.key" in info.value.message
     with pytest.raises(dengine.InvalidArgumentError) as info:
         dengine.Node(id=1, data_dir=tmp_path / "d", tls_min_version="1.1")
     assert "tls_min_version" in info.value.message
-    with pytest.raises(dengine.InvalidArgumentError):
+    with pytest.raises(dengine.InvalidArgumentError, match="tls_require_client_cert"):
         dengine.Node(id=1, data_dir=tmp_path / "d", tls_require_client_cert="yes")
-    with pytest.raises(dengine.InvalidArgumentError):
+    with pytest.raises(dengine.InvalidArgumentError, match="tls_admin_identities"):
         dengine.Node(id=1, data_dir=tmp_path / "d", tls_admin_identities="ops")
 
 
-def test_reload_tls(served: tuple[dengine.Node, str], certs: Path) -> None:
+def test_reload_tls(served: Served, tls_ca: CertificateAuthority) -> None:
     node, address = served
-    shutil.copy(certs / "node-1.crt", certs / "node-1.saved")
-    issue(certs, "node-1", "node-1 renewed", "URI:dengine:node:1,IP:127.0.0.1")
+    tls_ca.node(1, cn="node-1 renewed")  # new key and certificate in place
     node.reload_tls()
-    with dengine.Client(address, timeout=10, tls=client_tls(certs, "ops")) as ops:
+    with dengine.Client(address, timeout=10, tls=tls_ca.client("ops")) as ops:
         ops.put("after", "reload")
-    (certs / "node-1.crt").write_text("not a certificate\n")
+
+    cert = tls_ca.dir / "node-1.crt"
+    good = cert.read_bytes()
+    cert.write_text("not a certificate\n")
     with pytest.raises(dengine.InvalidArgumentError) as info:
         node.reload_tls()
     assert "node-1.crt" in info.value.message
-    with dengine.Client(address, timeout=10, tls=client_tls(certs, "ops")) as ops:
+    cert.unlink()
+    with pytest.raises(dengine.InvalidArgumentError) as info:
+        node.reload_tls()
+    assert "node-1.crt" in info.value.message
+    # The refused reloads kept the certificates in use.
+    with dengine.Client(address, timeout=10, tls=tls_ca.client("ops")) as ops:
         assert ops.get("after") == b"reload"
+    cert.write_bytes(good)
+    node.reload_tls()
 
 
 def test_reload_without_tls_is_unsupported(tmp_path: Path) -> None:

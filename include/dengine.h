@@ -403,8 +403,8 @@ enum {
 };
 
 /* A new configuration with every default (see docs/operations.md): built-in
- * RocksDB KV machine, WAL log, peer address 127.0.0.1:0, tick 50 ms,
- * election after 10-20 ticks, heartbeat every 2, linearizable reads, a
+ * RocksDB KV machine, WAL log, peer address 127.0.0.1:0, tick 10 ms,
+ * election after 15-30 ticks, heartbeat every 3, linearizable reads, a
  * snapshot every 10,000 entries or 64 MiB, 2 snapshots kept, entries up to
  * 16 MiB. Free it with dengine_config_free. Any thread; a config is not
  * thread-safe (one thread at a time). */

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "node/client_server.h"
 #include "node/node.h"
 #include "node/serial_executor.h"
+#include "node/tick_clock.h"
 #include "raft/raft.h"
 #include "sm/state_machine_handler.h"
 #include "storage/raft_storage.h"
@@ -136,7 +138,7 @@ struct Node::Impl {
   raft::Term last_reported_term = 0;
   raft::NodeId last_reported_leader = raft::kNoNode;
   Clock::time_point last_proposal = Clock::now();
-  Clock::time_point last_tick_at;  // the core's clock, in whole ticks
+  std::optional<TickClock> tick_clock;  // the core's clock (set by start)
 
   // Reads of the machine (any thread) end before it is stopped.
   std::shared_mutex machine_mutex;
@@ -172,6 +174,8 @@ struct Node::Impl {
   void on_tick();
   // Ticks the core for every tick interval elapsed since the last tick.
   void advance_clock();
+  // Arms the ticker (a one-shot timer) for the tick clock's next grid point.
+  void arm_ticker();
   void drive();
   void handle_ready(raft::Ready ready);
   std::shared_ptr<storage::StagedSnapshot> take_received_snapshot(

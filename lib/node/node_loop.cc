@@ -81,18 +81,16 @@ int Node::Impl::start_loop(std::string* error) {
     impl_of(reinterpret_cast<uv_handle_t*>(h))->drain_inbox();
   });
   uv_timer_init(&loop, &ticker);
-  const uint64_t tick_ms = static_cast<uint64_t>(options.tick_interval.count());
-  uv_timer_start(
-      &ticker,
-      [](uv_timer_t* h) {
-        impl_of(reinterpret_cast<uv_handle_t*>(h))->on_tick();
-      },
-      tick_ms, tick_ms);
+  // After a pause (SIGSTOP, a VM freeze, a long GC in the host) the leader's
+  // lease must have run out by the time it serves anything; beyond a few
+  // election timeouts more ticks change nothing.
+  tick_clock.emplace(options.tick_interval, Clock::now(),
+                     4 * static_cast<int64_t>(options.election_ticks));
+  arm_ticker();
   {
     std::lock_guard lock(inbox_mutex);
     inbox_closed = false;
   }
-  last_tick_at = Clock::now();
   loop_thread = std::thread([this] {
     loop_thread_id = std::this_thread::get_id();
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -116,19 +114,22 @@ bool Node::Impl::post(std::function<void()> task) {
 }
 
 void Node::Impl::advance_clock() {
-  // One core tick per elapsed tick interval of the monotonic clock, not per
-  // timer callback: after the process was paused (SIGSTOP, a VM freeze, a
-  // long GC in the host) the timer fires once, but the leader's lease must
-  // have run out by the time it serves anything. Beyond a few election
-  // timeouts more ticks change nothing.
-  const Clock::time_point now = Clock::now();
-  const auto interval = options.tick_interval;
-  int64_t due = (now - last_tick_at) / interval;
-  if (due <= 0) return;
-  last_tick_at += due * interval;
-  due =
-      std::min<int64_t>(due, 4 * static_cast<int64_t>(options.election_ticks));
+  // One core tick per tick interval of the monotonic clock that passed, not
+  // per timer callback (see tick_clock.h).
+  const int64_t due = tick_clock->advance(Clock::now());
   for (int64_t i = 0; i < due; ++i) raft->tick();
+}
+
+void Node::Impl::arm_ticker() {
+  // A one-shot timer for the next grid point; uv_now() may lag behind the
+  // clock by the loop's last wait, so it is brought up to date first.
+  uv_update_time(&loop);
+  uv_timer_start(
+      &ticker,
+      [](uv_timer_t* h) {
+        impl_of(reinterpret_cast<uv_handle_t*>(h))->on_tick();
+      },
+      tick_clock->ms_until_next(Clock::now()), 0);
 }
 
 void Node::Impl::drain_inbox() {
@@ -145,6 +146,7 @@ void Node::Impl::drain_inbox() {
 void Node::Impl::on_tick() {
   if (failed || shutting_down) return;
   advance_clock();
+  arm_ticker();
   const Clock::time_point now = Clock::now();
   expire_deadlines(now);
   maybe_tick_kv_clock(now);

@@ -109,9 +109,11 @@ struct NodeOptions {
 
   // Options: tick_ms, election_ticks (an election timeout is election_ticks
   // to twice that), heartbeat_ticks, default_read.
-  std::chrono::milliseconds tick_interval{50};
-  int election_ticks = 10;
-  int heartbeat_ticks = 2;
+  // The defaults elect a new leader 150-300 ms after the old one stops
+  // answering (docs/operations.md "[raft]" has the trade-off).
+  std::chrono::milliseconds tick_interval{10};
+  int election_ticks = 15;
+  int heartbeat_ticks = 3;
   ReadConsistency default_read = ReadConsistency::kLinearizable;
   // Options: snapshot_entries, snapshot_bytes (any value: 0 disables that
   // threshold), snapshots_kept, max_entry_bytes (the largest entry a

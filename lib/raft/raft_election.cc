@@ -64,9 +64,15 @@ void Raft::start_election(bool pre_vote, bool transfer) {
 
 void Raft::handle_vote_request(const Message& m) {
   const bool pre_vote = m.type == MessageType::kPreVote;
-  const bool can_vote = vote_ == m.from ||
-                        (vote_ == kNoNode && leader_ == kNoNode) ||
-                        (pre_vote && m.term > term_);
+  bool can_vote = vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) ||
+                  (pre_vote && m.term > term_);
+  if (pre_vote && role_ == Role::kPreCandidate && m.term == term_ + 1 &&
+      m.log_term == log_.last_term() && m.index == log_.last_index()) {
+    // Two pre-candidates of the same election with the same log: if each
+    // granted the other, both would stand and split the vote. The lower id
+    // stands; the other one's pre-vote is lost and it waits as a follower.
+    can_vote = m.from < id_;
+  }
   Message reply;
   reply.type =
       pre_vote ? MessageType::kPreVoteResponse : MessageType::kVoteResponse;

@@ -63,9 +63,9 @@ TEST(ServerConfigTest, EveryDefault) {
   EXPECT_EQ(node.snapshot_policy.bytes, 64u << 20);
   EXPECT_EQ(node.snapshots_kept, 2);
   EXPECT_EQ(node.max_entry_bytes, 16u << 20);
-  EXPECT_EQ(node.tick_interval, milliseconds(50));
-  EXPECT_EQ(node.election_ticks, 10);
-  EXPECT_EQ(node.heartbeat_ticks, 2);
+  EXPECT_EQ(node.tick_interval, milliseconds(10));
+  EXPECT_EQ(node.election_ticks, 15);
+  EXPECT_EQ(node.heartbeat_ticks, 3);
   EXPECT_EQ(node.default_read, node::ReadConsistency::kLinearizable);
   EXPECT_EQ(config.log_level, DENGINE_LOG_INFO);
   EXPECT_EQ(config.source, "node.toml");
@@ -134,11 +134,11 @@ TEST(ServerConfigTest, LoadsAFileAndNamesItInErrors) {
 
   // A rule across options names the option's key, placed at the file when
   // the file left that key out.
-  write_file(path, with_minimal("[raft]\nheartbeat_ticks = 10\n"));
+  write_file(path, with_minimal("[raft]\nheartbeat_ticks = 15\n"));
   EXPECT_FALSE(load_config(path, {}, &config, &error));
   EXPECT_EQ(error, path +
                        ": raft.election_ticks: must be greater than "
-                       "heartbeat_ticks (10), got 10");
+                       "heartbeat_ticks (15), got 15");
   std::remove(path.c_str());
 
   EXPECT_FALSE(load_config(path, {}, &config, &error));

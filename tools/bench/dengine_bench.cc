@@ -3,25 +3,39 @@
 // cluster of Nodes on loopback, clients calling the leader's API) or over
 // TCP (--mode standalone: lib/client against running dengined servers).
 // Embedded, --watchers N also registers N watches on a node for the run.
+// --workload failover instead starts its own dengined processes, keeps
+// writers busy, and kills the leader again and again, measuring how long
+// writes stop each time (failover.h).
+//
+// Before the workload it measures the limits of the machine (limits.h: one
+// small fdatasync where the data lives, one loopback round trip; --no-limits
+// skips that) and reports each figure also as a ratio to them.
 // docs/benchmarks.md has the numbers of one machine and the commands.
 //
 // Exit status: 0 every op succeeded; 1 some ops failed (the report says how
-// many and the first error); 2 bad usage; 3 the cluster could not be set up;
-// 4 every op succeeded but a watch ended early (the report says how).
+// many and the first error; failover: a write failed with a definite error,
+// unknown outcomes do not count); 2 bad usage; 3 the cluster could not be
+// set up (or the limits not measured); 4 every op succeeded but a watch
+// ended early (the report says how); 5 failover: the cluster did not recover
+// from a kill (the report says which and why, and where the logs are).
 #include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "closed_loop.h"
 #include "embedded_cluster.h"
+#include "failover.h"
+#include "limits.h"
 #include "net/address.h"
+#include "report.h"
+#include "settings.h"
 #include "standalone_target.h"
 #include "watchers.h"
 #include "workload.h"
@@ -29,177 +43,47 @@
 namespace {
 
 using namespace dengine::bench;
+namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 constexpr int kSomeOpsFailed = 1;
 constexpr int kBadUsage = 2;
 constexpr int kSetupFailed = 3;
 constexpr int kWatchEndedEarly = 4;
+constexpr int kNotRecovered = 5;
 // Clients that preload the keys of a read workload: enough to fill the
 // pipeline whatever --clients is.
 constexpr size_t kPreloadClients = 32;
 constexpr milliseconds kLeaderWait{30000};
+constexpr size_t kFailoverClients = 4;
 
-struct Report {
-  LoopResult loop;
-  WatchReport watches;  // embedded with --watchers
-};
-
-struct Settings {
-  std::string mode = "embedded";
-  std::string workload_name = "write";
-  Workload workload = Workload::kWrite;
-  size_t clients = 1;
-  uint64_t ops = 0;
-  double duration_s = 10;
-  size_t key_size = 8;
-  size_t value_size = 256;
-  uint64_t keys = 10000;
-  int read_percent = 50;
-  int timeout_ms = 10000;
-  bool json = false;
-  bool quiet = false;
-  // embedded
-  int nodes = 3;
-  std::string data_dir;
-  std::string log_backend = "wal";
-  std::string driver = "auto";
-  uint64_t snapshot_entries = dengine::sm::SnapshotPolicy{}.entries;
-  size_t watchers = 0;
-  std::string watch_on = "leader";
-  std::string watch_keys = "all";
-  // standalone
-  std::string endpoints = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003";
-  std::string tls_ca_file, tls_cert_file, tls_key_file;
-};
-
-// Which driver runs embedded clients: an eventual read completes inside
-// the call, on the caller's thread, so the async API gives it no
-// concurrency and its clients need threads of their own.
-std::string embedded_driver(const Settings& s) {
-  if (s.driver != "auto") return s.driver;
-  return s.workload == Workload::kReadEventual ? "threads" : "async";
+// The dengined of this build: <build>/tools/dengined/dengined beside
+// <build>/tools/bench/dengine-bench.
+std::string default_dengined() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "dengined";
+  return (self.parent_path() / ".." / "dengined" / "dengined")
+      .lexically_normal()
+      .string();
 }
 
-double micros(uint64_t nanos) { return static_cast<double>(nanos) / 1000.0; }
-
-std::string describe(const Settings& s) {
-  std::ostringstream out;
-  out << "mode " << s.mode;
-  if (s.mode == "embedded") {
-    out << " (" << s.nodes << (s.nodes == 1 ? " node, " : " nodes, ")
-        << s.log_backend << " log, " << embedded_driver(s) << " driver";
-    if (s.watchers > 0) {
-      out << ", " << s.watchers << (s.watchers == 1 ? " watch" : " watches")
-          << " (" << s.watch_keys << " keys) on the " << s.watch_on;
-    }
-    out << ")";
-  } else {
-    out << " (" << s.endpoints << ")";
+// Measures the limits where the data will live: --data-dir, or a new
+// temporary directory (removed after) on the file system the cluster's
+// temporary directory will be on.
+bool measure(const Settings& s, Limits* limits, std::string* error) {
+  if (!s.data_dir.empty()) return measure_limits(s.data_dir, limits, error);
+  std::string dir =
+      (fs::temp_directory_path() / "dengine-bench-limits-XXXXXX").string();
+  if (::mkdtemp(dir.data()) == nullptr) {
+    *error = "cannot create a directory like " + dir;
+    return false;
   }
-  out << ", workload " << s.workload_name;
-  if (s.workload == Workload::kMixed)
-    out << " (" << s.read_percent << "% reads)";
-  out << ", " << s.clients << (s.clients == 1 ? " client" : " clients")
-      << ", key " << s.key_size << " B, value " << s.value_size << " B, "
-      << s.keys << " keys, ";
-  if (s.ops > 0) {
-    out << s.ops << " ops";
-  } else {
-    out << s.duration_s << " s";
-  }
-  return out.str();
-}
-
-// Each status the watches that ended early ended with, and the first of
-// them to end.
-void print_watch_text(const WatchReport& w) {
-  std::printf("watches      %zu, %llu events delivered, %.0f events/s\n",
-              w.watches, static_cast<unsigned long long>(w.events),
-              w.events_per_s);
-  if (w.ended_early.empty()) {
-    std::printf("ended early  none\n");
-    return;
-  }
-  std::printf("ended early  %zu of %zu watches\n", w.ended_early_count(),
-              w.watches);
-  for (const WatchEndGroup& g : w.ended_early) {
-    std::printf("  %zu %s, first watch %zu after %.2f s: %s\n", g.watches,
-                dengine_strerror(g.status), g.first_watch, g.first_after_s,
-                g.first_message.c_str());
-  }
-}
-
-void print_text(const Settings& s, const Report& report) {
-  const LoopResult& r = report.loop;
-  const LatencyHistogram& h = r.latency;
-  const auto ms = [](uint64_t nanos) { return micros(nanos) / 1000.0; };
-  std::printf("dengine-bench: %s\n", describe(s).c_str());
-  std::printf("ops          %llu ok, %llu failed in %.2f s\n",
-              static_cast<unsigned long long>(r.ok),
-              static_cast<unsigned long long>(r.errors), r.seconds);
-  if (r.errors > 0) std::printf("first error  %s\n", r.first_error.c_str());
-  std::printf("throughput   %.0f ops/s\n",
-              r.seconds > 0 ? static_cast<double>(r.ok) / r.seconds : 0.0);
-  std::printf(
-      "latency ms   p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f\n",
-      ms(h.percentile(0.50)), ms(h.percentile(0.99)), ms(h.percentile(0.999)),
-      ms(h.max()), h.mean() / 1e6);
-  if (s.watchers > 0) print_watch_text(report.watches);
-}
-
-void print_json(const Settings& s, const Report& report) {
-  const LoopResult& r = report.loop;
-  const LatencyHistogram& h = r.latency;
-  nlohmann::json out = {
-      {"mode", s.mode},
-      {"workload", s.workload_name},
-      {"clients", s.clients},
-      {"key_size", s.key_size},
-      {"value_size", s.value_size},
-      {"keys", s.keys},
-      {"ok", r.ok},
-      {"errors", r.errors},
-      {"seconds", r.seconds},
-      {"throughput_ops_per_s",
-       r.seconds > 0 ? static_cast<double>(r.ok) / r.seconds : 0.0},
-      {"latency_us",
-       {{"p50", micros(h.percentile(0.50))},
-        {"p99", micros(h.percentile(0.99))},
-        {"p999", micros(h.percentile(0.999))},
-        {"max", micros(h.max())},
-        {"mean", h.mean() / 1000.0}}},
-  };
-  if (s.mode == "embedded") {
-    out["nodes"] = s.nodes;
-    out["log_backend"] = s.log_backend;
-    out["driver"] = embedded_driver(s);
-    out["snapshot_entries"] = s.snapshot_entries;
-    out["watchers"] = s.watchers;
-  } else {
-    out["endpoints"] = dengine::net::split_address_list(s.endpoints);
-  }
-  if (s.watchers > 0) {
-    const WatchReport& w = report.watches;
-    out["watch_on"] = s.watch_on;
-    out["watch_keys"] = s.watch_keys;
-    out["watch_events"] = w.events;
-    out["watch_events_per_s"] = w.events_per_s;
-    out["watch_ended_early"] = w.ended_early_count();
-    nlohmann::json ends = nlohmann::json::array();
-    for (const WatchEndGroup& g : w.ended_early) {
-      ends.push_back({{"status", g.status},
-                      {"error", dengine_strerror(g.status)},
-                      {"watches", g.watches},
-                      {"first_watch", g.first_watch},
-                      {"first_after_s", g.first_after_s},
-                      {"first_message", g.first_message}});
-    }
-    out["watch_ends"] = ends;
-  }
-  if (s.workload == Workload::kMixed) out["read_percent"] = s.read_percent;
-  if (r.errors > 0) out["first_error"] = r.first_error;
-  std::cout << out.dump() << "\n";
+  const bool ok = measure_limits(dir, limits, error);
+  limits->dir = fs::temp_directory_path().string();
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+  return ok;
 }
 
 LoopOptions loop_options(const Settings& s, const std::string& label) {
@@ -290,26 +174,112 @@ bool run(const Settings& s, Report* report, std::string* error) {
   return true;
 }
 
+// Runs --workload failover. False, with *error, if the cluster could not
+// be set up.
+bool run_failover_workload(const Settings& s, Report* report,
+                           std::string* error) {
+  FailoverOptions options;
+  options.cluster.dengined = s.dengined;
+  options.cluster.nodes = s.nodes;
+  options.cluster.dir = s.data_dir;
+  options.cluster.raft_lines = s.raft_lines;
+  options.cluster.storage_lines = s.storage_lines;
+  options.clients = s.clients;
+  options.kills = s.kills;
+  options.key_size = s.key_size;
+  options.value_size = s.value_size;
+  options.keys = s.keys;
+  options.write_timeout = milliseconds(s.timeout_ms);
+  options.progress = !s.quiet;
+  return run_failover(options, &report->failover, error);
+}
+
+// The options of failover, turned into the TOML lines of its nodes. False,
+// with *error, when one is malformed.
+bool failover_lines(const CLI::App& app,
+                    const std::vector<std::string>& raft_options, Settings* s,
+                    std::string* error) {
+  for (const std::string& option : raft_options) {
+    std::string line;
+    if (!raft_option_line(option, &line, error)) return false;
+    s->raft_lines.push_back(line);
+  }
+  // Only what was asked for: the rest stays dengined's default.
+  if (app.count("--log-backend") > 0) {
+    s->storage_lines.push_back("log_backend = \"" + s->log_backend + "\"");
+  }
+  if (app.count("--snapshot-entries") > 0) {
+    s->storage_lines.push_back("snapshot_entries = " +
+                               std::to_string(s->snapshot_entries));
+  }
+  return true;
+}
+
+// What is wrong with the combination of options, or "".
+std::string check_usage(const CLI::App& app, const Settings& s) {
+  const auto given = [&](const char* option) { return app.count(option) > 0; };
+  if (std::string e = KeyValueSource::check(s.key_size, s.value_size, s.keys);
+      !e.empty()) {
+    return e;
+  }
+  if (s.failover()) {
+    for (const char* option :
+         {"--mode", "--ops", "--duration", "--endpoints", "--watchers",
+          "--tls-ca-file", "--tls-cert-file", "--tls-key-file", "--driver"}) {
+      if (given(option)) {
+        return std::string(option) +
+               " does not apply to --workload failover (it starts its own "
+               "dengined cluster and runs until --kills are done)";
+      }
+    }
+    if (s.nodes < 3) return "--workload failover needs --nodes 3 or more";
+    return "";
+  }
+  for (const char* option : {"--kills", "--dengined", "--raft-option"}) {
+    if (given(option)) {
+      return std::string(option) + " needs --workload failover";
+    }
+  }
+  if (s.mode == "standalone" &&
+      dengine::net::split_address_list(s.endpoints).empty()) {
+    return "--endpoints names no server";
+  }
+  if (s.watchers > 0 && s.mode != "embedded") {
+    return "--watchers needs --mode embedded";
+  }
+  if (s.watchers > 0 && s.watch_on == "follower" && s.nodes == 1) {
+    return "--watch-on follower needs --nodes 2 or more";
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "dengine-bench: closed-loop throughput and latency of a dengine "
-      "cluster"};
+      "cluster, measured against the machine's limits (one small fdatasync, "
+      "one loopback round trip); or, with --workload failover, how long a "
+      "dengined cluster stops acknowledging writes when its leader is "
+      "killed"};
   Settings s;
+  s.dengined = default_dengined();
+  std::vector<std::string> raft_options;
   app.add_option("--mode", s.mode,
                  "embedded: an in-process cluster; standalone: dengined "
                  "servers at --endpoints")
       ->check(CLI::IsMember({"embedded", "standalone"}))
       ->capture_default_str();
-  app.add_option("--workload", s.workload_name, "what each client sends")
+  app.add_option("--workload", s.workload_name,
+                 "what each client sends; failover: puts to a dengined "
+                 "cluster it starts, whose leader it kills --kills times")
       ->check(CLI::IsMember({"write", "read-linearizable", "read-lease",
-                             "read-eventual", "mixed"}))
+                             "read-eventual", "mixed", "failover"}))
       ->capture_default_str();
   app.add_option("--clients", s.clients,
-                 "concurrent clients, one request outstanding each")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
+                 "concurrent clients, one request outstanding each "
+                 "(default 1; failover: 4)")
+      ->check(CLI::Range(1, 100000));
   auto* ops = app.add_option("--ops", s.ops, "total ops over all clients")
                   ->check(CLI::PositiveNumber);
   app.add_option("--duration", s.duration_s, "seconds to run (without --ops)")
@@ -328,23 +298,31 @@ int main(int argc, char** argv) {
                  "mixed: the share of linearizable reads")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  app.add_option("--timeout-ms", s.timeout_ms, "time limit of one op")
+  app.add_option("--timeout-ms", s.timeout_ms,
+                 "time limit of one op (failover: of one write, its retries "
+                 "included)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--json", s.json, "print the result as one JSON object");
   app.add_flag("--quiet", s.quiet, "no progress lines on stderr");
-  app.add_option("--nodes", s.nodes, "embedded: cluster size")
+  bool no_limits = false;
+  app.add_flag("--no-limits", no_limits,
+               "do not measure the limits (fdatasync, loopback round trip) "
+               "before the workload, nor report ratios to them");
+  app.add_option("--nodes", s.nodes, "embedded and failover: cluster size")
       ->check(CLI::Range(1, 9))
       ->capture_default_str();
   app.add_option("--data-dir", s.data_dir,
-                 "embedded: where nodes store data (default: a new "
+                 "embedded and failover: where nodes store data, and where "
+                 "the fdatasync limit is measured (default: a new "
                  "temporary directory, removed after)");
-  app.add_option("--log-backend", s.log_backend, "embedded: the Raft log store")
+  app.add_option("--log-backend", s.log_backend,
+                 "embedded and failover: the Raft log store")
       ->check(CLI::IsMember({"wal", "rocksdb"}))
       ->capture_default_str();
   app.add_option("--snapshot-entries", s.snapshot_entries,
-                 "embedded: entries applied between automatic snapshots (0: "
-                 "only the 64 MiB threshold)")
+                 "embedded and failover: entries applied between automatic "
+                 "snapshots (0: only the 64 MiB threshold)")
       ->capture_default_str();
   app.add_option("--driver", s.driver,
                  "embedded: async API with completions, or a thread per "
@@ -379,36 +357,54 @@ int main(int argc, char** argv) {
                  "require one");
   app.add_option("--tls-key-file", s.tls_key_file,
                  "standalone: the key of --tls-cert-file");
+  app.add_option("--kills", s.kills,
+                 "failover: how many times to kill the leader")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--dengined", s.dengined,
+                 "failover: the server binary (default: the dengined of "
+                 "this build)")
+      ->capture_default_str();
+  app.add_option("--raft-option", raft_options,
+                 "failover: key=value, a line for the [raft] section of "
+                 "every node's config, e.g. tick_ms=10 (repeatable; the "
+                 "value is TOML: default_read=\"lease\"). Without it the "
+                 "nodes run dengined's defaults");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kBadUsage;  // --help is a ParseError too
   }
 
-  s.workload = *parse_workload(s.workload_name);
-  if (std::string e = KeyValueSource::check(s.key_size, s.value_size, s.keys);
-      !e.empty()) {
+  s.limits = !no_limits;
+  std::string error;
+  if (s.failover()) {
+    if (app.count("--clients") == 0) s.clients = kFailoverClients;
+    if (!failover_lines(app, raft_options, &s, &error)) {
+      std::cerr << "dengine-bench: " << error << "\n";
+      return kBadUsage;
+    }
+  } else {
+    s.workload = *parse_workload(s.workload_name);
+  }
+  if (std::string e = check_usage(app, s); !e.empty()) {
     std::cerr << "dengine-bench: " << e << "\n";
-    return kBadUsage;
-  }
-  if (s.mode == "standalone" &&
-      dengine::net::split_address_list(s.endpoints).empty()) {
-    std::cerr << "dengine-bench: --endpoints names no server\n";
-    return kBadUsage;
-  }
-  if (s.watchers > 0 && s.mode != "embedded") {
-    std::cerr << "dengine-bench: --watchers needs --mode embedded\n";
-    return kBadUsage;
-  }
-  if (s.watchers > 0 && s.watch_on == "follower" && s.nodes == 1) {
-    std::cerr << "dengine-bench: --watch-on follower needs --nodes 2 or "
-                 "more\n";
     return kBadUsage;
   }
 
   Report report;
-  std::string error;
-  if (!run(s, &report, &error)) {
+  if (s.limits) {
+    if (!s.quiet) std::cerr << "limits: measuring fdatasync and loopback\n";
+    Limits limits;
+    if (!measure(s, &limits, &error)) {
+      std::cerr << "dengine-bench: " << error << "\n";
+      return kSetupFailed;
+    }
+    report.limits = limits;
+  }
+  const bool ran = s.failover() ? run_failover_workload(s, &report, &error)
+                                : run(s, &report, &error);
+  if (!ran) {
     std::cerr << "dengine-bench: " << error << "\n";
     return kSetupFailed;
   }
@@ -416,6 +412,10 @@ int main(int argc, char** argv) {
     print_json(s, report);
   } else {
     print_text(s, report);
+  }
+  if (s.failover()) {
+    if (!report.failover.failure.empty()) return kNotRecovered;
+    return report.failover.writes_failed > 0 ? kSomeOpsFailed : 0;
   }
   if (report.loop.errors > 0) return kSomeOpsFailed;
   return report.watches.ended_early.empty() ? 0 : kWatchEndedEarly;

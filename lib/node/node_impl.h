@@ -178,6 +178,10 @@ struct Node::Impl {
   void arm_ticker();
   void drive();
   void handle_ready(raft::Ready ready);
+  // Any thread: the write-path trace's marks of a peer message.
+  void trace_message(const raft::Message& m, bool stepped);
+  // Storage thread: sends (and removes) the messages before any snapshot.
+  void send_after_persist(std::vector<raft::Message>& messages);
   std::shared_ptr<storage::StagedSnapshot> take_received_snapshot(
       const raft::SnapshotMeta& meta);
   // Storage thread.

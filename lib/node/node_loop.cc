@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "base/log.h"
+#include "base/write_trace.h"
 #include "net/address.h"
 #include "node/node_impl.h"
 #include "raft/conf_change.h"
@@ -40,7 +41,11 @@ int Node::Impl::start_loop(std::string* error) {
   transport = std::make_unique<net::Transport>(
       config,
       [this](raft::Message m) {
-        post([this, m = std::move(m)] { raft->step(m); });
+        trace_message(m, /*stepped=*/false);
+        post([this, m = std::move(m)] {
+          trace_message(m, /*stepped=*/true);
+          raft->step(m);
+        });
       },
       [this](raft::NodeId id) {
         post([this, id] { raft->report_unreachable(id); });
@@ -173,7 +178,14 @@ void Node::Impl::handle_ready(raft::Ready ready) {
   send_messages(ready.messages);
   auto shared = std::make_shared<raft::Ready>(std::move(ready));
   if (!shared->snapshot.has_value() && shared->entries.empty() &&
-      !shared->hard_state.has_value()) {
+      !shared->must_sync) {
+    // Nothing to make durable: at most a new commit index, which Raft keeps
+    // volatile (storage/raft_storage.h). Finished here, without the round
+    // trip through the storage thread a disk write needs: on the leader
+    // this is the Ready that hands the committed entries to the apply thread.
+    if (shared->hard_state.has_value()) {
+      storage->note_volatile(*shared->hard_state);
+    }
     finish_ready(shared, storage::Status::ok(), {});
     return;
   }
@@ -183,9 +195,18 @@ void Node::Impl::handle_ready(raft::Ready ready) {
     if (snapshot == nullptr) return;
   }
   persisting = true;
-  storage_thread.post([this, shared, snapshot] {
+  const bool leader = soft_state.role == raft::Role::kLeader;
+  storage_thread.post([this, shared, snapshot, leader] {
     auto installed = std::make_shared<storage::SnapshotInfo>();
     storage::Status s = persist_ready(*shared, snapshot.get(), installed.get());
+    if (s && base::write_trace::enabled()) {
+      for (const raft::Entry& e : shared->entries) {
+        base::write_trace::mark(leader ? base::write_trace::kLeaderPersisted
+                                       : base::write_trace::kFollowerPersisted,
+                                e.index);
+      }
+    }
+    if (s) send_after_persist(shared->messages_after_persist);
     post([this, shared, s, installed] {
       persisting = false;
       finish_ready(shared, s, *installed);
@@ -196,6 +217,37 @@ void Node::Impl::handle_ready(raft::Ready ready) {
       }
     });
   });
+}
+
+// Storage thread, once the Ready is durable: acknowledgements and votes leave
+// from here, not a loop wake-up later (the transport is thread-safe). Their
+// order is kept: the Ready's other messages left before its disk write, and
+// the next Ready's cannot exist before the loop finishes this one. A
+// snapshot to send (a new leader's, in the Ready that makes its term
+// durable) is left to the loop, with every message after it.
+void Node::Impl::send_after_persist(std::vector<raft::Message>& messages) {
+  const auto snapshot = std::find_if(
+      messages.begin(), messages.end(), [](const raft::Message& m) {
+        return m.type == raft::MessageType::kInstallSnapshot;
+      });
+  for (auto it = messages.begin(); it != snapshot; ++it) transport->send(*it);
+  messages.erase(messages.begin(), snapshot);
+}
+
+// The write-path trace's marks of a peer message: appends as the follower
+// reads and steps them, acknowledgements as the leader does (transport thread,
+// then the loop).
+void Node::Impl::trace_message(const raft::Message& m, bool stepped) {
+  namespace trace = base::write_trace;
+  if (!trace::enabled()) return;
+  if (m.type == raft::MessageType::kAppend) {
+    for (const raft::Entry& e : m.entries) {
+      trace::mark(stepped ? trace::kFollowerStepped : trace::kFollowerArrived,
+                  e.index);
+    }
+  } else if (m.type == raft::MessageType::kAppendResponse && !m.reject) {
+    trace::mark(stepped ? trace::kAckStepped : trace::kAckArrived, m.index);
+  }
 }
 
 // The staged snapshot the core installs, out of received_snapshots with every
@@ -251,6 +303,11 @@ void Node::Impl::finish_ready(std::shared_ptr<raft::Ready> ready,
   publish_status();
   if (ready->snapshot.has_value()) handler->install(installed, nullptr);
   if (!ready->committed_entries.empty()) {
+    if (base::write_trace::enabled()) {
+      for (const raft::Entry& e : ready->committed_entries) {
+        base::write_trace::mark(base::write_trace::kCommitted, e.index);
+      }
+    }
     handler->apply(std::move(ready->committed_entries));
   }
   serve_read_states(ready->read_states);

@@ -1,6 +1,7 @@
 // Requests on the loop thread: proposals, reads, membership changes and
 // leadership transfers, each a Pending finished by its outcome, its deadline
 // or the node stopping.
+#include "base/write_trace.h"
 #include "node/node_impl.h"
 #include "sm/apply_results.h"
 
@@ -123,6 +124,7 @@ void Node::Impl::propose_entry(const std::shared_ptr<Pending>& pending,
     return;
   }
   last_proposal = Clock::now();
+  base::write_trace::mark(base::write_trace::kProposed, result.index);
   // Bounded: entries that never commit are forgotten at the next change of
   // leader, and there cannot be more in flight than fit in memory anyway.
   if (proposed_at.size() < 1'000'000) {

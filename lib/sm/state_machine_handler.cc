@@ -15,6 +15,7 @@
 #include <chrono>
 #include <utility>
 
+#include "base/write_trace.h"
 #include "raft/conf_change.h"
 #include "sm/apply_results.h"
 #include "sm/chunk_events.h"
@@ -33,6 +34,12 @@ uint32_t kind_of(raft::EntryType type) {
       break;
   }
   return DENGINE_ENTRY_NORMAL;
+}
+
+void trace_chunk(base::write_trace::Stage stage,
+                 const std::vector<raft::Entry>& chunk) {
+  if (!base::write_trace::enabled()) return;
+  for (const raft::Entry& e : chunk) base::write_trace::mark(stage, e.index);
 }
 
 }  // namespace
@@ -368,6 +375,7 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
 
   std::vector<Delivery> deliveries;
   deliveries.reserve(todo.size());
+  trace_chunk(base::write_trace::kApplyStarted, todo);
   uint64_t bytes = 0;
   for (const raft::Entry& entry : todo) {
     deliveries.push_back(deliver(entry));
@@ -402,6 +410,7 @@ void StateMachineHandler::apply_entries(std::vector<raft::Entry> entries) {
              std::to_string(todo.back().index) + "]; applying stopped");
     return;
   }
+  trace_chunk(base::write_trace::kApplied, todo);
   remember_session_results(deliveries, results);
   for (const auto& entry : todo) observe(entry);
   if (options_.on_events) {

@@ -155,6 +155,11 @@ Status DurableStorage::persist(const raft::Ready& ready) {
   return Status::ok();
 }
 
+void DurableStorage::note_volatile(const raft::HardState& hard_state) {
+  std::lock_guard lock(mutex_);
+  hard_state_ = hard_state;
+}
+
 Status DurableStorage::compact(const raft::SnapshotMeta& meta) {
   {
     std::lock_guard lock(mutex_);

@@ -72,6 +72,12 @@ class DurableStorage final : public raft::Storage {
   // Makes a Ready durable (see the write order above). Nothing of it may be
   // applied or acknowledged before this returns.
   Status persist(const raft::Ready& ready);
+  // Takes a hard state that changed only its commit index (the Ready it
+  // came in had no entries, no snapshot and must_sync false) in memory, on
+  // the caller's thread, with no disk access: the same as persist() does
+  // with it, as the commit index is saved only with term and vote changes.
+  // Not while persist() runs.
+  void note_volatile(const raft::HardState& hard_state);
   // After a local snapshot at meta.index (complete in the SnapshotStore):
   // remembers it and purges the log up to it.
   Status compact(const raft::SnapshotMeta& meta);

@@ -2,7 +2,9 @@
 // closed-loop key-value workload, either in-process (--mode embedded: a
 // cluster of Nodes on loopback, clients calling the leader's API) or over
 // TCP (--mode standalone: lib/client against running dengined servers).
-// Embedded, --watchers N also registers N watches on a node for the run.
+// Embedded, --watchers N also registers N watches on a node for the run,
+// and --breakdown times each write's stages on the leader and the followers
+// (base/write_trace.h) to show where its time goes.
 // --workload failover instead starts its own dengined processes, keeps
 // writers busy, and kills the leader again and again, measuring how long
 // writes stop each time (failover.h).
@@ -29,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "base/write_trace.h"
 #include "closed_loop.h"
 #include "embedded_cluster.h"
 #include "failover.h"
@@ -55,6 +58,8 @@ constexpr int kNotRecovered = 5;
 // pipeline whatever --clients is.
 constexpr size_t kPreloadClients = 32;
 constexpr milliseconds kLeaderWait{30000};
+// --breakdown traces the entries below this index (80 bytes each).
+constexpr size_t kTracedEntries = size_t{1} << 19;
 constexpr size_t kFailoverClients = 4;
 
 // The dengined of this build: <build>/tools/dengined/dengined beside
@@ -148,6 +153,8 @@ bool run(const Settings& s, Report* report, std::string* error) {
                             ? dengine::node::LogBackend::kRocksDb
                             : dengine::node::LogBackend::kWal;
   options.snapshot_policy.entries = s.snapshot_entries;
+  // Before any node runs (write_trace.h); left on until the process ends.
+  if (s.breakdown) dengine::base::write_trace::enable(kTracedEntries);
   std::unique_ptr<EmbeddedCluster> cluster =
       EmbeddedCluster::start(options, error);
   if (!cluster) return false;
@@ -169,6 +176,7 @@ bool run(const Settings& s, Report* report, std::string* error) {
   }
   EmbeddedTarget target(*leader, embedded_driver(s) == "threads", timeout);
   report->loop = run_closed_loop(target, ops, loop_options(s, "run"));
+  if (s.breakdown) report->breakdown = dengine::base::write_trace::summarize();
   // Before the cluster stops: its nodes' stop would end the watches too.
   if (watchers) report->watches = watchers->finish(report->loop.seconds);
   return true;
@@ -246,6 +254,9 @@ std::string check_usage(const CLI::App& app, const Settings& s) {
   }
   if (s.watchers > 0 && s.mode != "embedded") {
     return "--watchers needs --mode embedded";
+  }
+  if (s.breakdown && s.mode != "embedded") {
+    return "--breakdown needs --mode embedded (one process sees every node)";
   }
   if (s.watchers > 0 && s.watch_on == "follower" && s.nodes == 1) {
     return "--watch-on follower needs --nodes 2 or more";
@@ -335,6 +346,10 @@ int main(int argc, char** argv) {
                  "workload, each counting the events it is delivered")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
+  app.add_flag("--breakdown", s.breakdown,
+               "embedded: time each write's stages on the leader and the "
+               "followers (proposed, persisted, sent, acknowledged, "
+               "committed, applied) and report where the time goes");
   app.add_option("--watch-on", s.watch_on,
                  "embedded: the node of the watches: the leader the clients "
                  "write to, or a follower")

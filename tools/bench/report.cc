@@ -109,6 +109,22 @@ void print_limits_text(const Limits& l) {
 
 // Each status the watches that ended early ended with, and the first of
 // them to end.
+// One line per span of the write path: the leader's own disk write (beside
+// the round trip), then each step of the round trip to the first follower
+// and back, then the whole.
+void print_breakdown_text(
+    const std::vector<dengine::base::write_trace::Span>& spans) {
+  using dengine::base::write_trace::stage_name;
+  std::printf("breakdown    per write, µs: p50 / p90 / mean (samples)\n");
+  for (const auto& x : spans) {
+    const std::string name =
+        std::string(stage_name(x.from)) + " -> " + stage_name(x.to);
+    std::printf("  %-42s %8.1f %8.1f %8.1f  (%llu)\n", name.c_str(), x.p50_us,
+                x.p90_us, x.mean_us,
+                static_cast<unsigned long long>(x.samples));
+  }
+}
+
 void print_watch_text(const WatchReport& w) {
   std::printf("watches      %zu, %llu events delivered, %.0f events/s\n",
               w.watches, static_cast<unsigned long long>(w.events),
@@ -151,6 +167,7 @@ void print_loop_text(const Settings& s, const Report& report) {
     std::printf("\n");
   }
   if (s.watchers > 0) print_watch_text(report.watches);
+  if (!report.breakdown.empty()) print_breakdown_text(report.breakdown);
 }
 
 void print_failover_text(const Settings& s, const Report& report) {
@@ -254,6 +271,18 @@ void add_loop_json(const Settings& s, const Report& report, json* out) {
                       {"first_message", g.first_message}});
     }
     o["watch_ends"] = ends;
+  }
+  if (!report.breakdown.empty()) {
+    json spans = json::array();
+    for (const dengine::base::write_trace::Span& x : report.breakdown) {
+      spans.push_back({{"from", dengine::base::write_trace::stage_name(x.from)},
+                       {"to", dengine::base::write_trace::stage_name(x.to)},
+                       {"samples", x.samples},
+                       {"p50_us", x.p50_us},
+                       {"p90_us", x.p90_us},
+                       {"mean_us", x.mean_us}});
+    }
+    o["breakdown"] = spans;
   }
   if (s.workload == Workload::kMixed) o["read_percent"] = s.read_percent;
   if (r.errors > 0) o["first_error"] = r.first_error;

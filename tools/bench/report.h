@@ -4,7 +4,9 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
+#include "base/write_trace.h"
 #include "closed_loop.h"
 #include "failover.h"
 #include "limits.h"
@@ -18,6 +20,8 @@ struct Report {
   LoopResult loop;               // every workload but failover
   WatchReport watches;           // embedded with --watchers
   FailoverResult failover;       // --workload failover
+  // Embedded with --breakdown: where the writes' time went.
+  std::vector<dengine::base::write_trace::Span> breakdown;
 };
 
 void print_text(const Settings& s, const Report& report);

@@ -33,6 +33,7 @@ struct Settings {
   std::string driver = "auto";
   uint64_t snapshot_entries = dengine::sm::SnapshotPolicy{}.entries;
   size_t watchers = 0;
+  bool breakdown = false;  // trace each write's stages (base/write_trace.h)
   std::string watch_on = "leader";
   std::string watch_keys = "all";
   // standalone

@@ -69,8 +69,13 @@ bool enabled() { return on.load(std::memory_order_relaxed); }
 
 void mark(Stage stage, uint64_t index) {
   if (!on.load(std::memory_order_acquire) || index >= slots) return;
+  mark_at(stage, index, now_ns());
+}
+
+void mark_at(Stage stage, uint64_t index, int64_t ns) {
+  if (!on.load(std::memory_order_acquire) || index >= slots) return;
   int64_t expected = 0;
-  marks[index][stage].compare_exchange_strong(expected, now_ns(),
+  marks[index][stage].compare_exchange_strong(expected, ns,
                                               std::memory_order_relaxed);
 }
 

@@ -41,6 +41,8 @@ void disable();
 bool enabled();
 // Any thread. The monotonic clock now, unless the stage has a mark already.
 void mark(Stage stage, uint64_t index);
+// The same with a given time (nanoseconds, not 0), for tests.
+void mark_at(Stage stage, uint64_t index, int64_t ns);
 
 // The time from one stage to another over the indexes that have both marks.
 struct Span {

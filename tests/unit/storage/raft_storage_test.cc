@@ -546,6 +546,21 @@ TEST_F(DurableStorageTest, PersistThenReadBack) {
   EXPECT_EQ(storage->last_index(), Index{4});
 }
 
+TEST_F(DurableStorageTest, ACommitIndexAloneIsKeptInMemory) {
+  std::unique_ptr<DurableStorage> storage;
+  ASSERT_TRUE(open({}, &storage).is_ok());
+  ASSERT_TRUE(
+      storage->persist(ready_with(entries(1, 5, 2), {2, 1, 3})).is_ok());
+  // The node's loop takes a Ready that only moves the commit index this way.
+  storage->note_volatile({2, 1, 5});
+  EXPECT_EQ(storage->initial_state().hard_state, (raft::HardState{2, 1, 5}));
+  // Not saved by itself (Raft keeps it volatile); close() saves it.
+  ASSERT_TRUE(storage->close().is_ok());
+  storage.reset();
+  ASSERT_TRUE(open({}, &storage).is_ok());
+  EXPECT_EQ(storage->initial_state().hard_state, (raft::HardState{2, 1, 5}));
+}
+
 TEST_F(DurableStorageTest, SnapshotInReadyResetsLog) {
   std::unique_ptr<DurableStorage> storage;
   ASSERT_TRUE(open({}, &storage).is_ok());

@@ -9,6 +9,7 @@
 #include "net/hello.h"
 #include "net/message_codec.h"
 #include "net/transport_impl.h"
+#include "net/uv_close.h"
 
 namespace dengine::net {
 
@@ -214,26 +215,8 @@ void Transport::Impl::log_rejection(const std::string& error) {
 
 void Transport::Impl::close_inbound(InboundConn* conn) {
   inbound.erase(conn);
-  const auto close = [](uv_handle_t* h) {
-    delete static_cast<InboundConn*>(h->data);
-  };
-  auto* stream = reinterpret_cast<uv_stream_t*>(&conn->tcp);
-  // With TLS, what was written (the alert that says why) goes out first:
-  // a shutdown waits for the writes, then the connection closes.
-  if (conn->tls != nullptr && uv_is_writable(stream) &&
-      uv_stream_get_write_queue_size(stream) > 0) {
-    uv_read_stop(stream);
-    conn->shutdown_req.data = conn;
-    if (uv_shutdown(&conn->shutdown_req, stream, [](uv_shutdown_t* req, int) {
-          auto* c = static_cast<InboundConn*>(req->data);
-          uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
-            delete static_cast<InboundConn*>(h->data);
-          });
-        }) == 0) {
-      return;
-    }
-  }
-  uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), close);
+  // With TLS, what was written (the alert that says why) goes out first.
+  close_after_writes(conn, conn->tls != nullptr);
 }
 
 }  // namespace dengine::net

@@ -15,6 +15,7 @@
 #include "net/client_codec.h"
 #include "net/frame.h"
 #include "net/tls_session.h"
+#include "net/uv_close.h"
 #include "node/client_server_impl.h"
 
 namespace dengine::node {
@@ -156,25 +157,8 @@ void ClientServer::Impl::close_connection(ClientConnection* conn) {
   if (connections.erase(conn->id) == 0) return;  // already closing
   connections_open.fetch_sub(1, std::memory_order_relaxed);
   watches.close_connection(conn->id);
-  auto* stream = reinterpret_cast<uv_stream_t*>(&conn->tcp);
-  // With TLS, what was written (an alert that says why) goes out first: a
-  // shutdown waits for the writes, then the connection closes.
-  if (conn->tls != nullptr && uv_is_writable(stream) &&
-      uv_stream_get_write_queue_size(stream) > 0) {
-    uv_read_stop(stream);
-    conn->shutdown_req.data = conn;
-    if (uv_shutdown(&conn->shutdown_req, stream, [](uv_shutdown_t* req, int) {
-          auto* c = static_cast<ClientConnection*>(req->data);
-          uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
-            delete static_cast<ClientConnection*>(h->data);
-          });
-        }) == 0) {
-      return;
-    }
-  }
-  uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), [](uv_handle_t* h) {
-    delete static_cast<ClientConnection*>(h->data);
-  });
+  // With TLS, what was written (an alert that says why) goes out first.
+  net::close_after_writes(conn, conn->tls != nullptr);
 }
 
 // Answers what the client sent with DENGINE_ERR_INVALID_ARGUMENT and `why`,

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,15 +33,29 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// freeAddress is a loopback address nobody listens on right now, with a
-// port below Linux's ephemeral range (32768-60999), so that no outgoing
-// connection takes it before the node listens on it.
+// Addresses freeAddress handed out, never handed out again.
+var (
+	handedOutMu sync.Mutex
+	handedOut   = map[string]bool{}
+)
+
+// freeAddress is a loopback address nobody listens on right now, and never
+// one handed out before in this process (two nodes of one cluster must not
+// be told the same address), with a port below Linux's ephemeral range
+// (32768-60999), so that no outgoing connection takes it before the node
+// listens on it.
 func freeAddress(t testing.TB) string {
 	t.Helper()
+	handedOutMu.Lock()
+	defer handedOutMu.Unlock()
 	for {
 		address := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(20000))
+		if handedOut[address] {
+			continue
+		}
 		if l, err := net.Listen("tcp", address); err == nil {
 			l.Close()
+			handedOut[address] = true
 			return address
 		}
 	}

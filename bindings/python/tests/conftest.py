@@ -28,11 +28,20 @@ from machines import KVMachine
 FAST = {"tick_ms": 20, "election_ticks": 10, "heartbeat_ticks": 2}
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on right now, and never one handed out
+    before in this process: the kernel may give a just-closed port again,
+    and two nodes of one cluster must not be told the same address."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_until(
